@@ -1,0 +1,19 @@
+//! FerricStore's Bitcask storage engine.
+//!
+//! Pure Rust, no global state, no locks: every operation takes a `std::fs::File` and uses
+//! positional I/O. Work proportional to input is exposed as bounded *steps* (`scan_chunk`,
+//! `hint::build_step`, `hint::read_step`, `compact::compact_step`, `next_record_step`) so
+//! that the NIF layer never holds a BEAM scheduler for long; the one-shot helpers
+//! (`hint::build`, `compact::compact`, `data::scan_all`) loop those steps for Rust callers.
+//!
+//! The byte layout is described in [`format`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod compact;
+pub mod data;
+mod error;
+pub mod format;
+pub mod hint;
+
+pub use error::{Error, Result};

@@ -1,0 +1,447 @@
+//! NIF shim over `ferricstore_engine`, loaded as `Elixir.FerricStore.Bitcask.NIF`.
+//!
+//! This crate only decodes terms, calls the engine and encodes results; it alone turns
+//! engine errors into Erlang terms (`:checksum_mismatch`, `{:io, :enospc}`, ...).
+//!
+//! Every function runs on a normal scheduler and does a bounded amount of work (about
+//! `CHUNK_BYTES` of file data or a few thousand records): calls whose work grows with
+//! their input return a continuation that the Elixir wrapper loops on. `fsync` runs on a
+//! short-lived Rust thread that messages the caller.
+
+use std::fs::File;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use ferricstore_engine::compact::{self, Cursor};
+use ferricstore_engine::data::{self, NextRecord, ScanStatus, CHUNK_BYTES};
+use ferricstore_engine::format::{EntryRef, DATA_MAGIC, FILE_HEADER_LEN};
+use ferricstore_engine::hint::{self, BuildStep, ReadStep};
+use ferricstore_engine::Error;
+use rustler::env::OwnedEnv;
+use rustler::types::binary::{Binary, NewBinary, OwnedBinary};
+use rustler::types::tuple::make_tuple;
+use rustler::{Atom, Encoder, Env, NifResult, ResourceArc, Term};
+
+mod atoms {
+    rustler::atoms! {
+        ok, error, more, done, torn, corrupt, none, tombstone, io,
+        checksum_mismatch, eof, bad_header, too_large, unknown,
+    }
+}
+
+/// An open data or hint file. Positional I/O on `&File` needs no lock.
+struct FileRes {
+    file: File,
+}
+
+#[rustler::resource_impl]
+impl rustler::Resource for FileRes {}
+
+/// Most records one scan / read step returns.
+const MAX_STEP_RECORDS: usize = 8192;
+/// Most encoded bytes one `append_batch` step writes (beyond a single oversized record).
+const APPEND_STEP_BYTES: usize = 1024 * 1024;
+
+// ---------------------------------------------------------------------------------------
+// Errors and small helpers
+// ---------------------------------------------------------------------------------------
+
+fn posix_atom(e: &std::io::Error) -> &'static str {
+    match e.raw_os_error() {
+        Some(1) => "eperm",
+        Some(2) => "enoent",
+        Some(4) => "eintr",
+        Some(5) => "eio",
+        Some(6) => "enxio",
+        Some(9) => "ebadf",
+        Some(11) => "eagain",
+        Some(12) => "enomem",
+        Some(13) => "eacces",
+        Some(16) => "ebusy",
+        Some(17) => "eexist",
+        Some(18) => "exdev",
+        Some(19) => "enodev",
+        Some(20) => "enotdir",
+        Some(21) => "eisdir",
+        Some(22) => "einval",
+        Some(23) => "enfile",
+        Some(24) => "emfile",
+        Some(26) => "etxtbsy",
+        Some(27) => "efbig",
+        Some(28) => "enospc",
+        Some(29) => "espipe",
+        Some(30) => "erofs",
+        Some(32) => "epipe",
+        Some(36) => "enametoolong",
+        Some(40) => "eloop",
+        Some(95) => "enotsup",
+        Some(116) => "estale",
+        Some(122) => "edquot",
+        _ => "unknown",
+    }
+}
+
+fn reason<'a>(env: Env<'a>, e: &Error) -> Term<'a> {
+    match e {
+        Error::Io(io_err) => {
+            let posix =
+                Atom::from_str(env, posix_atom(io_err)).unwrap_or_else(|_| atoms::unknown());
+            (atoms::io(), posix).encode(env)
+        }
+        Error::ChecksumMismatch => atoms::checksum_mismatch().encode(env),
+        Error::Eof => atoms::eof().encode(env),
+        Error::BadHeader => atoms::bad_header().encode(env),
+        Error::TooLarge => atoms::too_large().encode(env),
+        Error::Tombstone => atoms::tombstone().encode(env),
+    }
+}
+
+fn err<'a>(env: Env<'a>, e: &Error) -> Term<'a> {
+    (atoms::error(), reason(env, e)).encode(env)
+}
+
+fn path_of(bin: &Binary) -> PathBuf {
+    PathBuf::from(std::ffi::OsStr::from_bytes(bin.as_slice()))
+}
+
+fn new_binary<'a>(env: Env<'a>, bytes: &[u8]) -> Term<'a> {
+    let mut b = NewBinary::new(env, bytes.len());
+    b.as_mut_slice().copy_from_slice(bytes);
+    Binary::from(b).to_term(env)
+}
+
+fn entry_term<'a>(env: Env<'a>, e: &EntryRef<'_>) -> Term<'a> {
+    make_tuple(
+        env,
+        &[
+            new_binary(env, e.key),
+            e.offset.encode(env),
+            e.size.encode(env),
+            e.expire_at.encode(env),
+            e.seq.encode(env),
+            e.flags.encode(env),
+        ],
+    )
+}
+
+fn file_result<'a>(env: Env<'a>, r: ferricstore_engine::Result<File>) -> Term<'a> {
+    match r {
+        Ok(file) => (atoms::ok(), ResourceArc::new(FileRes { file })).encode(env),
+        Err(e) => err(env, &e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Opening files
+// ---------------------------------------------------------------------------------------
+
+#[rustler::nif]
+fn open<'a>(env: Env<'a>, path: Binary) -> Term<'a> {
+    file_result(env, data::open(&path_of(&path)))
+}
+
+#[rustler::nif]
+fn open_read<'a>(env: Env<'a>, path: Binary) -> Term<'a> {
+    file_result(env, data::open_read(&path_of(&path)))
+}
+
+/// Creates or empties a data file (compaction destination).
+#[rustler::nif]
+fn create<'a>(env: Env<'a>, path: Binary) -> Term<'a> {
+    file_result(env, data::create(&path_of(&path), DATA_MAGIC))
+}
+
+#[rustler::nif]
+fn hint_create<'a>(env: Env<'a>, path: Binary) -> Term<'a> {
+    file_result(env, hint::create(&path_of(&path)))
+}
+
+#[rustler::nif]
+fn hint_open<'a>(env: Env<'a>, path: Binary) -> Term<'a> {
+    file_result(env, hint::open_read(&path_of(&path)))
+}
+
+#[rustler::nif]
+fn size<'a>(env: Env<'a>, file: ResourceArc<FileRes>) -> Term<'a> {
+    match data::file_len(&file.file) {
+        Ok(n) => (atoms::ok(), n).encode(env),
+        Err(e) => err(env, &e),
+    }
+}
+
+#[rustler::nif]
+fn header_size() -> u64 {
+    FILE_HEADER_LEN
+}
+
+#[rustler::nif]
+fn truncate<'a>(env: Env<'a>, file: ResourceArc<FileRes>, offset: u64) -> Term<'a> {
+    match data::truncate(&file.file, offset) {
+        Ok(()) => atoms::ok().encode(env),
+        Err(e) => err(env, &e),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Writes and reads
+// ---------------------------------------------------------------------------------------
+
+/// Encodes entries from `entries` until about `APPEND_STEP_BYTES`, then writes them with
+/// one `pwrite`. Returns `{:ok, locs}` when the list is exhausted (its last record carries
+/// BATCH_END), or `{:more, locs, rest, next_offset}` for the wrapper to continue.
+#[rustler::nif]
+fn append_batch<'a>(
+    env: Env<'a>,
+    file: ResourceArc<FileRes>,
+    offset: u64,
+    entries: Term<'a>,
+) -> NifResult<Term<'a>> {
+    let mut batch = data::Batch::new(offset);
+    let mut locs: Vec<Term<'a>> = Vec::new();
+    let mut rest = entries;
+    while !rest.is_empty_list() {
+        let (head, tail) = rest.list_get_cell()?;
+        let (key, value, expire_at, seq): (Binary, Term, u64, u64) = head.decode()?;
+        let value: Option<Binary> = if value.is_atom() {
+            if value.decode::<Atom>()? != atoms::tombstone() {
+                return Err(rustler::Error::BadArg);
+            }
+            None
+        } else {
+            Some(value.decode()?)
+        };
+        let last = tail.is_empty_list();
+        match batch.push(
+            key.as_slice(),
+            value.as_ref().map(Binary::as_slice),
+            expire_at,
+            seq,
+            last,
+        ) {
+            Ok(loc) => locs.push(loc.encode(env)),
+            Err(e) => return Ok(err(env, &e)),
+        }
+        rest = tail;
+        if !last && (batch.encoded_len() >= APPEND_STEP_BYTES || locs.len() >= MAX_STEP_RECORDS) {
+            break;
+        }
+    }
+    if let Err(e) = batch.write(&file.file) {
+        return Ok(err(env, &e));
+    }
+    if rest.is_empty_list() {
+        Ok((atoms::ok(), locs).encode(env))
+    } else {
+        Ok(make_tuple(
+            env,
+            &[
+                atoms::more().encode(env),
+                locs.encode(env),
+                rest,
+                batch.end_offset().encode(env),
+            ],
+        ))
+    }
+}
+
+fn read_one<'a>(env: Env<'a>, file: &File, offset: u64, size: u64) -> Term<'a> {
+    let n = match data::record_buffer_len(file, offset, size) {
+        Ok(n) => n,
+        Err(e) => return err(env, &e),
+    };
+    let Some(mut owned) = OwnedBinary::new(n) else {
+        return err(env, &Error::TooLarge);
+    };
+    match data::read_value_into(file, offset, owned.as_mut_slice()) {
+        Ok(range) => {
+            let whole = Binary::from_owned(owned, env);
+            match whole.make_subbinary(range.start, range.len()) {
+                Ok(value) => (atoms::ok(), value).encode(env),
+                Err(_) => err(env, &Error::ChecksumMismatch),
+            }
+        }
+        Err(e) => err(env, &e),
+    }
+}
+
+#[rustler::nif]
+fn pread_at<'a>(env: Env<'a>, file: ResourceArc<FileRes>, offset: u64, size: u64) -> Term<'a> {
+    read_one(env, &file.file, offset, size)
+}
+
+/// Reads each `{offset, size}`; the wrapper passes bounded slices of the caller's list.
+#[rustler::nif]
+fn pread_many<'a>(
+    env: Env<'a>,
+    file: ResourceArc<FileRes>,
+    locs: Vec<(u64, u64)>,
+) -> Vec<Term<'a>> {
+    locs.iter()
+        .map(|&(offset, size)| read_one(env, &file.file, offset, size))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// fsync on a Rust thread
+// ---------------------------------------------------------------------------------------
+
+fn spawn_sync<'a, F>(env: Env<'a>, reference: Term<'a>, job: F) -> Term<'a>
+where
+    F: FnOnce() -> std::io::Result<()> + Send + 'static,
+{
+    let pid = env.pid();
+    let mut owned = OwnedEnv::new();
+    let saved = owned.save(reference);
+    let spawned = std::thread::Builder::new()
+        .name("ferricstore-fsync".into())
+        .spawn(move || {
+            let res = job().map_err(Error::from);
+            // The caller may have died meanwhile; nothing to do about a failed send.
+            let _ = owned.send_and_clear(&pid, |env| {
+                let r = saved.load(env);
+                match res {
+                    Ok(()) => (r, atoms::ok()).encode(env),
+                    Err(e) => (r, err(env, &e)).encode(env),
+                }
+            });
+        });
+    match spawned {
+        Ok(_) => atoms::ok().encode(env),
+        Err(e) => err(env, &Error::from(e)),
+    }
+}
+
+/// Starts `fsync` of the file on a new thread; `{ref, :ok | {:error, reason}}` is sent to
+/// the caller when it finishes.
+#[rustler::nif]
+fn fsync_async<'a>(env: Env<'a>, file: ResourceArc<FileRes>, reference: Term<'a>) -> Term<'a> {
+    match file.file.try_clone() {
+        Ok(f) => spawn_sync(env, reference, move || f.sync_all()),
+        Err(e) => err(env, &Error::from(e)),
+    }
+}
+
+/// Starts `fsync` of a directory (after a rename or create) on a new thread.
+#[rustler::nif]
+fn fsync_dir_async<'a>(env: Env<'a>, path: Binary, reference: Term<'a>) -> Term<'a> {
+    let p = path_of(&path);
+    spawn_sync(env, reference, move || {
+        File::open(Path::new(&p))?.sync_all()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Bounded steps: scan, resync, hints, compaction
+// ---------------------------------------------------------------------------------------
+
+#[rustler::nif]
+fn scan<'a>(env: Env<'a>, file: ResourceArc<FileRes>, from: u64, max_records: usize) -> Term<'a> {
+    let mut entries: Vec<Term<'a>> = Vec::new();
+    let max = max_records.clamp(1, MAX_STEP_RECORDS);
+    let st = data::scan_chunk(&file.file, from, max, CHUNK_BYTES, |e| {
+        entries.push(entry_term(env, &e))
+    });
+    let status = match st {
+        Ok(ScanStatus::More(n)) => (atoms::more(), n).encode(env),
+        Ok(ScanStatus::Done(n)) => (atoms::done(), n).encode(env),
+        Ok(ScanStatus::Torn(n)) => (atoms::torn(), n).encode(env),
+        Ok(ScanStatus::Corrupt(n)) => (atoms::corrupt(), n).encode(env),
+        Err(e) => return err(env, &e),
+    };
+    (atoms::ok(), entries, status).encode(env)
+}
+
+#[rustler::nif]
+fn next_record_step<'a>(env: Env<'a>, file: ResourceArc<FileRes>, from: u64) -> Term<'a> {
+    match data::next_record_step(&file.file, from, CHUNK_BYTES) {
+        Ok(NextRecord::Found(o)) => (atoms::ok(), o).encode(env),
+        Ok(NextRecord::More(o)) => (atoms::more(), o).encode(env),
+        Ok(NextRecord::None) => atoms::none().encode(env),
+        Err(e) => err(env, &e),
+    }
+}
+
+#[rustler::nif]
+fn hint_build_step<'a>(
+    env: Env<'a>,
+    data_file: ResourceArc<FileRes>,
+    hint_file: ResourceArc<FileRes>,
+    data_off: u64,
+    hint_off: u64,
+) -> Term<'a> {
+    match hint::build_step(
+        &data_file.file,
+        &hint_file.file,
+        data_off,
+        hint_off,
+        CHUNK_BYTES,
+    ) {
+        Ok(BuildStep::More { data_off, hint_off }) => {
+            (atoms::more(), data_off, hint_off).encode(env)
+        }
+        Ok(BuildStep::Done { .. }) => atoms::done().encode(env),
+        Err(e) => err(env, &e),
+    }
+}
+
+#[rustler::nif]
+fn hint_read_step<'a>(env: Env<'a>, hint_file: ResourceArc<FileRes>, off: u64) -> Term<'a> {
+    let mut entries: Vec<Term<'a>> = Vec::new();
+    match hint::read_step(&hint_file.file, off, CHUNK_BYTES, |e| {
+        entries.push(entry_term(env, &e))
+    }) {
+        Ok(ReadStep::More(n)) => (atoms::ok(), entries, (atoms::more(), n)).encode(env),
+        Ok(ReadStep::Done) => (atoms::ok(), entries, atoms::done()).encode(env),
+        Err(e) => err(env, &e),
+    }
+}
+
+/// Copies a bounded prefix of `locs`; returns `{:ok, moved, rest, dst_off, hint_off}`.
+#[rustler::nif]
+fn compact_step<'a>(
+    env: Env<'a>,
+    src: ResourceArc<FileRes>,
+    dst: ResourceArc<FileRes>,
+    hint_file: ResourceArc<FileRes>,
+    locs: Term<'a>,
+    dst_off: u64,
+    hint_off: u64,
+) -> NifResult<Term<'a>> {
+    let mut step: Vec<(u64, u64)> = Vec::new();
+    let mut bytes = 0u64;
+    let mut rest = locs;
+    while !rest.is_empty_list() && step.len() < MAX_STEP_RECORDS {
+        let (head, tail) = rest.list_get_cell()?;
+        let (off, size): (u64, u64) = head.decode()?;
+        if !step.is_empty() && bytes.saturating_add(size) > CHUNK_BYTES as u64 {
+            break;
+        }
+        bytes = bytes.saturating_add(size);
+        step.push((off, size));
+        rest = tail;
+    }
+    let mut moved = Vec::with_capacity(step.len());
+    let cur = Cursor { dst_off, hint_off };
+    match compact::compact_step(
+        &src.file,
+        &dst.file,
+        &hint_file.file,
+        &step,
+        cur,
+        &mut moved,
+    ) {
+        Ok(c) => Ok(make_tuple(
+            env,
+            &[
+                atoms::ok().encode(env),
+                moved.encode(env),
+                rest,
+                c.dst_off.encode(env),
+                c.hint_off.encode(env),
+            ],
+        )),
+        Err(e) => Ok(err(env, &e)),
+    }
+}
+
+rustler::init!("Elixir.FerricStore.Bitcask.NIF");
