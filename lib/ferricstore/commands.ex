@@ -1,0 +1,225 @@
+defmodule FerricStore.Commands do
+  @moduledoc """
+  The command registry and dispatcher shared by the RESP server and embedded callers.
+
+  ## Command families
+
+  Each family module (`FerricStore.Commands.Connection`, `...Server`, `...Strings`,
+  `...Keyspace`, ...) exports:
+
+    * `commands/0` - a list of specs, one per command, with Redis' COMMAND INFO meaning:
+
+          %{name: "set", arity: -3, flags: ["write", "denyoom"],
+            first_key: 1, last_key: 1, step: 1}
+
+      `name` is lowercase; `arity` counts the command name (positive: exactly, negative: at
+      least). Optional keys: `acl_categories` (`["@string", ...]`) and `subcommands` (a list
+      of specs named `"config|get"`, for container commands: the dispatcher checks the
+      subcommand exists and its arity, with Redis' texts).
+    * `handle(name, args, ctx)` - `name` lowercase, `args` without the command name (for a
+      container command they start with the subcommand as sent), `ctx` a
+      `FerricStore.Commands.Context`. Returns a reply term (see `FerricStore.Protocol.RESP`),
+      `{reply, new_ctx}`, `{:close, reply}` (reply, then close the connection) or
+      `{:close, reply, new_ctx}`.
+
+  Families are looked up at run time (`Code.ensure_loaded?/1`), so one that is not there
+  yet is simply absent. The name table is built once and kept in `:persistent_term`.
+
+  ## Dispatch
+
+  `dispatch/2` does what Redis' `processCommand` does before running a command, in the
+  same order and with the same texts: unknown command, wrong number of arguments, unknown
+  subcommand, then `NOAUTH` unless the command is flagged `no_auth`.
+  """
+
+  require Logger
+
+  alias FerricStore.Commands.Context
+  alias FerricStore.Error
+  alias FerricStore.Protocol.RESP
+
+  @families [
+    FerricStore.Commands.Connection,
+    FerricStore.Commands.Server,
+    FerricStore.Commands.Strings,
+    FerricStore.Commands.Keyspace
+  ]
+
+  @table_key {__MODULE__, :table}
+
+  @type spec :: %{
+          required(:name) => String.t(),
+          required(:arity) => integer(),
+          required(:flags) => [String.t()],
+          required(:first_key) => non_neg_integer(),
+          required(:last_key) => integer(),
+          required(:step) => non_neg_integer(),
+          optional(:acl_categories) => [String.t()],
+          optional(:subcommands) => [spec()]
+        }
+
+  @type result :: {RESP.reply(), Context.t()} | {:close, RESP.reply(), Context.t()}
+
+  ## Public API
+
+  @doc "The family modules, in lookup order (a name defined twice keeps the first)."
+  @spec families() :: [module()]
+  def families, do: @families
+
+  @doc """
+  Runs one command (`[name | args]`, name in any case) and returns the reply and the
+  context to use for the next command.
+
+      iex> ctx = FerricStore.Commands.Context.new(instance: :demo)
+      iex> {reply, _ctx} = FerricStore.Commands.dispatch(["PING"], ctx)
+      iex> reply
+      {:simple, "PONG"}
+  """
+  @spec dispatch([binary()], Context.t()) :: result()
+  def dispatch([name | args], %Context{} = ctx) do
+    lname = downcase(name)
+
+    case lookup(lname) do
+      nil ->
+        {unknown_command(name, args), ctx}
+
+      {module, spec} ->
+        with :ok <- check_arity(spec.name, spec.arity, length(args) + 1),
+             :ok <- check_subcommand(spec, args),
+             :ok <- check_auth(spec, args, ctx) do
+          run(module, spec.name, args, ctx)
+        else
+          {:error, %Error{} = error} -> {error, ctx}
+        end
+    end
+  end
+
+  def dispatch([], ctx), do: {Error.new(:syntax, "ERR empty command"), ctx}
+
+  @doc "The spec and family module of a command (lowercase name), or `nil`."
+  @spec lookup(String.t()) :: {module(), spec()} | nil
+  def lookup(lname), do: Map.get(table(), lname)
+
+  @doc "Every command spec, sorted by name."
+  @spec all() :: [spec()]
+  def all, do: table() |> Map.values() |> Enum.map(&elem(&1, 1)) |> Enum.sort_by(& &1.name)
+
+  @doc """
+  Rebuilds the name table from the families' `commands/0` (after a family module was
+  loaded or changed, e.g. in development). Called on first use.
+  """
+  @spec reload() :: map()
+  def reload do
+    table =
+      @families
+      |> Enum.filter(&(Code.ensure_loaded?(&1) and function_exported?(&1, :commands, 0)))
+      |> Enum.flat_map(fn mod -> Enum.map(mod.commands(), &{&1.name, {mod, &1}}) end)
+      |> Enum.reverse()
+      |> Map.new()
+
+    :persistent_term.put(@table_key, table)
+    table
+  end
+
+  @doc "ASCII lowercase (command names are ASCII; arbitrary bytes pass through)."
+  @spec downcase(binary()) :: binary()
+  def downcase(bin), do: for(<<c <- bin>>, into: "", do: <<lower(c)>>)
+
+  @doc "ASCII uppercase."
+  @spec upcase(binary()) :: binary()
+  def upcase(bin), do: for(<<c <- bin>>, into: "", do: <<upper(c)>>)
+
+  @doc "Redis' `wrong number of arguments` error for `name` (`\"config|get\"` for a subcommand)."
+  @spec arity_error(String.t()) :: Error.t()
+  def arity_error(name),
+    do: Error.new(:wrong_arity, "ERR wrong number of arguments for '#{name}' command")
+
+  ## Helpers
+
+  defp table do
+    case :persistent_term.get(@table_key, nil) do
+      nil -> reload()
+      table -> table
+    end
+  end
+
+  defp run(module, name, args, ctx) do
+    case module.handle(name, args, ctx) do
+      {:close, reply} -> {:close, reply, ctx}
+      {:close, _reply, %Context{}} = close -> close
+      {reply, %Context{} = new_ctx} -> {reply, new_ctx}
+      reply -> {reply, ctx}
+    end
+  rescue
+    exception ->
+      Logger.error(
+        "FerricStore command #{name} failed: " <>
+          Exception.format(:error, exception, __STACKTRACE__)
+      )
+
+      {Error.new(:internal, "ERR internal error while running '#{name}'"), ctx}
+  catch
+    :exit, reason ->
+      Logger.error("FerricStore command #{name} exited: #{inspect(reason)}")
+      {Error.new(:timeout), ctx}
+  end
+
+  defp check_arity(name, arity, argc) do
+    if (arity > 0 and argc != arity) or (arity < 0 and argc < -arity),
+      do: {:error, arity_error(name)},
+      else: :ok
+  end
+
+  defp check_subcommand(%{subcommands: subs} = spec, [sub | rest]) when subs != [] do
+    full = spec.name <> "|" <> downcase(sub)
+
+    case Enum.find(subs, &(&1.name == full)) do
+      nil ->
+        {:error,
+         Error.new(
+           :unknown_subcommand,
+           "ERR unknown subcommand '#{truncate(sub, 128)}'. Try #{upcase(spec.name)} HELP."
+         )}
+
+      sub_spec ->
+        check_arity(full, sub_spec.arity, length(rest) + 2)
+    end
+  end
+
+  defp check_subcommand(_spec, _args), do: :ok
+
+  defp check_auth(_spec, _args, %Context{authenticated?: true}), do: :ok
+
+  defp check_auth(spec, _args, _ctx) do
+    if "no_auth" in spec.flags,
+      do: :ok,
+      else: {:error, Error.new(:noauth, "NOAUTH Authentication required.")}
+  end
+
+  # Redis 7: "unknown command '%.128s', with args beginning with: " and then each argument
+  # as "'arg' " while the list is shorter than 128 bytes (the last one cut to fit).
+  defp unknown_command(name, args) do
+    shown =
+      Enum.reduce_while(args, "", fn arg, acc ->
+        if byte_size(acc) < 128,
+          do: {:cont, acc <> "'" <> truncate(arg, 128 - byte_size(acc)) <> "' "},
+          else: {:halt, acc}
+      end)
+
+    Error.new(
+      :unknown_command,
+      "ERR unknown command '#{truncate(name, 128)}', with args beginning with: " <> shown
+    )
+  end
+
+  # C's "%.*s" also stops at a NUL byte.
+  defp truncate(bin, max) do
+    bin = bin |> :binary.split(<<0>>) |> hd()
+    if byte_size(bin) > max, do: binary_part(bin, 0, max), else: bin
+  end
+
+  defp lower(c) when c in ?A..?Z, do: c + 32
+  defp lower(c), do: c
+  defp upper(c) when c in ?a..?z, do: c - 32
+  defp upper(c), do: c
+end

@@ -1,0 +1,121 @@
+defmodule FerricStore.Server.Acceptors do
+  @moduledoc false
+  # Owns the listening socket (it closes when its owner dies) and a pool of linked
+  # acceptor processes blocked in gen_tcp:accept/1. An acceptor hands each new socket to a
+  # fresh FerricStore.Server.Connection under the connections' DynamicSupervisor; an
+  # acceptor that dies is replaced. The bound port is published in the Config table.
+
+  use GenServer
+
+  require Logger
+
+  alias FerricStore.Server.{Config, Connection, Listener}
+
+  @max_clients_error "-ERR max number of clients reached\r\n"
+
+  ## Public API
+
+  def start_link(opts), do: GenServer.start_link(__MODULE__, opts)
+
+  ## Callbacks
+
+  @impl true
+  def init(opts) do
+    Process.flag(:trap_exit, true)
+    instance = Keyword.fetch!(opts, :instance)
+    bind = Keyword.get(opts, :bind, "127.0.0.1")
+    {:ok, ip} = :inet.parse_address(String.to_charlist(bind))
+
+    listen_opts = [
+      :binary,
+      ip: ip,
+      packet: :raw,
+      active: false,
+      reuseaddr: true,
+      nodelay: true,
+      backlog: 1024,
+      send_timeout: 30_000,
+      send_timeout_close: true,
+      exit_on_close: true
+    ]
+
+    listen_opts = if tuple_size(ip) == 8, do: [:inet6 | listen_opts], else: listen_opts
+
+    case :gen_tcp.listen(Keyword.get(opts, :port, 6379), listen_opts) do
+      {:ok, lsock} ->
+        {:ok, port} = :inet.port(lsock)
+        Config.put(instance, "port", Integer.to_string(port))
+        n = Keyword.get(opts, :acceptors, 4)
+        state = %{lsock: lsock, instance: instance, acceptors: MapSet.new()}
+        {:ok, Enum.reduce(1..n, state, fn _, st -> spawn_acceptor(st) end)}
+
+      {:error, reason} ->
+        {:stop, {:listen_failed, bind, opts[:port], reason}}
+    end
+  end
+
+  @impl true
+  def handle_info({:EXIT, pid, reason}, state) do
+    if MapSet.member?(state.acceptors, pid) do
+      if reason not in [:normal, :shutdown],
+        do: Logger.warning("FerricStore acceptor exited: #{inspect(reason)}")
+
+      {:noreply, spawn_acceptor(%{state | acceptors: MapSet.delete(state.acceptors, pid)})}
+    else
+      {:stop, reason, state}
+    end
+  end
+
+  @impl true
+  def terminate(_reason, state), do: :gen_tcp.close(state.lsock)
+
+  ## Helpers
+
+  defp spawn_acceptor(state) do
+    %{lsock: lsock, instance: instance} = state
+    pid = spawn_link(fn -> accept_loop(lsock, instance) end)
+    %{state | acceptors: MapSet.put(state.acceptors, pid)}
+  end
+
+  defp accept_loop(lsock, instance) do
+    case :gen_tcp.accept(lsock) do
+      {:ok, sock} ->
+        hand_over(sock, instance)
+        accept_loop(lsock, instance)
+
+      {:error, :closed} ->
+        exit(:normal)
+
+      {:error, reason} when reason in [:emfile, :enfile] ->
+        # Out of file descriptors: back off instead of spinning.
+        Process.sleep(100)
+        accept_loop(lsock, instance)
+
+      {:error, _reason} ->
+        accept_loop(lsock, instance)
+    end
+  end
+
+  defp hand_over(sock, instance) do
+    sup = Listener.connection_supervisor(instance)
+
+    case DynamicSupervisor.start_child(sup, {Connection, instance: instance, socket: sock}) do
+      {:ok, pid} ->
+        case :gen_tcp.controlling_process(sock, pid) do
+          :ok ->
+            send(pid, :socket_ready)
+
+          {:error, _} ->
+            DynamicSupervisor.terminate_child(sup, pid)
+            :gen_tcp.close(sock)
+        end
+
+      {:error, :max_children} ->
+        :gen_tcp.send(sock, @max_clients_error)
+        :gen_tcp.close(sock)
+
+      {:error, _} ->
+        :gen_tcp.close(sock)
+    end
+  end
+end

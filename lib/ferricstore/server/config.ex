@@ -1,0 +1,131 @@
+defmodule FerricStore.Server.Config do
+  @moduledoc false
+  # The standalone server's settings for one instance (CONFIG GET/SET) and its listening
+  # socket. A public ETS table named after the instance, owned by this process, which
+  # the listener supervisor starts first: connections read settings without a call.
+  # When no listener runs for an instance (embedded dispatch), reads return the defaults.
+
+  use GenServer
+
+  @defaults %{
+    "port" => "0",
+    "bind" => "127.0.0.1",
+    "requirepass" => "",
+    "protected-mode" => "yes",
+    "maxmemory" => "0",
+    "maxmemory-policy" => "noeviction",
+    "proto-max-bulk-len" => "536870912",
+    "client-query-buffer-limit" => "1073741824",
+    "maxclients" => "10000",
+    "timeout" => "0",
+    "tcp-keepalive" => "300",
+    "databases" => "1",
+    "appendonly" => "yes",
+    "appendfsync" => "always",
+    "save" => "",
+    "slowlog-log-slower-than" => "10000",
+    "slowlog-max-len" => "128",
+    "notify-keyspace-events" => "",
+    "cluster-enabled" => "no",
+    "hz" => "10",
+    "dir" => ""
+  }
+
+  @read_only ~w(port bind databases cluster-enabled appendonly dir)
+
+  ## Public API
+
+  @spec start_link(keyword()) :: GenServer.on_start()
+  def start_link(opts), do: GenServer.start_link(__MODULE__, opts, name: name(opts[:instance]))
+
+  @doc "The ETS table of `instance`."
+  def table(instance), do: :"#{instance}.FerricStore.Server.Config"
+  defp name(instance), do: :"#{instance}.FerricStore.Server.ConfigOwner"
+
+  @spec defaults() :: %{String.t() => String.t()}
+  def defaults, do: @defaults
+
+  @doc "One setting as a string (the default when no listener runs for `instance`)."
+  @spec get(atom(), String.t()) :: String.t() | nil
+  def get(instance, key) do
+    case :ets.whereis(table(instance)) do
+      :undefined -> Map.get(@defaults, key)
+      tab -> lookup(tab, key)
+    end
+  end
+
+  defp lookup(tab, key) do
+    case :ets.lookup(tab, {:config, key}) do
+      [{_, value}] -> value
+      [] -> Map.get(@defaults, key)
+    end
+  rescue
+    ArgumentError -> Map.get(@defaults, key)
+  end
+
+  @doc "Every setting, as `[{name, value}]` sorted by name."
+  @spec all(atom()) :: [{String.t(), String.t()}]
+  def all(instance),
+    do: @defaults |> Map.keys() |> Enum.sort() |> Enum.map(&{&1, get(instance, &1)})
+
+  @doc "Password, or nil when none is set."
+  @spec password(atom()) :: String.t() | nil
+  def password(instance) do
+    case get(instance, "requirepass") do
+      "" -> nil
+      pass -> pass
+    end
+  end
+
+  @doc "Whether `key` can be changed with CONFIG SET."
+  @spec writable?(String.t()) :: boolean()
+  def writable?(key), do: Map.has_key?(@defaults, key) and key not in @read_only
+
+  @doc "Sets a setting (already validated). No-op when no listener runs."
+  @spec put(atom(), String.t(), String.t()) :: :ok
+  def put(instance, key, value) do
+    case :ets.whereis(table(instance)) do
+      :undefined -> :ok
+      tab -> :ets.insert(tab, {{:config, key}, value}) && :ok
+    end
+  end
+
+  @doc "Counters for INFO stats (connections received, commands processed, ...)."
+  @spec incr(atom(), atom(), integer()) :: :ok
+  def incr(instance, counter, by \\ 1) do
+    :ets.update_counter(table(instance), {:stat, counter}, by, {{:stat, counter}, 0})
+    :ok
+  rescue
+    ArgumentError -> :ok
+  end
+
+  @spec stat(atom(), atom()) :: integer()
+  def stat(instance, counter) do
+    case :ets.lookup(table(instance), {:stat, counter}) do
+      [{_, n}] -> n
+      [] -> 0
+    end
+  rescue
+    ArgumentError -> 0
+  end
+
+  ## Callbacks
+
+  @impl true
+  def init(opts) do
+    instance = Keyword.fetch!(opts, :instance)
+    tab = :ets.new(table(instance), [:named_table, :public, :set, read_concurrency: true])
+
+    settings = [
+      {"bind", opts[:bind] || "127.0.0.1"},
+      {"requirepass", opts[:password] || ""},
+      {"protected-mode", if(Keyword.get(opts, :protected_mode, true), do: "yes", else: "no")},
+      {"maxmemory", to_string(opts[:maxmemory] || 0)},
+      {"dir", to_string(opts[:data_dir] || "")}
+    ]
+
+    for {k, v} <- settings, do: :ets.insert(tab, {{:config, k}, v})
+    :ets.insert(tab, {:started_at, System.monotonic_time(:millisecond)})
+    {:ok, tab}
+  end
+end

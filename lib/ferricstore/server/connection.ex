@@ -1,0 +1,226 @@
+defmodule FerricStore.Server.Connection do
+  @moduledoc """
+  One process per client connection of the standalone server.
+
+  ## The loop
+
+  The socket runs in `{active, N}` mode. Each read is parsed completely
+  (`FerricStore.Protocol.RESP.parse_all/2`): every complete command runs in order through
+  `FerricStore.Commands.dispatch/2` and all their replies go out in one `gen_tcp:send`
+  (flushed early past #{div(256 * 1024, 1024)} KB). A command cut by the end of a read
+  waits in the parser's continuation.
+
+  Back-pressure: `send` blocks while the client does not read (the kernel buffer is
+  full), and a blocked process reads nothing more; after 30 s of a stuck send the socket
+  is closed (`send_timeout_close`), like Redis' output buffer limit for a client that
+  stopped reading.
+
+  A protocol error gets its Redis reply, then the connection closes; the node and the
+  other clients are untouched.
+
+  ## Out-of-band messages
+
+  Other processes can push to a client: `{:ferricstore_push, reply}` is encoded with the
+  connection's protocol and written (pub/sub messages, CLIENT TRACKING invalidations,
+  the reply of a blocked command), and `:ferricstore_kill` closes the connection
+  (CLIENT KILL). State for MULTI/WATCH/SUBSCRIBE/blocking lives in the
+  `FerricStore.Commands.Context` the commands return.
+  """
+
+  use GenServer, restart: :temporary
+
+  require Logger
+
+  alias FerricStore.Commands
+  alias FerricStore.Commands.Context
+  alias FerricStore.Protocol.RESP
+  alias FerricStore.Server.{Config, Listener}
+
+  @active_n 100
+  @flush_bytes 256 * 1024
+
+  @denied "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n"
+
+  ## Public API
+
+  @doc false
+  def start_link(opts), do: GenServer.start_link(__MODULE__, opts)
+
+  @doc "The client info row of a connection (as kept in the listener's registry)."
+  @spec info(Context.t(), map()) :: map()
+  def info(%Context{} = ctx, extra \\ %{}) do
+    Map.merge(
+      %{
+        id: ctx.client_id,
+        addr: ctx.peer,
+        laddr: ctx.local,
+        name: ctx.client_name,
+        lib_name: ctx.lib_name,
+        lib_ver: ctx.lib_ver,
+        created_at: ctx.created_at,
+        db: ctx.db,
+        user: ctx.user,
+        resp: ctx.protocol,
+        multi: if(ctx.multi, do: length(ctx.multi), else: -1),
+        sub: MapSet.size(ctx.subscriptions.channels),
+        psub: MapSet.size(ctx.subscriptions.patterns)
+      },
+      extra
+    )
+  end
+
+  ## Callbacks
+
+  @impl true
+  def init(opts) do
+    instance = Keyword.fetch!(opts, :instance)
+    ctx = Context.new(instance: instance, server: %{password: Config.password(instance)})
+
+    {:ok,
+     %{socket: Keyword.fetch!(opts, :socket), ctx: ctx, cont: nil, last_cmd: nil, last_at: nil}}
+  end
+
+  @impl true
+  def handle_info(:socket_ready, %{socket: sock, ctx: ctx} = state) do
+    with {:ok, {ip, _} = peer} <- :inet.peername(sock),
+         {:ok, local} <- :inet.sockname(sock) do
+      Config.incr(ctx.instance, :total_connections_received)
+
+      if Listener.allowed?(
+           ip,
+           Config.get(ctx.instance, "protected-mode") == "yes",
+           Config.password(ctx.instance)
+         ) do
+        ctx = %{ctx | peer: format_addr(peer), local: format_addr(local)}
+        state = %{state | ctx: ctx, last_at: System.monotonic_time(:millisecond)}
+
+        {:ok, _} =
+          Registry.register(Listener.registry(ctx.instance), ctx.client_id, info(ctx))
+
+        :ok = :inet.setopts(sock, active: @active_n)
+        {:noreply, state}
+      else
+        Config.incr(ctx.instance, :rejected_connections)
+        :gen_tcp.send(sock, @denied)
+        :gen_tcp.close(sock)
+        {:stop, :normal, state}
+      end
+    else
+      _ -> {:stop, :normal, state}
+    end
+  end
+
+  def handle_info({:tcp, sock, data}, %{socket: sock} = state) do
+    {commands, tail} =
+      case state.cont do
+        nil -> RESP.parse_all(data, parse_opts(state.ctx))
+        cont -> RESP.parse_all({cont, data}, [])
+      end
+
+    state = %{state | cont: nil}
+
+    case run(commands, state, [], 0) do
+      {:stop, state} ->
+        {:stop, :normal, state}
+
+      {:ok, out, state} ->
+        case tail do
+          :done ->
+            send_out(state, out) |> touch()
+
+          {:continuation, cont} ->
+            send_out(%{state | cont: cont}, out) |> touch()
+
+          {:error, message} ->
+            _ = :gen_tcp.send(sock, [out, ?-, message, "\r\n"])
+            :gen_tcp.close(sock)
+            {:stop, :normal, state}
+        end
+    end
+  end
+
+  def handle_info({:tcp_passive, sock}, %{socket: sock} = state) do
+    case :inet.setopts(sock, active: @active_n) do
+      :ok -> {:noreply, state}
+      {:error, _} -> {:stop, :normal, state}
+    end
+  end
+
+  def handle_info({:tcp_closed, sock}, %{socket: sock} = state), do: {:stop, :normal, state}
+
+  def handle_info({:tcp_error, sock, _reason}, %{socket: sock} = state),
+    do: {:stop, :normal, state}
+
+  def handle_info({:ferricstore_push, reply}, state) do
+    send_out(state, RESP.encode(reply, state.ctx.protocol))
+  end
+
+  def handle_info(:ferricstore_kill, state) do
+    :gen_tcp.close(state.socket)
+    {:stop, :normal, state}
+  end
+
+  def handle_info(_other, state), do: {:noreply, state}
+
+  ## Helpers
+
+  defp parse_opts(ctx) do
+    max = Config.get(ctx.instance, "proto-max-bulk-len") |> String.to_integer()
+    [max_bulk_len: max, auth_required: not ctx.authenticated?]
+  end
+
+  # Runs commands in order, accumulating encoded replies; flushes past @flush_bytes so a
+  # huge pipeline does not hold all its replies in memory.
+  defp run([], state, out, _size), do: {:ok, out, state}
+
+  defp run([command | rest], state, out, size) do
+    %{ctx: ctx} = state
+
+    case Commands.dispatch(command, ctx) do
+      {reply, %Context{} = ctx} ->
+        encoded = RESP.encode(reply, ctx.protocol)
+        size = size + IO.iodata_length(encoded)
+        state = %{state | ctx: ctx, last_cmd: hd(command)}
+
+        if size > @flush_bytes do
+          case :gen_tcp.send(state.socket, [out, encoded]) do
+            :ok -> run(rest, state, [], 0)
+            {:error, _} -> {:stop, state}
+          end
+        else
+          run(rest, state, [out, encoded], size)
+        end
+
+      {:close, reply, ctx} ->
+        _ = :gen_tcp.send(state.socket, [out, RESP.encode(reply, ctx.protocol)])
+        :gen_tcp.close(state.socket)
+        {:stop, %{state | ctx: ctx}}
+    end
+  end
+
+  defp send_out(state, []), do: {:noreply, state}
+
+  defp send_out(state, out) do
+    case :gen_tcp.send(state.socket, out) do
+      :ok -> {:noreply, state}
+      {:error, _} -> {:stop, :normal, state}
+    end
+  end
+
+  # Keeps the registry row (CLIENT LIST) current: name, protocol, last command, idle time.
+  defp touch({:noreply, %{ctx: ctx} = state}) do
+    now = System.monotonic_time(:millisecond)
+    cmd = if state.last_cmd, do: Commands.downcase(state.last_cmd), else: "NULL"
+
+    Registry.update_value(Listener.registry(ctx.instance), ctx.client_id, fn _ ->
+      info(ctx, %{last_at: now, cmd: cmd})
+    end)
+
+    {:noreply, %{state | last_at: now}}
+  end
+
+  defp touch(other), do: other
+
+  defp format_addr({{a, b, c, d}, port}), do: "#{a}.#{b}.#{c}.#{d}:#{port}"
+  defp format_addr({ip, port}), do: "#{:inet.ntoa(ip)}:#{port}"
+end
