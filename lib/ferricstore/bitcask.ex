@@ -146,7 +146,8 @@ defmodule FerricStore.Bitcask do
   end
 
   @doc "The first offset >= `from_offset` where a CRC-valid record starts (resync after corruption)."
-  @spec next_record(file(), non_neg_integer()) :: {:ok, non_neg_integer()} | :none | {:error, reason()}
+  @spec next_record(file(), non_neg_integer()) ::
+          {:ok, non_neg_integer()} | :none | {:error, reason()}
   def next_record(file, from_offset) do
     case NIF.next_record_step(file, from_offset) do
       {:more, next} -> next_record(file, next)
@@ -224,7 +225,8 @@ defmodule FerricStore.Bitcask do
     with {:ok, src} <- NIF.open_read(path(src_path)),
          {:ok, dst} <- NIF.create(path(dst_path)),
          {:ok, hint} <- NIF.hint_create(tmp),
-         {:ok, moved} <- compact_loop(src, dst, hint, locations, header_size(), header_size(), []),
+         {:ok, moved} <-
+           compact_loop(src, dst, hint, locations, header_size(), header_size(), []),
          :ok <- fsync(dst),
          :ok <- fsync(hint),
          :ok <- rename(tmp, dst_hint_path),

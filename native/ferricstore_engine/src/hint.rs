@@ -88,11 +88,10 @@ pub fn build(data_path: &Path, hint_path: &Path) -> Result<()> {
     let tmp = tmp_path(hint_path);
     let hint = create(&tmp)?;
     let (mut d, mut h) = (FILE_HEADER_LEN, FILE_HEADER_LEN);
-    loop {
-        match build_step(&data_file, &hint, d, h, CHUNK_BYTES)? {
-            BuildStep::More { data_off, hint_off } => (d, h) = (data_off, hint_off),
-            BuildStep::Done { .. } => break,
-        }
+    while let BuildStep::More { data_off, hint_off } =
+        build_step(&data_file, &hint, d, h, CHUNK_BYTES)?
+    {
+        (d, h) = (data_off, hint_off);
     }
     hint.sync_all()?;
     std::fs::rename(&tmp, hint_path)?;
