@@ -1,0 +1,39 @@
+# FerricStore: `make run` starts the standalone server, `make test` runs every suite.
+# Both install whatever is missing first (scripts/setup.sh, idempotent).
+SHELL := /bin/bash
+export ERL_LIBS := $(CURDIR)/_vendor/erl
+export MIX_HOME := $(CURDIR)/_build/mix_home
+export LANG := C.UTF-8
+export LC_ALL := C.UTF-8
+
+.PHONY: setup build run test test-rust test-elixir test-example lint bench
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	@mix compile
+
+run: build
+	FERRICSTORE_SERVER=true FERRICSTORE_DATA_DIR=$${FERRICSTORE_DATA_DIR:-./data} mix run --no-halt
+
+lint: setup
+	mix format --check-formatted
+	MIX_ENV=test mix compile --warnings-as-errors --force
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	@! grep -rnE 'IO\.inspect|dbg\(' lib
+
+test-rust: setup
+	cargo test --workspace --release
+
+test-elixir: setup
+	MIX_ENV=test mix test --include integration --include crash --include slow
+
+test-example: setup
+	cd examples/counter_app && MIX_ENV=test mix test
+
+test: setup lint test-rust test-elixir test-example
+
+bench: build
+	bench/run_all.sh

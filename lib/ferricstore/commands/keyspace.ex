@@ -1,0 +1,365 @@
+defmodule FerricStore.Commands.Keyspace do
+  @moduledoc false
+  # Keyspace commands (DEL, EXISTS, the EXPIRE family, TTL, TYPE, KEYS, SCAN, DBSIZE,
+  # FLUSHDB): caller side, machine side (`execute/2`) and RESP side, as in Strings.
+
+  alias FerricStore.{Error, Store}
+  alias FerricStore.Commands.{Args, Glob}
+  alias FerricStore.Store.{Batch, Keydir}
+
+  import Args, only: [is_int64: 1]
+
+  ## Caller side
+
+  def del(instance, keys) when is_list(keys),
+    do: Store.write_keys(instance, keys, :keyspace, {:del, keys})
+
+  def exists(instance, keys) when is_list(keys),
+    do: {:ok, Enum.count(keys, &(Store.lookup(instance, &1) != nil))}
+
+  def type(instance, key) do
+    case Store.lookup(instance, key) do
+      nil -> {:ok, "none"}
+      {_, type, _, _, _, _, _} -> {:ok, Atom.to_string(type)}
+    end
+  end
+
+  @doc "Sets an absolute expiry in ms; `cond` is nil, :nx, :xx, :gt or :lt."
+  def expire_at(instance, key, at_ms, cond) when is_int64(at_ms),
+    do: Store.write(instance, key, :keyspace, {:expire, key, at_ms, cond})
+
+  def expire_at(_instance, _key, _at_ms, _cond), do: {:error, Error.new(:not_integer)}
+
+  def persist(instance, key), do: Store.write(instance, key, :keyspace, {:persist, key})
+
+  @doc "Remaining time to live in ms: -2 when the key is missing, -1 when it has no TTL."
+  def pttl(instance, key) do
+    case Store.lookup(instance, key) do
+      nil -> {:ok, -2}
+      {_, _, _, 0, _, _, _} -> {:ok, -1}
+      {_, _, _, exp, _, _, _} -> {:ok, max(exp - Store.now(), 0)}
+    end
+  end
+
+  def ttl(instance, key) do
+    case pttl(instance, key) do
+      {:ok, ms} when ms < 0 -> {:ok, ms}
+      {:ok, ms} -> {:ok, div(ms + 500, 1000)}
+    end
+  end
+
+  @doc "Absolute expiry in ms (-2 missing, -1 no TTL)."
+  def pexpiretime(instance, key) do
+    case Store.lookup(instance, key) do
+      nil -> {:ok, -2}
+      {_, _, _, 0, _, _, _} -> {:ok, -1}
+      {_, _, _, exp, _, _, _} -> {:ok, exp}
+    end
+  end
+
+  def dbsize(instance) do
+    {:ok,
+     Enum.reduce(Store.shards(instance), 0, fn n, acc ->
+       acc + :ets.info(Keydir.tables(instance, n).keydir, :size)
+     end)}
+  end
+
+  def flushdb(instance) do
+    Enum.reduce_while(Store.shards(instance), :ok, fn n, :ok ->
+      case Store.write_shard(instance, n, :keyspace, {:flush}) do
+        :ok -> {:cont, :ok}
+        error -> {:halt, error}
+      end
+    end)
+  end
+
+  def keys(instance, pattern) do
+    regex = Glob.compile(pattern)
+    now = Store.now()
+
+    keys =
+      Enum.flat_map(Store.shards(instance), fn n ->
+        :ets.foldl(
+          fn {key, _, _, exp, _, _, _}, acc ->
+            if live?(exp, now) and Glob.match?(regex, key), do: [key | acc], else: acc
+          end,
+          [],
+          Keydir.tables(instance, n).keydir
+        )
+      end)
+
+    {:ok, keys}
+  end
+
+  @doc """
+  SCAN. The cursor walks the hash slots of each shard's keydir (shard = cursor mod
+  shards). Keys present for the whole iteration are returned at least once while the
+  table grows; a table that shrinks during a scan may move a key behind the cursor.
+  """
+  def scan(instance, cursor, opts) do
+    shards = Store.config(instance).shards
+    count = Keyword.get(opts, :count, 10)
+    regex = if opts[:match], do: Glob.compile(opts[:match])
+    type = opts[:type]
+
+    scan_shards(
+      instance,
+      rem(cursor, shards),
+      div(cursor, shards),
+      shards,
+      count,
+      {regex, type},
+      []
+    )
+  end
+
+  defp scan_shards(_instance, shard, _slot, shards, _count, _filter, acc) when shard >= shards,
+    do: {:ok, {0, Enum.reverse(acc)}}
+
+  defp scan_shards(instance, shard, slot, shards, count, filter, acc) do
+    keydir = Keydir.tables(instance, shard).keydir
+    now = Store.now()
+    {slot, acc, visited} = scan_slots(keydir, slot, count, now, filter, acc, 0)
+
+    cond do
+      slot == :end -> scan_shards(instance, shard + 1, 0, shards, count - visited, filter, acc)
+      true -> {:ok, {slot * shards + shard, Enum.reverse(acc)}}
+    end
+  end
+
+  defp scan_slots(_keydir, slot, count, _now, _filter, acc, visited) when visited >= count,
+    do: {slot, acc, visited}
+
+  defp scan_slots(keydir, slot, count, now, {regex, type} = filter, acc, visited) do
+    case safe_slot(keydir, slot) do
+      :"$end_of_table" ->
+        {:end, acc, visited}
+
+      rows ->
+        acc =
+          Enum.reduce(rows, acc, fn {key, t, _, exp, _, _, _}, acc ->
+            if live?(exp, now) and Glob.match?(regex, key) and (type == nil or type == t),
+              do: [key | acc],
+              else: acc
+          end)
+
+        scan_slots(keydir, slot + 1, count, now, filter, acc, visited + max(length(rows), 1))
+    end
+  end
+
+  defp safe_slot(keydir, slot) do
+    :ets.slot(keydir, slot)
+  rescue
+    ArgumentError -> :"$end_of_table"
+  end
+
+  defp live?(0, _now), do: true
+  defp live?(exp, now), do: exp > now
+
+  ## Machine side
+
+  @doc false
+  def execute({:del, keys}, b) do
+    Enum.reduce(keys, {{:ok, 0}, b}, fn key, {{:ok, n}, b} ->
+      case Batch.get(b, key) do
+        nil -> {{:ok, n}, b}
+        {type, _, _} -> {{:ok, n + 1}, Batch.delete(b, key, type)}
+      end
+    end)
+  end
+
+  def execute({:expire, key, at, cond}, b) do
+    case Batch.get(b, key) do
+      nil ->
+        {{:ok, false}, b}
+
+      {type, value, cur} ->
+        cond do
+          not expire_allowed?(cond, cur, at) -> {{:ok, false}, b}
+          at <= b.now -> {{:ok, true}, Batch.delete(b, key, type)}
+          true -> rewrite(b, key, type, value, at)
+        end
+    end
+  end
+
+  def execute({:persist, key}, b) do
+    case Batch.get(b, key) do
+      {type, value, exp} when exp != 0 -> rewrite(b, key, type, value, 0)
+      _ -> {{:ok, false}, b}
+    end
+  end
+
+  def execute({:expire_due, due}, b) do
+    Enum.reduce(due, {{:ok, 0}, b}, fn {key, exp}, {{:ok, n}, b} ->
+      if Batch.due?(b, key, exp),
+        do: {{:ok, n + 1}, Batch.delete(b, key, :string)},
+        else: {{:ok, n}, b}
+    end)
+  end
+
+  def execute({:flush}, b), do: {:ok, Batch.flush(b)}
+
+  defp rewrite(b, key, type, value, exp) do
+    case Batch.value(b, value) do
+      {:ok, bytes} -> {{:ok, true}, Batch.put(b, key, type, bytes, exp)}
+      {:error, _} -> {{:error, Error.new(:io)}, b}
+    end
+  end
+
+  # Redis 7 semantics: a key without TTL counts as an infinite TTL for GT/LT.
+  defp expire_allowed?(nil, _cur, _at), do: true
+  defp expire_allowed?(:nx, cur, _at), do: cur == 0
+  defp expire_allowed?(:xx, cur, _at), do: cur != 0
+  defp expire_allowed?(:gt, cur, at), do: cur != 0 and at > cur
+  defp expire_allowed?(:lt, cur, at), do: cur == 0 or at < cur
+
+  ## RESP side
+
+  @doc false
+  def commands do
+    [
+      cmd("del", -2, ["write"], 1, -1),
+      cmd("unlink", -2, ["write", "fast"], 1, -1),
+      cmd("exists", -2, ["readonly", "fast"], 1, -1),
+      cmd("type", 2, ["readonly", "fast"]),
+      cmd("expire", -3, ["write", "fast"]),
+      cmd("pexpire", -3, ["write", "fast"]),
+      cmd("expireat", -3, ["write", "fast"]),
+      cmd("pexpireat", -3, ["write", "fast"]),
+      cmd("expiretime", 2, ["readonly", "fast"]),
+      cmd("pexpiretime", 2, ["readonly", "fast"]),
+      cmd("ttl", 2, ["readonly", "fast"]),
+      cmd("pttl", 2, ["readonly", "fast"]),
+      cmd("persist", 2, ["write", "fast"]),
+      cmd("keys", 2, ["readonly"], 0, 0, 0),
+      cmd("scan", -2, ["readonly"], 0, 0, 0)
+    ]
+  end
+
+  defp cmd(name, arity, flags, first \\ 1, last \\ 1, step \\ 1),
+    do: %{name: name, arity: arity, flags: flags, first_key: first, last_key: last, step: step}
+
+  @doc false
+  def handle(name, keys, ctx) when name in ["del", "unlink"], do: reply(del(ctx.instance, keys))
+  def handle("exists", keys, ctx), do: reply(exists(ctx.instance, keys))
+  def handle("type", [key], ctx), do: {:simple, elem(type(ctx.instance, key), 1)}
+
+  def handle(name, [key, n | opts], ctx)
+      when name in ["expire", "pexpire", "expireat", "pexpireat"] do
+    with {:ok, n} <- Args.int!(n),
+         {:ok, cond} <- expire_cond(opts),
+         {:ok, at} <- expire_abs(name, n) do
+      case expire_at(ctx.instance, key, at, cond) do
+        {:ok, true} -> 1
+        {:ok, false} -> 0
+        {:error, e} -> e
+      end
+    end
+  end
+
+  def handle("ttl", [key], ctx), do: reply(ttl(ctx.instance, key))
+  def handle("pttl", [key], ctx), do: reply(pttl(ctx.instance, key))
+  def handle("pexpiretime", [key], ctx), do: reply(pexpiretime(ctx.instance, key))
+
+  def handle("expiretime", [key], ctx) do
+    case pexpiretime(ctx.instance, key) do
+      {:ok, ms} when ms < 0 -> ms
+      {:ok, ms} -> div(ms, 1000)
+    end
+  end
+
+  def handle("persist", [key], ctx) do
+    case persist(ctx.instance, key) do
+      {:ok, true} -> 1
+      {:ok, false} -> 0
+      {:error, e} -> e
+    end
+  end
+
+  def handle("keys", [pattern], ctx), do: reply(keys(ctx.instance, pattern))
+
+  def handle("scan", [cursor | opts], ctx) do
+    with {:ok, cursor} <- scan_cursor(cursor),
+         {:ok, opts} <- scan_opts(opts, []) do
+      {:ok, {next, keys}} = scan(ctx.instance, cursor, opts)
+      [Integer.to_string(next), keys]
+    end
+  end
+
+  defp scan_cursor(cursor) do
+    case Integer.parse(cursor) do
+      {n, ""} when n >= 0 -> {:ok, n}
+      _ -> Error.new(:invalid_cursor, "ERR invalid cursor")
+    end
+  end
+
+  defp scan_opts([], acc), do: {:ok, acc}
+
+  defp scan_opts([opt, value | rest], acc) do
+    case String.upcase(opt) do
+      "MATCH" ->
+        scan_opts(rest, Keyword.put(acc, :match, value))
+
+      "COUNT" ->
+        case Args.int(value) do
+          {:ok, n} when n >= 1 -> scan_opts(rest, Keyword.put(acc, :count, n))
+          {:ok, _} -> Error.new(:syntax)
+          :error -> Error.new(:not_integer)
+        end
+
+      "TYPE" ->
+        scan_opts(rest, Keyword.put(acc, :type, type_atom(String.downcase(value))))
+
+      _ ->
+        Error.new(:syntax)
+    end
+  end
+
+  defp scan_opts(_, _acc), do: Error.new(:syntax)
+
+  defp type_atom(t) when t in ["string", "hash", "list", "set", "zset"], do: String.to_atom(t)
+  defp type_atom(_t), do: :unknown_type
+
+  defp expire_cond([]), do: {:ok, nil}
+
+  defp expire_cond(opts) do
+    flags = Enum.map(opts, &String.upcase/1)
+
+    cond do
+      Enum.any?(flags, &(&1 not in ["NX", "XX", "GT", "LT"])) ->
+        Error.new(
+          :syntax,
+          "ERR Unsupported option #{Enum.find(opts, &(String.upcase(&1) not in ["NX", "XX", "GT", "LT"]))}"
+        )
+
+      "NX" in flags and length(flags) > 1 ->
+        Error.new(:syntax, "ERR NX and XX, GT or LT options at the same time are not compatible")
+
+      "GT" in flags and "LT" in flags ->
+        Error.new(:syntax, "ERR GT and LT options at the same time are not compatible")
+
+      true ->
+        {:ok, flags |> List.last() |> String.downcase() |> String.to_atom()}
+    end
+  end
+
+  defp expire_abs(name, n) do
+    at =
+      case name do
+        "expire" -> n * 1000 + Store.now()
+        "pexpire" -> n + Store.now()
+        "expireat" -> n * 1000
+        "pexpireat" -> n
+      end
+
+    scaled = if name in ["expire", "expireat"], do: n * 1000, else: n
+
+    if is_int64(at) and is_int64(scaled),
+      do: {:ok, at},
+      else: Error.new(:invalid_expire, "ERR invalid expire time in '#{name}' command")
+  end
+
+  defp reply({:ok, value}), do: value
+  defp reply(:ok), do: :ok
+  defp reply({:error, %Error{} = e}), do: e
+end

@@ -1,0 +1,524 @@
+defmodule FerricStore.Commands.Strings do
+  @moduledoc false
+  # String commands: one code path for the embedded API and RESP.
+  #
+  # - caller side (`get/2`, `set/4`, ...): validates arguments, stamps absolute expiry
+  #   times, reads the keydir directly or submits an operation through Raft;
+  # - machine side (`execute/2`): applies an operation to a `Batch` (pure given the
+  #   batch; time comes from the caller);
+  # - RESP side (`commands/0`, `handle/3`): Redis' argument syntax and replies.
+
+  alias FerricStore.{Error, Store}
+  alias FerricStore.Commands.Args
+  alias FerricStore.Store.Batch
+
+  import Args, only: [is_int64: 1]
+
+  @max_len 512 * 1024 * 1024
+
+  ## Caller side
+
+  def get(instance, key) do
+    case Store.lookup(instance, key) do
+      nil -> {:ok, nil}
+      {_, :string, _, _, _, _, _} = row -> Store.value(instance, row)
+      _ -> {:error, Error.new(:wrongtype)}
+    end
+  end
+
+  def mget(instance, keys), do: {:ok, Enum.map(keys, &mget_one(instance, &1))}
+
+  defp mget_one(instance, key) do
+    case get(instance, key) do
+      {:ok, value} -> value
+      {:error, _} -> nil
+    end
+  end
+
+  def strlen(instance, key) do
+    case get(instance, key) do
+      {:ok, nil} -> {:ok, 0}
+      {:ok, value} -> {:ok, byte_size(value)}
+      error -> error
+    end
+  end
+
+  def getrange(instance, key, start, stop) do
+    with {:ok, value} <- get(instance, key) do
+      {:ok, range(value || "", start, stop)}
+    end
+  end
+
+  @doc "SET. `opts`: ttl/px/ex/pxat/exat, keepttl, nx, xx, get."
+  def set(instance, key, value, opts) when is_binary(key) and is_binary(value) do
+    with {:ok, exp} <- expiry(opts, Store.now(), "set"),
+         {:ok, cond} <- condition(opts) do
+      Store.write(instance, key, :strings, {:set, key, value, exp, cond, opts[:get] == true})
+    end
+  end
+
+  def mset(instance, pairs) do
+    Store.write_keys(instance, Enum.map(pairs, &elem(&1, 0)), :strings, {:mset, pairs, false})
+  end
+
+  def msetnx(instance, pairs) do
+    Store.write_keys(instance, Enum.map(pairs, &elem(&1, 0)), :strings, {:mset, pairs, true})
+  end
+
+  def incrby(instance, key, by) when is_int64(by),
+    do: Store.write(instance, key, :strings, {:incrby, key, by})
+
+  def incrby(_instance, _key, _by), do: {:error, Error.new(:not_integer)}
+
+  def incrbyfloat(instance, key, by) when is_float(by) or is_integer(by),
+    do: Store.write(instance, key, :strings, {:incrbyfloat, key, by * 1.0})
+
+  def append(instance, key, value),
+    do: Store.write(instance, key, :strings, {:append, key, value})
+
+  def setrange(_instance, _key, offset, _value) when offset < 0,
+    do: {:error, Error.new(:offset_out_of_range)}
+
+  def setrange(_instance, _key, offset, value) when offset + byte_size(value) > @max_len,
+    do: {:error, Error.new(:string_too_long)}
+
+  def setrange(instance, key, offset, value),
+    do: Store.write(instance, key, :strings, {:setrange, key, offset, value})
+
+  def getdel(instance, key), do: Store.write(instance, key, :strings, {:getdel, key})
+
+  @doc "GETEX. `opts`: ttl/px/ex/pxat/exat or persist: true; none = plain GET."
+  def getex(instance, key, opts) do
+    cond do
+      opts[:persist] ->
+        Store.write(instance, key, :strings, {:getex, key, 0})
+
+      Enum.any?([:ttl, :px, :ex, :pxat, :exat], &Keyword.has_key?(opts, &1)) ->
+        with {:ok, exp} <- expiry(opts, Store.now(), "getex") do
+          Store.write(instance, key, :strings, {:getex, key, exp})
+        end
+
+      true ->
+        get(instance, key)
+    end
+  end
+
+  @doc "CAS: sets `key` to `new` only if its current value is `expected` (nil: missing)."
+  def cas(instance, key, expected, new, opts) do
+    with {:ok, exp} <- expiry(Keyword.put_new(opts, :keepttl, true), Store.now(), "cas") do
+      Store.write(instance, key, :strings, {:cas, key, expected, new, exp})
+    end
+  end
+
+  # Absolute expiry (ms) from the relative or absolute options; :keep or 0 (none).
+  defp expiry(opts, now, cmd) do
+    case Keyword.take(opts, [:ttl, :px, :ex, :pxat, :exat]) do
+      [] -> {:ok, if(opts[:keepttl], do: :keep, else: 0)}
+      [{unit, n}] when is_integer(n) -> to_abs(unit, n, now, cmd, opts[:keepttl])
+      _ -> {:error, Error.new(:syntax)}
+    end
+  end
+
+  defp to_abs(_unit, _n, _now, _cmd, true), do: {:error, Error.new(:syntax)}
+
+  defp to_abs(unit, n, now, cmd, _keep) do
+    ms =
+      case unit do
+        :ttl -> n + now
+        :px -> n + now
+        :ex -> n * 1000 + now
+        :pxat -> n
+        :exat -> n * 1000
+      end
+
+    if n <= 0 or not is_int64(ms) or not is_int64(n * 1000),
+      do: {:error, Error.new(:invalid_expire, "ERR invalid expire time in '#{cmd}' command")},
+      else: {:ok, ms}
+  end
+
+  defp condition(opts) do
+    case {opts[:nx] == true, opts[:xx] == true} do
+      {true, true} -> {:error, Error.new(:syntax)}
+      {true, false} -> {:ok, :nx}
+      {false, true} -> {:ok, :xx}
+      _ -> {:ok, nil}
+    end
+  end
+
+  @doc false
+  def range(value, start, stop) do
+    len = byte_size(value)
+    start = if start < 0, do: max(len + start, 0), else: start
+    stop = if stop < 0, do: len + stop, else: min(stop, len - 1)
+
+    if start > stop or len == 0 or start >= len,
+      do: "",
+      else: binary_part(value, start, stop - start + 1)
+  end
+
+  ## Machine side
+
+  @doc false
+  def execute({:set, key, value, exp, cond, get?}, b) do
+    cur = Batch.get(b, key)
+
+    with {:ok, old} <- if(get?, do: string_value(b, cur), else: {:ok, nil}) do
+      if (cond == :nx and cur != nil) or (cond == :xx and cur == nil) do
+        {set_reply(cond, get?, old, false), b}
+      else
+        exp = if exp == :keep, do: cur_exp(cur), else: exp
+        {set_reply(cond, get?, old, true), Batch.put(b, key, :string, value, exp)}
+      end
+    else
+      error -> {error, b}
+    end
+  end
+
+  def execute({:mset, pairs, nx?}, b) do
+    if nx? and Enum.any?(pairs, fn {k, _} -> Batch.get(b, k) != nil end) do
+      {{:ok, false}, b}
+    else
+      b = Enum.reduce(pairs, b, fn {k, v}, b -> Batch.put(b, k, :string, v, 0) end)
+      {if(nx?, do: {:ok, true}, else: :ok), b}
+    end
+  end
+
+  def execute({:incrby, key, by}, b) do
+    cur = Batch.get(b, key)
+
+    with {:ok, value} <- string_value(b, cur),
+         {:ok, n} <- Args.int!(value || "0") do
+      new = n + by
+
+      if is_int64(new),
+        do: {{:ok, new}, Batch.put(b, key, :string, Integer.to_string(new), cur_exp(cur))},
+        else: {{:error, Error.new(:overflow)}, b}
+    else
+      error -> {error, b}
+    end
+  end
+
+  def execute({:incrbyfloat, key, by}, b) do
+    cur = Batch.get(b, key)
+
+    with {:ok, value} <- string_value(b, cur),
+         {:ok, f} <- parse_float(value || "0"),
+         {:ok, new} <- add_finite(f, by) do
+      text = Args.format_float(new)
+      {{:ok, text}, Batch.put(b, key, :string, text, cur_exp(cur))}
+    else
+      error -> {error, b}
+    end
+  end
+
+  def execute({:append, key, suffix}, b) do
+    cur = Batch.get(b, key)
+
+    with {:ok, value} <- string_value(b, cur),
+         new = (value || "") <> suffix,
+         :ok <- check_len(byte_size(new)) do
+      {{:ok, byte_size(new)}, Batch.put(b, key, :string, new, cur_exp(cur))}
+    else
+      error -> {error, b}
+    end
+  end
+
+  def execute({:setrange, key, offset, patch}, b) do
+    cur = Batch.get(b, key)
+
+    with {:ok, value} <- string_value(b, cur) do
+      value = value || ""
+
+      cond do
+        patch == "" ->
+          {{:ok, byte_size(value)}, b}
+
+        true ->
+          padded =
+            if byte_size(value) < offset,
+              do: value <> :binary.copy(<<0>>, offset - byte_size(value)),
+              else: value
+
+          tail_start = offset + byte_size(patch)
+
+          tail =
+            if byte_size(padded) > tail_start,
+              do: binary_part(padded, tail_start, byte_size(padded) - tail_start),
+              else: ""
+
+          new = binary_part(padded, 0, offset) <> patch <> tail
+          {{:ok, byte_size(new)}, Batch.put(b, key, :string, new, cur_exp(cur))}
+      end
+    else
+      error -> {error, b}
+    end
+  end
+
+  def execute({:getdel, key}, b) do
+    cur = Batch.get(b, key)
+
+    case string_value(b, cur) do
+      {:ok, nil} -> {{:ok, nil}, b}
+      {:ok, value} -> {{:ok, value}, Batch.delete(b, key, :string)}
+      error -> {error, b}
+    end
+  end
+
+  def execute({:getex, key, exp}, b) do
+    cur = Batch.get(b, key)
+
+    case string_value(b, cur) do
+      {:ok, nil} ->
+        {{:ok, nil}, b}
+
+      {:ok, value} ->
+        cond do
+          exp != 0 and exp <= b.now -> {{:ok, value}, Batch.delete(b, key, :string)}
+          exp == cur_exp(cur) -> {{:ok, value}, b}
+          true -> {{:ok, value}, Batch.put(b, key, :string, value, exp)}
+        end
+
+      error ->
+        {error, b}
+    end
+  end
+
+  def execute({:cas, key, expected, new, exp}, b) do
+    cur = Batch.get(b, key)
+
+    case string_value(b, cur) do
+      {:ok, ^expected} ->
+        exp = if exp == :keep, do: cur_exp(cur), else: exp
+        {{:ok, true}, Batch.put(b, key, :string, new, exp)}
+
+      {:ok, _other} ->
+        {{:ok, false}, b}
+
+      error ->
+        {error, b}
+    end
+  end
+
+  defp set_reply(_cond, true, old, _written), do: {:ok, old}
+  defp set_reply(nil, false, _old, true), do: :ok
+  defp set_reply(_cond, false, _old, written), do: {:ok, written}
+
+  defp cur_exp(nil), do: 0
+  defp cur_exp({_type, _value, exp}), do: exp
+
+  defp string_value(_b, nil), do: {:ok, nil}
+  defp string_value(b, {:string, value, _exp}), do: Batch.value(b, value) |> io_error()
+  defp string_value(_b, _other), do: {:error, Error.new(:wrongtype)}
+
+  defp io_error({:ok, _} = ok), do: ok
+  defp io_error({:error, _}), do: {:error, Error.new(:io)}
+
+  defp parse_float(value) do
+    case Args.float(value) do
+      {:ok, f} -> {:ok, f}
+      :error -> {:error, Error.new(:not_float)}
+    end
+  end
+
+  # Float addition that overflows raises in the BEAM; Redis answers with an error.
+  defp add_finite(a, b) do
+    {:ok, a + b}
+  rescue
+    ArithmeticError -> {:error, Error.new(:nan_or_infinity)}
+  end
+
+  defp check_len(len) when len > @max_len, do: {:error, Error.new(:string_too_long)}
+  defp check_len(_len), do: :ok
+
+  ## RESP side
+
+  @doc false
+  def commands do
+    [
+      cmd("get", 2, ["readonly", "fast"]),
+      cmd("set", -3, ["write", "denyoom"]),
+      cmd("setnx", 3, ["write", "denyoom", "fast"]),
+      cmd("setex", 4, ["write", "denyoom"]),
+      cmd("psetex", 4, ["write", "denyoom"]),
+      cmd("getset", 3, ["write", "denyoom", "fast"]),
+      cmd("getdel", 2, ["write", "fast"]),
+      cmd("getex", -2, ["write", "fast"]),
+      cmd("mget", -2, ["readonly", "fast"], 1, -1),
+      cmd("mset", -3, ["write", "denyoom"], 1, -1, 2),
+      cmd("msetnx", -3, ["write", "denyoom"], 1, -1, 2),
+      cmd("incr", 2, ["write", "denyoom", "fast"]),
+      cmd("decr", 2, ["write", "denyoom", "fast"]),
+      cmd("incrby", 3, ["write", "denyoom", "fast"]),
+      cmd("decrby", 3, ["write", "denyoom", "fast"]),
+      cmd("incrbyfloat", 3, ["write", "denyoom", "fast"]),
+      cmd("append", 3, ["write", "denyoom", "fast"]),
+      cmd("strlen", 2, ["readonly", "fast"]),
+      cmd("getrange", 4, ["readonly"]),
+      cmd("substr", 4, ["readonly"]),
+      cmd("setrange", 4, ["write", "denyoom"]),
+      cmd("cas", -4, ["write", "denyoom"])
+    ]
+  end
+
+  defp cmd(name, arity, flags, first \\ 1, last \\ 1, step \\ 1),
+    do: %{name: name, arity: arity, flags: flags, first_key: first, last_key: last, step: step}
+
+  @doc false
+  def handle("get", [key], ctx), do: reply(get(ctx.instance, key))
+
+  def handle("set", [key, value | opts], ctx) do
+    with {:ok, opts} <- parse_set_opts(opts, []) do
+      case set(ctx.instance, key, value, opts) do
+        {:ok, false} -> nil
+        {:ok, true} -> :ok
+        other -> reply(other)
+      end
+    end
+  end
+
+  def handle("setnx", [key, value], ctx), do: bool(set(ctx.instance, key, value, nx: true))
+
+  def handle("setex", [key, secs, value], ctx), do: setex(ctx, key, secs, value, :ex, "setex")
+  def handle("psetex", [key, ms, value], ctx), do: setex(ctx, key, ms, value, :px, "psetex")
+
+  def handle("getset", [key, value], ctx), do: reply(set(ctx.instance, key, value, get: true))
+  def handle("getdel", [key], ctx), do: reply(getdel(ctx.instance, key))
+
+  def handle("getex", [key | opts], ctx) do
+    with {:ok, opts} <- parse_getex_opts(opts, []), do: reply(getex(ctx.instance, key, opts))
+  end
+
+  def handle("mget", keys, ctx), do: reply(mget(ctx.instance, keys))
+
+  def handle(name, args, ctx) when name in ["mset", "msetnx"] do
+    if rem(length(args), 2) == 1 do
+      Error.new(:arity, "ERR wrong number of arguments for '#{name}' command")
+    else
+      pairs = args |> Enum.chunk_every(2) |> Enum.map(fn [k, v] -> {k, v} end)
+
+      if name == "mset",
+        do: reply(mset(ctx.instance, pairs)),
+        else: bool(msetnx(ctx.instance, pairs))
+    end
+  end
+
+  def handle("incr", [key], ctx), do: reply(incrby(ctx.instance, key, 1))
+  def handle("decr", [key], ctx), do: reply(incrby(ctx.instance, key, -1))
+
+  def handle("incrby", [key, by], ctx) do
+    with {:ok, by} <- Args.int!(by), do: reply(incrby(ctx.instance, key, by))
+  end
+
+  def handle("decrby", [key, by], ctx) do
+    with {:ok, by} <- Args.int!(by) do
+      if by == Args.min_int(),
+        do: Error.new(:overflow, "ERR decrement would overflow"),
+        else: reply(incrby(ctx.instance, key, -by))
+    end
+  end
+
+  def handle("incrbyfloat", [key, by], ctx) do
+    case Args.float(by) do
+      {:ok, f} -> reply(incrbyfloat(ctx.instance, key, f))
+      :error -> Error.new(:not_float)
+    end
+  end
+
+  def handle("append", [key, value], ctx), do: reply(append(ctx.instance, key, value))
+  def handle("strlen", [key], ctx), do: reply(strlen(ctx.instance, key))
+
+  def handle(name, [key, start, stop], ctx) when name in ["getrange", "substr"] do
+    with {:ok, start} <- Args.int!(start),
+         {:ok, stop} <- Args.int!(stop),
+         do: reply(getrange(ctx.instance, key, start, stop))
+  end
+
+  def handle("setrange", [key, offset, value], ctx) do
+    case Args.int(offset) do
+      {:ok, offset} -> reply(setrange(ctx.instance, key, offset, value))
+      :error -> Error.new(:not_integer)
+    end
+  end
+
+  def handle("cas", [key, expected, new | opts], ctx) do
+    with {:ok, opts} <- parse_cas_opts(opts, []) do
+      bool(cas(ctx.instance, key, expected, new, opts))
+    end
+  end
+
+  defp setex(ctx, key, n, value, unit, name) do
+    with {:ok, n} <- Args.int!(n) do
+      if n <= 0,
+        do: Error.new(:invalid_expire, "ERR invalid expire time in '#{name}' command"),
+        else: reply(set(ctx.instance, key, value, [{unit, n}]))
+    end
+  end
+
+  @expire_opts %{"EX" => :ex, "PX" => :px, "EXAT" => :exat, "PXAT" => :pxat}
+
+  defp parse_set_opts([], acc), do: {:ok, acc}
+
+  defp parse_set_opts([opt | rest], acc) do
+    up = String.upcase(opt)
+
+    cond do
+      up in ["NX", "XX"] and not Keyword.has_key?(acc, :nx) and not Keyword.has_key?(acc, :xx) ->
+        parse_set_opts(rest, [{String.to_atom(String.downcase(up)), true} | acc])
+
+      up == "GET" and not Keyword.has_key?(acc, :get) ->
+        parse_set_opts(rest, [{:get, true} | acc])
+
+      up == "KEEPTTL" and not has_expiry?(acc) ->
+        parse_set_opts(rest, [{:keepttl, true} | acc])
+
+      Map.has_key?(@expire_opts, up) and rest != [] and not has_expiry?(acc) ->
+        with {:ok, n} <- Args.int!(hd(rest)) do
+          parse_set_opts(tl(rest), [{@expire_opts[up], n} | acc])
+        end
+
+      true ->
+        Error.new(:syntax)
+    end
+  end
+
+  defp has_expiry?(acc),
+    do: Enum.any?([:ex, :px, :exat, :pxat, :keepttl], &Keyword.has_key?(acc, &1))
+
+  defp parse_getex_opts([], acc), do: {:ok, acc}
+
+  defp parse_getex_opts([opt | rest], acc) do
+    up = String.upcase(opt)
+
+    cond do
+      up == "PERSIST" and acc == [] ->
+        parse_getex_opts(rest, persist: true)
+
+      Map.has_key?(@expire_opts, up) and rest != [] and acc == [] ->
+        with {:ok, n} <- Args.int!(hd(rest)),
+             do: parse_getex_opts(tl(rest), [{@expire_opts[up], n}])
+
+      true ->
+        Error.new(:syntax)
+    end
+  end
+
+  defp parse_cas_opts([], acc), do: {:ok, acc}
+
+  defp parse_cas_opts([opt, n | rest], acc) do
+    case {Map.fetch(@expire_opts, String.upcase(opt)), Args.int(n)} do
+      {{:ok, unit}, {:ok, n}} when acc == [] -> parse_cas_opts(rest, [{unit, n}, keepttl: false])
+      {{:ok, _}, :error} -> Error.new(:not_integer)
+      _ -> Error.new(:syntax)
+    end
+  end
+
+  defp parse_cas_opts(_other, _acc), do: Error.new(:syntax)
+
+  defp reply(:ok), do: :ok
+  defp reply({:ok, value}), do: value
+  defp reply({:error, %Error{} = error}), do: error
+
+  defp bool({:ok, true}), do: 1
+  defp bool({:ok, false}), do: 0
+  defp bool(other), do: reply(other)
+end

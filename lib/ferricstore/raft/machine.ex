@@ -1,0 +1,187 @@
+defmodule FerricStore.Raft.Machine do
+  @moduledoc false
+  # The ra state machine of one shard.
+  #
+  # Commands:
+  #   {:batch, [{now, family, op}]}  operations from many callers in one Raft entry; the
+  #                                  reply is the list of their results, in order
+  #   {:checkpoint, index}           the shard fsynced every data file up to `index`:
+  #                                  ra may drop the log up to there
+  #
+  # Invariants:
+  # - apply/3 is deterministic: time comes from the caller (`now` in each op), never
+  #   from the clock; replicas replay it and must reach the same keydir.
+  # - The machine state is tiny and constant (instance and shard). The data set lives
+  #   in the Bitcask files and the ETS keydir, which are a materialised view of the log.
+  # - Every entry with index <= the shard's applied index is already reflected in the
+  #   keydir and the files (start-up recovered it from them), so replay skips it.
+  # - Only the last record of an entry carries BATCH_END; start-up drops a trailing
+  #   entry without it, so an entry is on disk whole or not at all.
+
+  @behaviour :ra_machine
+
+  alias FerricStore.Bitcask
+  alias FerricStore.Store.{Batch, Keydir}
+
+  require Logger
+
+  @families %{
+    strings: FerricStore.Commands.Strings,
+    keyspace: FerricStore.Commands.Keyspace
+  }
+
+  @impl true
+  def init(%{instance: instance, shard: shard}), do: %{instance: instance, shard: shard}
+
+  @impl true
+  def apply(%{index: index}, {:batch, ops}, state) do
+    tables = Keydir.tables(state.instance, state.shard)
+
+    if index <= Keydir.meta(tables.meta, :applied, 0) do
+      {state, :replayed}
+    else
+      apply_batch(index, ops, tables, state)
+    end
+  end
+
+  def apply(%{index: index}, {:checkpoint, upto}, state) when upto < index do
+    {state, :ok, [{:release_cursor, upto, state}]}
+  end
+
+  def apply(_meta, _unknown, state), do: {state, {:error, :unknown_command}}
+
+  # Leader-only duties (active expiry) follow the Raft role. The shard process is
+  # registered before its ra server starts, so it can always receive this.
+  @impl true
+  def state_enter(role, %{instance: instance, shard: shard}) do
+    [{:send_msg, FerricStore.Store.Shard.name(instance, shard), {:raft_role, role}, [:local]}]
+  end
+
+  ## Helpers
+
+  defp apply_batch(index, ops, tables, state) do
+    {results, batch} = run_ops(ops, Batch.new(tables, index), [])
+
+    case commit(batch, tables, index, state) do
+      {:ok, effects} ->
+        {state, {:results, results}, effects}
+
+      {:error, reason} ->
+        Logger.error("FerricStore shard #{state.shard}: append failed: #{inspect(reason)}")
+        Keydir.put_meta(tables.meta, :applied, index)
+        error = {:error, FerricStore.Error.new(:io, io_message(reason))}
+        {state, {:results, Enum.map(results, fn _ -> error end)}}
+    end
+  end
+
+  defp io_message({:io, :enospc}), do: "ERR write failed: no space left on device"
+  defp io_message(reason), do: "ERR write failed: #{inspect(reason)}"
+
+  defp run_ops([], batch, acc), do: {Enum.reverse(acc), batch}
+
+  defp run_ops([{now, family, op} | rest], batch, acc) do
+    {result, batch} = execute(Map.fetch!(@families, family), op, Batch.at(batch, now))
+    run_ops(rest, batch, [result | acc])
+  end
+
+  # A bug in one operation must not take the shard down: it fails alone, and the
+  # batch continues from the state before it (identically on every replica).
+  defp execute(module, op, batch) do
+    module.execute(op, batch)
+  rescue
+    exception ->
+      Logger.error(
+        "FerricStore operation failed: " <> Exception.format(:error, exception, __STACKTRACE__)
+      )
+
+      {{:error, FerricStore.Error.new(:internal, "ERR internal error")}, batch}
+  end
+
+  # Appends the entry's records in one write, then publishes the new rows.
+  defp commit(%Batch{count: 0}, tables, index, _state) do
+    Keydir.put_meta(tables.meta, :applied, index)
+    {:ok, []}
+  end
+
+  defp commit(batch, tables, index, state) do
+    {fid, file, offset} = Keydir.meta(tables.meta, :active)
+    records = Enum.reverse(batch.records)
+
+    with {:ok, locations} <- Bitcask.append_batch(file, offset, records) do
+      locations = List.to_tuple(locations)
+      {last_off, last_size} = elem(locations, tuple_size(locations) - 1)
+      new_end = last_off + last_size
+      if batch.flushed, do: flush_tables(tables)
+      publish(batch.overlay, locations, fid, tables)
+      Keydir.put_meta(tables.meta, :active, {fid, file, new_end})
+      Keydir.put_meta(tables.meta, :applied, index)
+      {:ok, after_write(tables, state, index, fid, new_end, new_end - offset)}
+    end
+  end
+
+  defp flush_tables(tables) do
+    :ets.delete_all_objects(tables.keydir)
+    :ets.delete_all_objects(tables.expiry)
+  end
+
+  defp publish(overlay, locations, fid, %{keydir: keydir, expiry: expiry, meta: meta}) do
+    Enum.each(overlay, fn {key, entry} ->
+      old_exp =
+        case :ets.lookup(keydir, key) do
+          [{_, _, _, exp, old_fid, _, size}] ->
+            :ets.update_counter(meta, {:dead, old_fid}, size, {{:dead, old_fid}, 0})
+            exp
+
+          [] ->
+            0
+        end
+
+      case entry do
+        {:deleted, _} ->
+          :ets.delete(keydir, key)
+          Keydir.reindex_expiry(expiry, key, old_exp, 0)
+
+        {:row, type, value, exp, i} ->
+          {off, size} = elem(locations, i)
+          :ets.insert(keydir, {key, type, value, exp, fid, off, size})
+          Keydir.reindex_expiry(expiry, key, old_exp, exp)
+      end
+    end)
+  end
+
+  # Rotation and checkpoints: cheap counters here, the slow work (fsync, hint files)
+  # in the shard process, which the effects ask for.
+  defp after_write(tables, state, index, fid, new_end, written) do
+    unsynced = :ets.update_counter(tables.meta, :unsynced, {2, written}, {:unsynced, 0})
+    entries = :ets.update_counter(tables.meta, :unsynced_entries, 1, {:unsynced_entries, 0})
+    shard = FerricStore.Store.Shard.name(state.instance, state.shard)
+    config = Keydir.meta(tables.meta, :config)
+
+    rotate =
+      if new_end >= config.max_file_size do
+        {:ok, file} = rotate(tables, fid + 1)
+        Keydir.put_meta(tables.meta, :active, {fid + 1, file, Bitcask.header_size()})
+        [{:send_msg, shard, {:sealed, fid}, [:local]}]
+      else
+        []
+      end
+
+    if unsynced >= config.checkpoint_bytes or entries >= config.checkpoint_entries do
+      Keydir.put_meta(tables.meta, :unsynced, 0)
+      Keydir.put_meta(tables.meta, :unsynced_entries, 0)
+      rotate ++ [{:send_msg, shard, {:checkpoint, index}, [:local]}]
+    else
+      rotate
+    end
+  end
+
+  defp rotate(tables, fid) do
+    dir = Keydir.meta(tables.meta, :dir)
+    path = FerricStore.Store.Shard.data_path(dir, fid)
+
+    with {:ok, file} <- Bitcask.open(path) do
+      :ets.insert(tables.files, {fid, file})
+      {:ok, file}
+    end
+  end
+end

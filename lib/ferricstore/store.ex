@@ -1,0 +1,99 @@
+defmodule FerricStore.Store do
+  @moduledoc false
+  # The shared entry points of every command: route a key to its shard, submit a write
+  # through that shard's batcher (Raft), or read the keydir directly in the caller's
+  # process (no process hop: reads cost an ETS lookup, plus a pread for a cold value).
+
+  alias FerricStore.Bitcask
+  alias FerricStore.Store.{Batcher, Keydir, Router}
+
+  @type instance :: atom()
+
+  @doc "The running instance's settings (raises a clear error when it is not started)."
+  @spec config(instance()) :: map()
+  def config(instance) do
+    :persistent_term.get({__MODULE__, instance})
+  rescue
+    ArgumentError ->
+      raise ArgumentError,
+            "FerricStore instance #{inspect(instance)} is not started; add " <>
+              "{FerricStore, name: #{inspect(instance)}, data_dir: ...} to your supervision tree"
+  end
+
+  @spec put_config(instance(), map()) :: :ok
+  def put_config(instance, config), do: :persistent_term.put({__MODULE__, instance}, config)
+
+  @spec erase_config(instance()) :: boolean()
+  def erase_config(instance), do: :persistent_term.erase({__MODULE__, instance})
+
+  @spec now() :: non_neg_integer()
+  def now, do: System.os_time(:millisecond)
+
+  @spec shard(instance(), binary()) :: non_neg_integer()
+  def shard(instance, key), do: Router.shard(key, config(instance).shards)
+
+  @spec shards(instance()) :: Range.t()
+  def shards(instance), do: 0..(config(instance).shards - 1)
+
+  @doc "Runs a write operation of `family` on the shard that owns `key`."
+  @spec write(instance(), binary(), atom(), tuple()) :: term()
+  def write(instance, key, family, op) do
+    config = config(instance)
+    shard = Router.shard(key, config.shards)
+    Batcher.submit(instance, shard, {now(), family, op}, config.timeout)
+  end
+
+  @doc "Runs a write on the one shard that owns all `keys` (CROSSSLOT error otherwise)."
+  @spec write_keys(instance(), [binary()], atom(), tuple()) :: term()
+  def write_keys(instance, keys, family, op) do
+    config = config(instance)
+
+    case Router.same_shard(keys, config.shards) do
+      {:ok, shard} -> Batcher.submit(instance, shard, {now(), family, op}, config.timeout)
+      {:error, reason} -> {:error, FerricStore.Error.new(reason)}
+    end
+  end
+
+  @doc "Runs a write on one given shard (flush, expiry)."
+  @spec write_shard(instance(), non_neg_integer(), atom(), tuple()) :: term()
+  def write_shard(instance, shard, family, op) do
+    Batcher.submit(instance, shard, {now(), family, op}, config(instance).timeout)
+  end
+
+  @doc "The live keydir row of `key`, or nil."
+  @spec lookup(instance(), binary()) :: Keydir.row() | nil
+  def lookup(instance, key) do
+    Keydir.lookup(Keydir.tables(instance, shard(instance, key)).keydir, key, now())
+  end
+
+  @doc "The value of a keydir row: the hot copy, or a CRC-checked read of its record."
+  @spec value(instance(), Keydir.row()) :: {:ok, binary()} | {:error, FerricStore.Error.t()}
+  def value(_instance, {_key, _type, value, _exp, _fid, _off, _size}) when is_binary(value),
+    do: {:ok, value}
+
+  def value(instance, {key, _type, nil, _exp, fid, off, size} = row) do
+    tables = Keydir.tables(instance, shard(instance, key))
+
+    with [{_, file}] <- :ets.lookup(tables.files, fid),
+         {:ok, value} <- Bitcask.pread_at(file, off, size) do
+      if config(instance).hot_cache, do: promote(tables.keydir, row, value)
+      {:ok, value}
+    else
+      _ ->
+        # The row moved (overwrite or compaction) between lookup and read: read again.
+        case lookup(instance, key) do
+          {_, _, _, _, ^fid, ^off, _} -> {:error, FerricStore.Error.new(:io)}
+          nil -> {:ok, nil}
+          newer -> value(instance, newer)
+        end
+    end
+  end
+
+  # Keeps the value in ETS, only if the row still points at the record just read
+  # (an atomic compare-and-replace: a concurrent write always wins).
+  defp promote(keydir, {key, type, nil, exp, fid, off, size}, value) do
+    :ets.select_replace(keydir, [
+      {{key, type, nil, exp, fid, off, size}, [], [{{key, type, value, exp, fid, off, size}}]}
+    ])
+  end
+end

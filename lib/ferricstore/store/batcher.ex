@@ -1,0 +1,123 @@
+defmodule FerricStore.Store.Batcher do
+  @moduledoc false
+  # Turns writes from many concurrent callers into few Raft entries.
+  #
+  # Callers `GenServer.call` their operation. Calls that arrive while the batcher is busy
+  # queue in its mailbox; a `:flush` message sent to itself runs after them, so one
+  # Raft entry carries everything that arrived meanwhile, while a lone writer is
+  # submitted at once (no timer, no added latency). Entries are pipelined to ra
+  # (`pipeline_command`, no waiting for the previous one) up to `max_in_flight`; each
+  # caller is answered when ra reports its entry applied, which is after the WAL
+  # fsync: a reply means durable.
+
+  use GenServer
+
+  @max_ops 512
+  @max_in_flight 4
+
+  ## Public API
+
+  def start_link(opts) do
+    GenServer.start_link(__MODULE__, opts, name: name(opts[:instance], opts[:shard]))
+  end
+
+  def child_spec(opts) do
+    %{id: {__MODULE__, opts[:shard]}, start: {__MODULE__, :start_link, [opts]}}
+  end
+
+  @spec name(atom(), non_neg_integer()) :: atom()
+  def name(instance, shard), do: :"#{instance}.batcher.#{shard}"
+
+  @doc "Submits one operation and waits for its result."
+  @spec submit(atom(), non_neg_integer(), tuple(), timeout()) :: term()
+  def submit(instance, shard, op, timeout) do
+    GenServer.call(name(instance, shard), {:op, op}, timeout)
+  catch
+    :exit, {:timeout, _} -> {:error, FerricStore.Error.new(:timeout)}
+    :exit, {:noproc, _} -> {:error, FerricStore.Error.new(:unavailable)}
+  end
+
+  ## Callbacks
+
+  @impl true
+  def init(opts) do
+    {:ok,
+     %{
+       server_id: FerricStore.Store.Shard.server_id(opts[:instance], opts[:shard]),
+       pending: [],
+       pending_count: 0,
+       flush_scheduled: false,
+       in_flight: %{},
+       next_corr: 0
+     }}
+  end
+
+  @impl true
+  def handle_call({:op, op}, from, state) do
+    state = %{
+      state
+      | pending: [{op, from} | state.pending],
+        pending_count: state.pending_count + 1
+    }
+
+    cond do
+      state.pending_count >= @max_ops -> {:noreply, flush(state)}
+      state.flush_scheduled -> {:noreply, state}
+      true -> send(self(), :flush) && {:noreply, %{state | flush_scheduled: true}}
+    end
+  end
+
+  @impl true
+  def handle_info(:flush, state), do: {:noreply, flush(%{state | flush_scheduled: false})}
+
+  def handle_info({:ra_event, _leader, {:applied, applied}}, state) do
+    in_flight =
+      Enum.reduce(applied, state.in_flight, fn {corr, reply}, in_flight ->
+        {froms, in_flight} = Map.pop(in_flight, corr)
+        answer(froms, reply)
+        in_flight
+      end)
+
+    {:noreply, flush(%{state | in_flight: in_flight})}
+  end
+
+  def handle_info({:ra_event, _from, {:rejected, {_reason, _hint, corr}}}, state) do
+    {froms, in_flight} = Map.pop(state.in_flight, corr)
+    answer(froms, :unavailable)
+    {:noreply, flush(%{state | in_flight: in_flight})}
+  end
+
+  def handle_info(_msg, state), do: {:noreply, state}
+
+  ## Helpers
+
+  defp flush(%{pending: []} = state), do: state
+
+  defp flush(state) when map_size(state.in_flight) >= @max_in_flight, do: state
+
+  defp flush(state) do
+    {ops, froms} = state.pending |> Enum.reverse() |> Enum.unzip()
+    corr = state.next_corr
+    :ok = :ra.pipeline_command(state.server_id, {:batch, ops}, corr, :normal)
+
+    %{
+      state
+      | pending: [],
+        pending_count: 0,
+        in_flight: Map.put(state.in_flight, corr, froms),
+        next_corr: corr + 1
+    }
+  end
+
+  defp answer(nil, _reply), do: :ok
+
+  defp answer(froms, {:results, results}) do
+    Enum.zip_with(froms, results, &GenServer.reply/2)
+    :ok
+  end
+
+  defp answer(froms, _other) do
+    error = {:error, FerricStore.Error.new(:unavailable)}
+    Enum.each(froms, &GenServer.reply(&1, error))
+  end
+end

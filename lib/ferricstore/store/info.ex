@@ -1,0 +1,50 @@
+defmodule FerricStore.Store.Info do
+  @moduledoc false
+  # Figures about a running instance, for INFO, metrics and `FerricStore.info/1`.
+
+  alias FerricStore.Store
+  alias FerricStore.Store.{Keydir, Shard}
+
+  @spec info(atom()) :: map()
+  def info(instance) do
+    config = Store.config(instance)
+    shards = Store.shards(instance)
+    tables = Enum.map(shards, &Keydir.tables(instance, &1))
+    words = :erlang.system_info(:wordsize)
+
+    recovery =
+      Enum.map(tables, &Keydir.meta(&1.meta, :recovery, %{})) |> Enum.reduce(%{}, &merge_sum/2)
+
+    %{
+      keys: sum(tables, &:ets.info(&1.keydir, :size)),
+      expires: sum(tables, &:ets.info(&1.expiry, :size)),
+      used_memory:
+        sum(tables, &((:ets.info(&1.keydir, :memory) + :ets.info(&1.expiry, :memory)) * words)),
+      shards: config.shards,
+      data_dir: config.data_dir,
+      started_at: config.started_at,
+      disk_bytes: disk_bytes(config.data_dir, shards),
+      recovery: recovery,
+      applied_index: sum(tables, &Keydir.meta(&1.meta, :applied, 0))
+    }
+  end
+
+  defp sum(tables, fun), do: Enum.reduce(tables, 0, &(fun.(&1) + &2))
+
+  defp merge_sum(map, acc), do: Map.merge(acc, map, fn _k, a, b -> a + b end)
+
+  defp disk_bytes(data_dir, shards) do
+    Enum.reduce(shards, 0, fn n, acc ->
+      dir = Path.join(data_dir, "shard_#{n}")
+
+      acc +
+        (dir
+         |> Path.join("*.data")
+         |> Path.wildcard()
+         |> Enum.reduce(0, fn path, a -> a + (File.stat!(path).size || 0) end))
+    end)
+  end
+
+  @doc false
+  def shard_stats(instance, n), do: Shard.stats(instance, n)
+end

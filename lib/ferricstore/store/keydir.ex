@@ -1,0 +1,91 @@
+defmodule FerricStore.Store.Keydir do
+  @moduledoc false
+  # The per-shard ETS tables. Only the shard's Raft machine writes them (plus read
+  # promotion of cold values, which is guarded by the value's location); any process
+  # reads them.
+  #
+  #   keydir  (:set)          {key, type, value | nil, expire_at, file_id, offset, size}
+  #                           value nil = cold (on disk only); offset :pending while the
+  #                           record of the current Raft entry is being written.
+  #   expiry  (:ordered_set)  {{expire_at, key}} for every key with a TTL, so the expirer
+  #                           finds due keys without scanning the keydir.
+  #   files   (:set)          {file_id, file_handle} data files readable by everyone
+  #   meta    (:set)          shard bookkeeping owned by the machine (applied index, active
+  #                           file, bytes since checkpoint); never replicated state.
+
+  @type row ::
+          {binary(), atom(), binary() | nil, non_neg_integer(), non_neg_integer(),
+           non_neg_integer() | :pending, non_neg_integer()}
+
+  @type tables :: %{keydir: atom(), expiry: atom(), files: atom(), meta: atom()}
+
+  @doc "Table names for shard `n` of `instance` (named tables: cheap lookups by atom)."
+  @spec tables(atom(), non_neg_integer()) :: tables()
+  def tables(instance, n) do
+    %{
+      keydir: :"#{instance}.keydir.#{n}",
+      expiry: :"#{instance}.expiry.#{n}",
+      files: :"#{instance}.files.#{n}",
+      meta: :"#{instance}.meta.#{n}"
+    }
+  end
+
+  @doc "Creates the shard's tables, owned by the calling process."
+  @spec create(tables()) :: :ok
+  def create(%{keydir: k, expiry: e, files: f, meta: m}) do
+    :ets.new(k, [:set, :public, :named_table, read_concurrency: true])
+    :ets.new(e, [:ordered_set, :public, :named_table])
+    :ets.new(f, [:set, :public, :named_table, read_concurrency: true])
+    :ets.new(m, [:set, :public, :named_table, read_concurrency: true])
+    :ok
+  end
+
+  @doc "Expired at `now`? (0 means no expiry.)"
+  defguard expired?(expire_at, now) when expire_at != 0 and expire_at <= now
+
+  @doc "The live row for `key` at `now`, or nil when missing or expired."
+  @spec lookup(atom(), binary(), non_neg_integer()) :: row() | nil
+  def lookup(keydir, key, now) do
+    case :ets.lookup(keydir, key) do
+      [{_, _, _, exp, _, _, _}] when expired?(exp, now) -> nil
+      [row] -> row
+      [] -> nil
+    end
+  end
+
+  @doc "Reads a meta value."
+  @spec meta(atom(), term(), term()) :: term()
+  def meta(meta, key, default \\ nil) do
+    case :ets.lookup(meta, key) do
+      [{_, value}] -> value
+      [] -> default
+    end
+  end
+
+  @doc "Writes a meta value."
+  @spec put_meta(atom(), term(), term()) :: true
+  def put_meta(meta, key, value), do: :ets.insert(meta, {key, value})
+
+  @doc "Keeps the expiry index in step with a row's expire_at change."
+  @spec reindex_expiry(atom(), binary(), non_neg_integer(), non_neg_integer()) :: :ok
+  def reindex_expiry(_expiry, _key, same, same), do: :ok
+
+  def reindex_expiry(expiry, key, old, new) do
+    if old != 0, do: :ets.delete(expiry, {old, key})
+    if new != 0, do: :ets.insert(expiry, {{new, key}})
+    :ok
+  end
+
+  @doc "Up to `limit` `{key, expire_at}` pairs due at `now`, oldest first."
+  @spec due(atom(), non_neg_integer(), pos_integer()) :: [{binary(), non_neg_integer()}]
+  def due(expiry, now, limit), do: due(expiry, :ets.first(expiry), now, limit, [])
+
+  defp due(_expiry, :"$end_of_table", _now, _limit, acc), do: Enum.reverse(acc)
+  defp due(_expiry, _k, _now, 0, acc), do: Enum.reverse(acc)
+
+  defp due(expiry, {exp, key} = k, now, limit, acc) when exp <= now do
+    due(expiry, :ets.next(expiry, k), now, limit - 1, [{key, exp} | acc])
+  end
+
+  defp due(_expiry, _k, _now, _limit, acc), do: Enum.reverse(acc)
+end

@@ -1,0 +1,48 @@
+defmodule FerricStore.Store.RaSystem do
+  @moduledoc false
+  # Starts the instance's own ra system (its WAL, segment writer and directory) and
+  # removes it again when the instance stops, so instances are fully isolated and a
+  # restarted instance reopens the same directory.
+
+  use GenServer
+
+  def start_link(opts), do: GenServer.start_link(__MODULE__, opts)
+
+  def child_spec(opts) do
+    %{id: __MODULE__, start: {__MODULE__, :start_link, [opts]}, shutdown: 30_000}
+  end
+
+  @impl true
+  def init(opts) do
+    Process.flag(:trap_exit, true)
+    name = Keyword.fetch!(opts, :name)
+    dir = Keyword.fetch!(opts, :dir)
+    File.mkdir_p!(dir)
+    {:ok, _} = Application.ensure_all_started(:ra)
+    # A previous incarnation that died without cleaning up would make start fail.
+    stop_system(name)
+
+    config =
+      :ra_system.default_config()
+      |> Map.merge(%{
+        name: name,
+        data_dir: String.to_charlist(dir),
+        wal_data_dir: String.to_charlist(dir),
+        names: :ra_system.derive_names(name)
+      })
+
+    case :ra_system.start(config) do
+      {:ok, _pid} -> {:ok, name}
+      {:error, reason} -> {:stop, reason}
+    end
+  end
+
+  @impl true
+  def terminate(_reason, name), do: stop_system(name)
+
+  defp stop_system(name) do
+    _ = Supervisor.terminate_child(:ra_systems_sup, name)
+    _ = Supervisor.delete_child(:ra_systems_sup, name)
+    :ok
+  end
+end

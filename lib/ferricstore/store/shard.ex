@@ -1,0 +1,335 @@
+defmodule FerricStore.Store.Shard do
+  @moduledoc false
+  # The process shell of one shard: owns its ETS tables, rebuilds the keydir from the
+  # data files at start-up, starts (or restarts) the shard's ra server, and does the
+  # slow file work the machine asks for (fsync for checkpoints, hint files for sealed
+  # data files) so the machine never blocks on it.
+
+  use GenServer
+
+  alias FerricStore.Bitcask
+  alias FerricStore.Store.{Keydir, Record}
+
+  require Logger
+
+  @scan_chunk 50_000
+
+  ## Public API
+
+  def start_link(opts) do
+    GenServer.start_link(__MODULE__, opts, name: name(opts[:instance], opts[:shard]))
+  end
+
+  def child_spec(opts) do
+    %{
+      id: {__MODULE__, opts[:shard]},
+      start: {__MODULE__, :start_link, [opts]},
+      shutdown: 30_000
+    }
+  end
+
+  @spec name(atom(), non_neg_integer()) :: atom()
+  def name(instance, shard), do: :"#{instance}.shard.#{shard}"
+
+  @spec server_id(atom(), non_neg_integer()) :: {atom(), node()}
+  def server_id(instance, shard), do: {:"#{instance}.ra.#{shard}", node()}
+
+  @spec data_path(Path.t(), pos_integer()) :: Path.t()
+  def data_path(dir, fid), do: Path.join(dir, id_string(fid) <> ".data")
+
+  @spec hint_path(Path.t(), pos_integer()) :: Path.t()
+  def hint_path(dir, fid), do: Path.join(dir, id_string(fid) <> ".hint")
+
+  defp id_string(fid), do: fid |> Integer.to_string() |> String.pad_leading(8, "0")
+
+  @doc "Start-up statistics of the shard (files, records loaded, records skipped)."
+  def stats(instance, shard), do: GenServer.call(name(instance, shard), :stats)
+
+  @doc "Fsyncs every data file now and lets ra truncate its log (used on shutdown)."
+  def checkpoint(instance, shard), do: GenServer.call(name(instance, shard), :checkpoint, 60_000)
+
+  ## Callbacks
+
+  @impl true
+  def init(opts) do
+    Process.flag(:trap_exit, true)
+    instance = Keyword.fetch!(opts, :instance)
+    shard = Keyword.fetch!(opts, :shard)
+    dir = Path.join(Keyword.fetch!(opts, :data_dir), "shard_#{shard}")
+    tables = Keydir.tables(instance, shard)
+    File.mkdir_p!(dir)
+    Keydir.create(tables)
+
+    Keydir.put_meta(tables.meta, :config, %{
+      max_file_size: Keyword.get(opts, :max_file_size, 256 * 1024 * 1024),
+      checkpoint_bytes: Keyword.get(opts, :checkpoint_bytes, 64 * 1024 * 1024),
+      checkpoint_entries: Keyword.get(opts, :checkpoint_entries, 100_000)
+    })
+
+    Keydir.put_meta(tables.meta, :dir, dir)
+    stats = recover(dir, tables)
+    server_id = server_id(instance, shard)
+    :ok = start_ra(opts[:ra_system], server_id, instance, shard)
+
+    {:ok,
+     %{
+       instance: instance,
+       shard: shard,
+       dir: dir,
+       tables: tables,
+       server_id: server_id,
+       ra_system: opts[:ra_system],
+       stats: stats,
+       unsynced_sealed: []
+     }}
+  end
+
+  @impl true
+  def handle_call(:stats, _from, state), do: {:reply, state.stats, state}
+
+  def handle_call(:checkpoint, _from, state) do
+    index = Keydir.meta(state.tables.meta, :applied, 0)
+    {:reply, :ok, do_checkpoint(index, state)}
+  end
+
+  @impl true
+  def handle_info({:checkpoint, index}, state), do: {:noreply, do_checkpoint(index, state)}
+
+  def handle_info({:raft_role, role}, state) do
+    Keydir.put_meta(state.tables.meta, :leader, role == :leader)
+    {:noreply, state}
+  end
+
+  def handle_info({:sealed, fid}, state) do
+    [{_, file}] = :ets.lookup(state.tables.files, fid)
+
+    with :ok <- Bitcask.fsync(file),
+         :ok <- Bitcask.hint_build(data_path(state.dir, fid), hint_path(state.dir, fid)) do
+      :ok
+    else
+      {:error, reason} -> Logger.warning("hint file for #{fid} not written: #{inspect(reason)}")
+    end
+
+    {:noreply, state}
+  end
+
+  def handle_info({:EXIT, _pid, reason}, state), do: {:stop, reason, state}
+  def handle_info(_msg, state), do: {:noreply, state}
+
+  @impl true
+  def terminate(_reason, state) do
+    _ = :ra.stop_server(state.ra_system, state.server_id)
+    # Everything the machine appended is made durable before the tables go away.
+    for {_fid, file} <- :ets.tab2list(state.tables.files), do: Bitcask.fsync(file)
+    :ok
+  end
+
+  ## Helpers
+
+  defp do_checkpoint(index, state) do
+    {_fid, active, _} = Keydir.meta(state.tables.meta, :active)
+
+    case Bitcask.fsync(active) do
+      :ok ->
+        :ra.pipeline_command(state.server_id, {:checkpoint, index}, :no_correlation, :normal)
+
+      {:error, reason} ->
+        Logger.error("checkpoint fsync failed: #{inspect(reason)}")
+    end
+
+    state
+  end
+
+  defp start_ra(system, server_id, instance, shard) do
+    machine = {:module, FerricStore.Raft.Machine, %{instance: instance, shard: shard}}
+
+    case :ra.restart_server(system, server_id) do
+      :ok ->
+        :ok
+
+      {:error, {:already_started, _}} ->
+        :ok
+
+      {:error, _not_known} ->
+        uid = "#{instance}_#{shard}" |> String.replace(~r/[^A-Za-z0-9_]/, "_")
+
+        config = %{
+          id: server_id,
+          uid: uid,
+          cluster_name: :"#{instance}.shard.#{shard}",
+          log_init_args: %{uid: uid},
+          initial_members: [server_id],
+          machine: machine
+        }
+
+        :ok = :ra.start_server(system, config)
+    end
+
+    :ok = :ra.trigger_election(server_id)
+    await_leader(server_id, 200)
+  end
+
+  defp await_leader(_server_id, 0), do: {:error, :no_leader}
+
+  defp await_leader(server_id, tries) do
+    case :ra.members(server_id, 1_000) do
+      {:ok, _members, {_, _} = _leader} ->
+        :ok
+
+      _ ->
+        Process.sleep(25)
+        await_leader(server_id, tries - 1)
+    end
+  end
+
+  # Rebuilds the keydir from the data files: hint files for sealed files (a scan when a
+  # hint is missing or corrupt), a CRC-checked scan of the active file cut at the last
+  # complete Raft entry.
+  defp recover(dir, tables) do
+    fids =
+      dir
+      |> File.ls!()
+      |> Enum.flat_map(fn name ->
+        case Integer.parse(name) do
+          {fid, ".data"} -> [fid]
+          _ -> []
+        end
+      end)
+      |> Enum.sort()
+
+    now = System.os_time(:millisecond)
+    stats = %{files: length(fids), loaded: 0, skipped: 0, truncated_bytes: 0, applied: 0}
+
+    {sealed, active} =
+      case fids do
+        [] -> {[], 1}
+        _ -> {Enum.drop(fids, -1), List.last(fids)}
+      end
+
+    stats =
+      Enum.reduce(sealed, stats, fn fid, stats ->
+        {:ok, file} = Bitcask.open_read(data_path(dir, fid))
+        :ets.insert(tables.files, {fid, file})
+        load_sealed(dir, fid, file, tables, now, stats)
+      end)
+
+    {:ok, file} = Bitcask.open(data_path(dir, active))
+    :ets.insert(tables.files, {active, file})
+    {stats, end_offset} = load_active(file, active, tables, now, stats)
+    Keydir.put_meta(tables.meta, :active, {active, file, end_offset})
+    Keydir.put_meta(tables.meta, :applied, stats.applied)
+    Keydir.put_meta(tables.meta, :recovery, stats)
+
+    if stats.skipped > 0 or stats.truncated_bytes > 0 do
+      Logger.warning("FerricStore recovery in #{dir}: #{inspect(stats)}")
+    end
+
+    stats
+  end
+
+  defp load_sealed(dir, fid, file, tables, now, stats) do
+    hint = hint_path(dir, fid)
+
+    case File.exists?(hint) && Bitcask.hint_read(hint) do
+      {:ok, entries} ->
+        Enum.reduce(entries, stats, &load_entry(&1, fid, tables, now, &2))
+
+      other ->
+        if other, do: Logger.warning("hint file #{hint} unusable (#{inspect(other)}), scanning")
+        {stats, _pending, _end} = scan_all(file, fid, tables, now, stats)
+        stats
+    end
+  end
+
+  defp load_active(file, fid, tables, now, stats) do
+    # Records after the last BATCH_END belong to a Raft entry that was not completely
+    # written: drop them (ra replays that entry) and cut the file there.
+    {stats, _pending, cut} = scan_all(file, fid, tables, now, stats)
+    {:ok, size} = Bitcask.size(file)
+
+    if size > cut do
+      :ok = Bitcask.truncate(file, cut)
+      {%{stats | truncated_bytes: stats.truncated_bytes + size - cut}, cut}
+    else
+      {stats, cut}
+    end
+  end
+
+  # Scans a whole data file, loading complete entries. Returns the records of a trailing
+  # incomplete entry (newest first) and the end of the last complete entry. A corrupt
+  # record is counted and skipped: the scan resumes at the next valid record.
+  defp scan_all(file, fid, tables, now, stats) do
+    scan_from(file, fid, Bitcask.header_size(), tables, now, stats, [], Bitcask.header_size())
+  end
+
+  defp scan_from(file, fid, offset, tables, now, stats, pending, good_end) do
+    {:ok, entries, status} = Bitcask.scan(file, offset, @scan_chunk)
+
+    {stats, pending, good_end} =
+      Enum.reduce(entries, {stats, pending, good_end}, fn entry, {stats, pending, good_end} ->
+        {_key, off, size, _exp, _seq, flags} = entry
+
+        if Bitcask.batch_end?(flags) do
+          stats =
+            [entry | pending]
+            |> Enum.reverse()
+            |> Enum.reduce(stats, &load_entry(&1, fid, tables, now, &2))
+
+          {stats, [], off + size}
+        else
+          {stats, [entry | pending], good_end}
+        end
+      end)
+
+    case status do
+      {:more, next} ->
+        scan_from(file, fid, next, tables, now, stats, pending, good_end)
+
+      {:done, _end} ->
+        {stats, Enum.reverse(pending), good_end}
+
+      {:torn, _valid_end} ->
+        {stats, Enum.reverse(pending), good_end}
+
+      {:corrupt, at} ->
+        case Bitcask.next_record(file, at + 1) do
+          {:ok, next} ->
+            stats = %{stats | skipped: stats.skipped + 1}
+            scan_from(file, fid, next, tables, now, stats, [], good_end)
+
+          :none ->
+            {%{stats | skipped: stats.skipped + 1}, Enum.reverse(pending), good_end}
+        end
+    end
+  end
+
+  defp load_entry({disk_key, off, size, exp, seq, flags}, fid, tables, now, stats) do
+    stats = %{stats | loaded: stats.loaded + 1, applied: max(stats.applied, seq)}
+
+    case Record.decode(disk_key) do
+      :flush ->
+        :ets.delete_all_objects(tables.keydir)
+        :ets.delete_all_objects(tables.expiry)
+
+      {type, key} ->
+        old_exp =
+          case :ets.lookup(tables.keydir, key) do
+            [{_, _, _, e, _, _, _}] -> e
+            [] -> 0
+          end
+
+        if Bitcask.tombstone?(flags) or (exp != 0 and exp <= now) do
+          :ets.delete(tables.keydir, key)
+          Keydir.reindex_expiry(tables.expiry, key, old_exp, 0)
+        else
+          :ets.insert(tables.keydir, {key, type, nil, exp, fid, off, size})
+          Keydir.reindex_expiry(tables.expiry, key, old_exp, exp)
+        end
+
+      :unknown ->
+        :ok
+    end
+
+    stats
+  end
+end
