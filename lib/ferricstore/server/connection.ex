@@ -94,8 +94,7 @@ defmodule FerricStore.Server.Connection do
         ctx = %{ctx | peer: format_addr(peer), local: format_addr(local)}
         state = %{state | ctx: ctx, last_at: System.monotonic_time(:millisecond)}
 
-        {:ok, _} =
-          Registry.register(Listener.registry(ctx.instance), ctx.client_id, info(ctx))
+        {:ok, _} = Registry.register(Listener.registry(ctx.instance), ctx.client_id, info(ctx))
 
         :ok = :inet.setopts(sock, active: @active_n)
         {:noreply, state}
@@ -118,6 +117,9 @@ defmodule FerricStore.Server.Connection do
       end
 
     state = %{state | cont: nil}
+
+    if commands != [],
+      do: Config.incr(state.ctx.instance, :total_commands_processed, length(commands))
 
     case run(commands, state, [], 0) do
       {:stop, state} ->

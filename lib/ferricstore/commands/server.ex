@@ -1,0 +1,581 @@
+defmodule FerricStore.Commands.Server do
+  @moduledoc """
+  Server commands: COMMAND, INFO, TIME, CONFIG, DBSIZE, FLUSHDB, FLUSHALL.
+
+  Store data comes from the public embedded API (`FerricStore.dbsize/1`,
+  `FerricStore.flushdb/1`, `FerricStore.info/1`) called with `name: ctx.instance`;
+  settings from `FerricStore.Server.Config`.
+  """
+
+  alias FerricStore.Commands
+  alias FerricStore.Commands.Connection
+  alias FerricStore.Error
+  alias FerricStore.Server.Config
+
+  # Called through a variable: the embedded API is another module's, and this one must
+  # compile and answer (with zeros) before it exists.
+  @store FerricStore
+
+  @doc false
+  def commands do
+    [
+      Map.put(spec("command", -1, ~w(loading stale), ["@slow", "@connection"]), :subcommands, [
+        spec("command|count", 2, ~w(loading stale), ["@slow", "@connection"]),
+        spec("command|info", -2, ~w(loading stale), ["@slow", "@connection"]),
+        spec("command|docs", -2, ~w(loading stale), ["@slow", "@connection"]),
+        spec("command|list", -2, ~w(loading stale), ["@slow", "@connection"]),
+        spec("command|help", 2, ~w(loading stale), ["@slow", "@connection"])
+      ]),
+      spec("info", -1, ~w(loading stale sentinel), ["@slow", "@dangerous"]),
+      spec("time", 1, ~w(loading stale fast), ["@fast"]),
+      Map.put(spec("config", -2, [], ["@slow"]), :subcommands, [
+        spec("config|get", -3, ~w(admin noscript loading stale), ["@admin", "@slow", "@dangerous"]),
+        spec("config|set", -4, ~w(admin noscript loading stale), ["@admin", "@slow", "@dangerous"]),
+        spec("config|resetstat", 2, ~w(admin noscript loading stale), [
+          "@admin",
+          "@slow",
+          "@dangerous"
+        ]),
+        spec("config|rewrite", 2, ~w(admin noscript loading stale), [
+          "@admin",
+          "@slow",
+          "@dangerous"
+        ]),
+        spec("config|help", 2, ~w(loading stale), ["@slow"])
+      ]),
+      spec("dbsize", 1, ~w(readonly fast), ["@keyspace", "@read", "@fast"]),
+      spec("flushdb", -1, ~w(write), ["@keyspace", "@write", "@slow", "@dangerous"]),
+      spec("flushall", -1, ~w(write), ["@keyspace", "@write", "@slow", "@dangerous"])
+    ]
+  end
+
+  defp spec(name, arity, flags, cats),
+    do: %{
+      name: name,
+      arity: arity,
+      flags: flags,
+      first_key: 0,
+      last_key: 0,
+      step: 0,
+      acl_categories: cats
+    }
+
+  @doc false
+  def handle("command", [], _ctx), do: Enum.map(Commands.all(), &command_info/1)
+  def handle("command", [sub | args], ctx), do: command(Commands.downcase(sub), args, ctx)
+
+  def handle("info", args, ctx) do
+    sections = if args == [], do: ["default"], else: Enum.map(args, &Commands.downcase/1)
+    {:verbatim, "txt", info_text(sections, ctx)}
+  end
+
+  def handle("time", [], _ctx) do
+    us = System.os_time(:microsecond)
+    [Integer.to_string(div(us, 1_000_000)), Integer.to_string(rem(us, 1_000_000))]
+  end
+
+  def handle("config", [sub | args], ctx), do: config(Commands.downcase(sub), args, ctx)
+
+  def handle("dbsize", [], ctx) do
+    case store(:dbsize, ctx) do
+      {:ok, n} -> n
+      {:error, error} -> error
+      _ -> 0
+    end
+  end
+
+  def handle(flush, args, ctx) when flush in ["flushdb", "flushall"] do
+    if Enum.all?(args, &(Commands.downcase(&1) in ["async", "sync"])) and length(args) <= 1 do
+      case store(:flushdb, ctx) do
+        {:error, error} -> error
+        _ -> :ok
+      end
+    else
+      Error.new(:syntax)
+    end
+  end
+
+  ## COMMAND
+
+  defp command("count", [], _ctx), do: length(Commands.all())
+  defp command("list", [], _ctx), do: Enum.map(Commands.all(), & &1.name)
+  defp command("list", _, _ctx), do: Error.new(:syntax)
+
+  defp command("info", names, _ctx) do
+    Enum.map(names, fn name ->
+      case Commands.lookup(Commands.downcase(name)) do
+        {_mod, spec} -> command_info(spec)
+        nil -> nil
+      end
+    end)
+  end
+
+  defp command("docs", names, _ctx) do
+    specs =
+      if names == [],
+        do: Commands.all(),
+        else:
+          Enum.flat_map(names, &List.wrap(Commands.lookup(Commands.downcase(&1))))
+          |> Enum.map(&elem(&1, 1))
+
+    {:map, Enum.map(specs, &{&1.name, command_docs(&1)})}
+  end
+
+  defp command("help", [], _ctx) do
+    Enum.map(
+      [
+        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "(no subcommand)",
+        "    Return details about all Redis commands.",
+        "COUNT",
+        "    Return the total number of commands in this Redis server.",
+        "LIST",
+        "    Return a list of all commands in this Redis server.",
+        "INFO [<command-name> ...]",
+        "    Return details about multiple Redis commands.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about multiple Redis commands.",
+        "HELP",
+        "    Print this help."
+      ],
+      &{:simple, &1}
+    )
+  end
+
+  defp command(sub, _args, _ctx), do: Commands.arity_error("command|" <> sub)
+
+  @doc false
+  # Redis 7 COMMAND INFO layout: name, arity, flags, first key, last key, step,
+  # ACL categories, tips, key specs, subcommands.
+  def command_info(spec) do
+    [
+      spec.name,
+      spec.arity,
+      {:set, Enum.map(spec.flags, &{:simple, &1})},
+      spec.first_key,
+      spec.last_key,
+      spec.step,
+      {:set, Enum.map(Map.get(spec, :acl_categories, []), &{:simple, &1})},
+      [],
+      [],
+      Enum.map(Map.get(spec, :subcommands, []), &command_info/1)
+    ]
+  end
+
+  defp command_docs(spec) do
+    group =
+      Map.get(spec, :acl_categories, [])
+      |> Enum.find_value("generic", fn
+        "@" <> cat
+        when cat in ~w(string keyspace connection server list hash set sortedset pubsub) ->
+          cat
+
+        _ ->
+          nil
+      end)
+
+    group = if group == "keyspace", do: "generic", else: group
+
+    fields = [
+      {"summary", Map.get(spec, :summary, "")},
+      {"since", Map.get(spec, :since, "1.0.0")},
+      {"group", group},
+      {"complexity", Map.get(spec, :complexity, "")}
+    ]
+
+    fields =
+      case Map.get(spec, :subcommands, []) do
+        [] -> fields
+        subs -> fields ++ [{"subcommands", {:map, Enum.map(subs, &{&1.name, command_docs(&1)})}}]
+      end
+
+    {:map, fields}
+  end
+
+  ## CONFIG
+
+  defp config("get", patterns, ctx) do
+    pairs =
+      ctx.instance
+      |> Config.all()
+      |> Enum.filter(fn {key, _} ->
+        Enum.any?(patterns, &glob_match?(Commands.downcase(&1), key))
+      end)
+
+    {:map, pairs}
+  end
+
+  defp config("set", args, ctx) do
+    if rem(length(args), 2) != 0 do
+      Error.new(:syntax, "ERR wrong number of arguments for 'config|set' command")
+    else
+      pairs = args |> Enum.chunk_every(2) |> Enum.map(fn [k, v] -> {Commands.downcase(k), v} end)
+
+      case Enum.find_value(pairs, &validate_config/1) do
+        nil ->
+          Enum.each(pairs, fn {k, v} -> Config.put(ctx.instance, k, normalize_config(k, v)) end)
+          :ok
+
+        error ->
+          error
+      end
+    end
+  end
+
+  defp config("resetstat", [], _ctx), do: :ok
+
+  defp config("rewrite", [], _ctx),
+    do: Error.new(:config, "ERR The server is running without a config file")
+
+  defp config("help", [], _ctx) do
+    Enum.map(
+      [
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Print this help."
+      ],
+      &{:simple, &1}
+    )
+  end
+
+  defp config(sub, _args, _ctx), do: Commands.arity_error("config|" <> sub)
+
+  defp validate_config({key, value}) do
+    cond do
+      not Map.has_key?(Config.defaults(), key) ->
+        Error.new(:config, "ERR Unknown option or number of arguments for CONFIG SET - '#{key}'")
+
+      not Config.writable?(key) ->
+        config_error(key, "can't set immutable config")
+
+      true ->
+        validate_value(key, value)
+    end
+  end
+
+  defp validate_value(key, value) when key in ["maxmemory", "client-query-buffer-limit"] do
+    if parse_memory(value), do: nil, else: config_error(key, "argument must be a memory value")
+  end
+
+  defp validate_value("proto-max-bulk-len", value) do
+    case parse_memory(value) do
+      n when is_integer(n) and n >= 1_048_576 ->
+        nil
+
+      _ ->
+        config_error(
+          "proto-max-bulk-len",
+          "argument must be between 1048576 and 9223372036854775807 inclusive"
+        )
+    end
+  end
+
+  defp validate_value("protected-mode", value) do
+    if Commands.downcase(value) in ["yes", "no"],
+      do: nil,
+      else: config_error("protected-mode", "argument must be 'yes' or 'no'")
+  end
+
+  defp validate_value("maxmemory-policy", value) do
+    policies =
+      ~w(volatile-lru volatile-lfu volatile-random volatile-ttl allkeys-lru allkeys-lfu allkeys-random noeviction)
+
+    if Commands.downcase(value) in policies,
+      do: nil,
+      else:
+        config_error(
+          "maxmemory-policy",
+          "argument(s) must be one of the following: #{Enum.join(policies, ", ")}"
+        )
+  end
+
+  defp validate_value(key, value)
+       when key in ~w(maxclients timeout tcp-keepalive slowlog-max-len hz slowlog-log-slower-than) do
+    case Integer.parse(value) do
+      {n, ""} when n >= 0 or key == "slowlog-log-slower-than" -> nil
+      _ -> config_error(key, "argument couldn't be parsed into an integer")
+    end
+  end
+
+  defp validate_value(_key, _value), do: nil
+
+  defp normalize_config(key, value)
+       when key in ["maxmemory", "proto-max-bulk-len", "client-query-buffer-limit"],
+       do: Integer.to_string(parse_memory(value))
+
+  defp normalize_config(key, value) when key in ["protected-mode", "maxmemory-policy"],
+    do: Commands.downcase(value)
+
+  defp normalize_config(_key, value), do: value
+
+  defp config_error(key, why),
+    do:
+      Error.new(:config, "ERR CONFIG SET failed (possibly related to argument '#{key}') - #{why}")
+
+  @doc false
+  # Redis memory values: "100", "1k" (1000), "1kb" (1024), "1m", "1mb", "1g", "1gb".
+  def parse_memory(value) do
+    units = %{
+      "" => 1,
+      "b" => 1,
+      "k" => 1000,
+      "kb" => 1024,
+      "m" => 1_000_000,
+      "mb" => 1024 * 1024,
+      "g" => 1_000_000_000,
+      "gb" => 1024 * 1024 * 1024
+    }
+
+    case Integer.parse(value) do
+      {n, unit} when n >= 0 ->
+        case Map.fetch(units, Commands.downcase(unit)) do
+          {:ok, mult} -> n * mult
+          :error -> nil
+        end
+
+      _ ->
+        nil
+    end
+  end
+
+  @doc """
+  Redis' glob matching (`*`, `?`, `[abc]`, `[^a-z]`, `\\\\x`), as CONFIG GET uses it.
+
+      iex> FerricStore.Commands.Server.glob_match?("max*", "maxmemory")
+      true
+      iex> FerricStore.Commands.Server.glob_match?("p?rt", "port")
+      true
+      iex> FerricStore.Commands.Server.glob_match?("[a-c]ind", "bind")
+      true
+  """
+  @spec glob_match?(binary(), binary()) :: boolean()
+  def glob_match?(pattern, string), do: glob(pattern, string)
+
+  defp glob(<<>>, <<>>), do: true
+  defp glob(<<?*, rest::binary>>, str), do: glob_star(rest, str)
+  defp glob(<<?\\, c, rest::binary>>, <<c, srest::binary>>), do: glob(rest, srest)
+  defp glob(<<??, rest::binary>>, <<_, srest::binary>>), do: glob(rest, srest)
+
+  defp glob(<<?[, rest::binary>>, <<c, srest::binary>>) do
+    {negate, rest} =
+      case rest do
+        <<?^, r::binary>> -> {true, r}
+        r -> {false, r}
+      end
+
+    case class(rest, c, false) do
+      {matched, after_class} -> if(matched != negate, do: glob(after_class, srest), else: false)
+    end
+  end
+
+  defp glob(<<c, rest::binary>>, <<c, srest::binary>>), do: glob(rest, srest)
+  defp glob(_, _), do: false
+
+  defp glob_star(pattern, <<>> = str), do: glob(pattern, str)
+
+  defp glob_star(pattern, <<_, srest::binary>> = str),
+    do: glob(pattern, str) or glob_star(pattern, srest)
+
+  defp class(<<>>, _c, acc), do: {acc, <<>>}
+  defp class(<<?], rest::binary>>, _c, acc), do: {acc, rest}
+  defp class(<<?\\, x, rest::binary>>, c, acc), do: class(rest, c, acc or x == c)
+
+  defp class(<<a, ?-, b, rest::binary>>, c, acc) when b != ?] do
+    {lo, hi} = if a <= b, do: {a, b}, else: {b, a}
+    class(rest, c, acc or (c >= lo and c <= hi))
+  end
+
+  defp class(<<x, rest::binary>>, c, acc), do: class(rest, c, acc or x == c)
+
+  ## INFO
+
+  @default_sections ~w(server clients memory persistence stats replication cpu keyspace)
+
+  @doc false
+  def info_text(sections, ctx) do
+    wanted =
+      cond do
+        Enum.any?(sections, &(&1 in ["all", "everything"])) -> @default_sections
+        "default" in sections -> @default_sections
+        true -> Enum.filter(@default_sections, &(&1 in sections))
+      end
+
+    store_info = store_info(ctx)
+
+    wanted
+    |> Enum.map(fn section ->
+      [section_title(section), "\r\n", lines(section_fields(section, ctx, store_info))]
+    end)
+    |> Enum.intersperse("\r\n")
+    |> IO.iodata_to_binary()
+  end
+
+  defp section_title("cpu"), do: "# CPU"
+  defp section_title(s), do: "# " <> String.capitalize(s)
+
+  defp lines(fields), do: Enum.map(fields, fn {k, v} -> [k, ?:, to_string(v), "\r\n"] end)
+
+  defp section_fields("server", ctx, _info) do
+    {uptime_s, _} = uptime(ctx)
+
+    [
+      {"redis_version", Connection.redis_version()},
+      {"ferricstore_version", Application.spec(:ferricstore, :vsn) || "0.1.0"},
+      {"redis_mode", "standalone"},
+      {"os", os()},
+      {"arch_bits", :erlang.system_info(:wordsize) * 8},
+      {"multiplexing_api", "beam"},
+      {"process_id", System.pid()},
+      {"run_id", run_id(ctx.instance)},
+      {"tcp_port", Config.get(ctx.instance, "port")},
+      {"uptime_in_seconds", uptime_s},
+      {"uptime_in_days", div(uptime_s, 86_400)},
+      {"executable", ""},
+      {"config_file", ""}
+    ]
+  end
+
+  defp section_fields("clients", ctx, _info) do
+    connected =
+      try do
+        Registry.count(FerricStore.Server.Listener.registry(ctx.instance))
+      rescue
+        ArgumentError -> 1
+      end
+
+    [
+      {"connected_clients", connected},
+      {"cluster_connections", 0},
+      {"maxclients", Config.get(ctx.instance, "maxclients")},
+      {"blocked_clients", 0},
+      {"tracking_clients", 0}
+    ]
+  end
+
+  defp section_fields("memory", ctx, info) do
+    used = info[:used_memory] || 0
+    maxmemory = String.to_integer(Config.get(ctx.instance, "maxmemory"))
+
+    [
+      {"used_memory", used},
+      {"used_memory_human", human(used)},
+      {"used_memory_rss", :erlang.memory(:total)},
+      {"used_memory_peak", used},
+      {"maxmemory", maxmemory},
+      {"maxmemory_human", human(maxmemory)},
+      {"maxmemory_policy", Config.get(ctx.instance, "maxmemory-policy")},
+      {"mem_allocator", "beam"}
+    ]
+  end
+
+  defp section_fields("persistence", _ctx, _info) do
+    [
+      {"loading", 0},
+      {"async_loading", 0},
+      {"rdb_changes_since_last_save", 0},
+      {"rdb_bgsave_in_progress", 0},
+      {"rdb_last_bgsave_status", "ok"},
+      {"aof_enabled", 1},
+      {"aof_rewrite_in_progress", 0},
+      {"aof_last_write_status", "ok"}
+    ]
+  end
+
+  defp section_fields("stats", ctx, _info) do
+    [
+      {"total_connections_received", Config.stat(ctx.instance, :total_connections_received)},
+      {"total_commands_processed", Config.stat(ctx.instance, :total_commands_processed)},
+      {"rejected_connections", Config.stat(ctx.instance, :rejected_connections)},
+      {"expired_keys", 0},
+      {"evicted_keys", 0},
+      {"keyspace_hits", 0},
+      {"keyspace_misses", 0}
+    ]
+  end
+
+  defp section_fields("replication", _ctx, _info) do
+    [
+      {"role", "master"},
+      {"connected_slaves", 0},
+      {"master_replid", String.duplicate("0", 40)},
+      {"master_repl_offset", 0}
+    ]
+  end
+
+  defp section_fields("cpu", _ctx, _info) do
+    {total_ms, _} = :erlang.statistics(:runtime)
+
+    [
+      {"used_cpu_sys", "0.000000"},
+      {"used_cpu_user", :erlang.float_to_binary(total_ms / 1000, decimals: 6)}
+    ]
+  end
+
+  defp section_fields("keyspace", _ctx, info) do
+    case info[:keys] || 0 do
+      0 -> []
+      keys -> [{"db0", "keys=#{keys},expires=#{info[:expires] || 0},avg_ttl=0"}]
+    end
+  end
+
+  defp uptime(ctx) do
+    started =
+      try do
+        case :ets.lookup(Config.table(ctx.instance), :started_at) do
+          [{_, t}] -> t
+          [] -> ctx.created_at
+        end
+      rescue
+        ArgumentError -> ctx.created_at || System.monotonic_time(:millisecond)
+      end
+
+    ms = System.monotonic_time(:millisecond) - started
+    {div(ms, 1000), ms}
+  end
+
+  defp run_id(instance) do
+    :crypto.hash(:sha, [Atom.to_string(instance), :erlang.term_to_binary(node())])
+    |> Base.encode16(case: :lower)
+  end
+
+  defp os do
+    {family, name} = :os.type()
+    "#{family} #{name}"
+  end
+
+  defp human(bytes) when bytes >= 1024 * 1024 * 1024,
+    do: :erlang.float_to_binary(bytes / 1_073_741_824, decimals: 2) <> "G"
+
+  defp human(bytes) when bytes >= 1024 * 1024,
+    do: :erlang.float_to_binary(bytes / 1_048_576, decimals: 2) <> "M"
+
+  defp human(bytes) when bytes >= 1024,
+    do: :erlang.float_to_binary(bytes / 1024, decimals: 2) <> "K"
+
+  defp human(bytes), do: "#{bytes}B"
+
+  ## Store access
+
+  defp store(fun, ctx) do
+    if Code.ensure_loaded?(@store) and function_exported?(@store, fun, 1),
+      do: apply(@store, fun, [[name: ctx.instance]]),
+      else: nil
+  end
+
+  defp store_info(ctx) do
+    case store(:info, ctx) do
+      %{} = info -> info
+      _ -> %{}
+    end
+  catch
+    :exit, _ -> %{}
+  end
+end
