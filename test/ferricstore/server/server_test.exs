@@ -1,0 +1,192 @@
+defmodule FerricStore.Server.ServerTest do
+  use ExUnit.Case, async: true
+
+  import FerricStore.Test.RespServerCase
+
+  alias FerricStore.Server.Listener
+
+  setup do
+    {instance, port} = start_listener()
+    %{instance: instance, port: port}
+  end
+
+  test "port/1 returns the bound ephemeral port", %{port: port} do
+    assert port > 0
+  end
+
+  test "500 pipelined PINGs in one write get 500 replies", %{port: port} do
+    sock = connect(port)
+    data = String.duplicate("*1\r\n$4\r\nPING\r\n", 250) <> String.duplicate("PING\r\n", 250)
+    assert request(sock, data, 500) == String.duplicate("+PONG\r\n", 500)
+  end
+
+  test "a command split over many writes", %{port: port} do
+    sock = connect(port)
+    for <<c <- "*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\n">>, do: :gen_tcp.send(sock, <<c>>)
+    assert read_replies(sock, 1, "") == "$5\r\nhello\r\n"
+  end
+
+  test "inline commands with quotes", %{port: port} do
+    sock = connect(port)
+    assert request(sock, ~s(ECHO "a b\\x41"\r\n)) == "$4\r\na bA\r\n"
+  end
+
+  test "HELLO 3 switches to RESP3", %{port: port} do
+    sock = connect(port)
+    reply = request(sock, "HELLO 3\r\n")
+    assert reply =~ ~r/^%7\r\n\$6\r\nserver\r\n\$5\r\nredis\r\n/
+    assert reply =~ "$5\r\nproto\r\n:3\r\n"
+    assert request(sock, "CONFIG GET maxmemory\r\n") == "%1\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n"
+    assert request(sock, "CLIENT GETNAME\r\n") == "_\r\n"
+    assert request(sock, "HELLO 2\r\n") =~ ~r/^\*14\r\n/
+    assert request(sock, "CLIENT GETNAME\r\n") == "$-1\r\n"
+  end
+
+  for {frame, error} <- [
+        {"*1\r\n$abc\r\n", "ERR Protocol error: invalid bulk length"},
+        {"*1\r\n$600000000\r\n", "ERR Protocol error: invalid bulk length"},
+        {"*abc\r\n", "ERR Protocol error: invalid multibulk length"},
+        {"*1\r\n*1\r\n", "ERR Protocol error: expected '$', got '*'"},
+        {~s(PING "abc\r\n), "ERR Protocol error: unbalanced quotes in request"}
+      ] do
+    test "protocol error #{inspect(frame)} is answered, then the connection closes", %{port: port} do
+      sock = connect(port)
+
+      :ok = :gen_tcp.send(sock, "PING\r\n" <> unquote(frame))
+
+      assert read_until_closed(sock) ==
+               "+PONG\r\n-#{unquote(error)}\r\n<CLOSED>"
+
+      assert request(connect(port), "PING\r\n") == "+PONG\r\n"
+    end
+  end
+
+  test "too big inline request", %{port: port} do
+    sock = connect(port)
+    :gen_tcp.send(sock, String.duplicate("a", 70_000))
+    assert read_until_closed(sock) == "-ERR Protocol error: too big inline request\r\n<CLOSED>"
+  end
+
+  test "a large bulk arriving in pieces", %{port: port} do
+    sock = connect(port)
+    value = :crypto.strong_rand_bytes(3_000_000)
+    :gen_tcp.send(sock, "*2\r\n$4\r\nECHO\r\n$#{byte_size(value)}\r\n")
+    for <<chunk::binary-size(100_000) <- value>>, do: :gen_tcp.send(sock, chunk)
+    :gen_tcp.send(sock, "\r\n")
+    assert read_replies(sock, 1, "") == "$#{byte_size(value)}\r\n#{value}\r\n"
+  end
+
+  test "QUIT replies OK and closes", %{port: port} do
+    sock = connect(port)
+    :ok = :gen_tcp.send(sock, "QUIT\r\n")
+    assert read_until_closed(sock) == "+OK\r\n<CLOSED>"
+  end
+
+  test "CLIENT LIST and CLIENT KILL", %{port: port} do
+    a = connect(port)
+    b = connect(port)
+    assert request(b, "CLIENT SETNAME victim\r\n") == "+OK\r\n"
+    ":" <> id_b = request(b, "CLIENT ID\r\n") |> String.trim()
+    list = request(a, "CLIENT LIST\r\n")
+    assert list =~ "name=victim"
+    assert list =~ "id=#{id_b} "
+    assert list =~ "cmd=client|list"
+    assert request(a, "CLIENT KILL ID #{id_b}\r\n") == ":1\r\n"
+    assert read_until_closed(b) == "<CLOSED>"
+    Process.sleep(50)
+    refute request(a, "CLIENT LIST\r\n") =~ "victim"
+    assert request(a, "CLIENT KILL 1.2.3.4:5\r\n") == "-ERR No such client\r\n"
+  end
+
+  test "CLIENT KILL addr:port", %{port: port} do
+    a = connect(port)
+    b = connect(port)
+    {:ok, {_, bport}} = :inet.sockname(b)
+    assert request(b, "PING\r\n") == "+PONG\r\n"
+    assert request(a, "CLIENT KILL 127.0.0.1:#{bport}\r\n") == "+OK\r\n"
+    assert read_until_closed(b) == "<CLOSED>"
+  end
+
+  test "fuzz: random and mutated frames get replies or errors, the listener stays up",
+       %{port: port, instance: instance} do
+    :rand.seed(:exsss, {4, 5, 6})
+
+    valid = [
+      "*1\r\n$4\r\nPING\r\n",
+      "*2\r\n$4\r\nECHO\r\n$3\r\nabc\r\n",
+      "CLIENT ID\r\n",
+      "HELLO 3\r\n"
+    ]
+
+    for _ <- 1..150 do
+      frame =
+        case :rand.uniform(2) do
+          1 -> :crypto.strong_rand_bytes(:rand.uniform(40))
+          2 -> mutate(Enum.random(valid))
+        end
+
+      sock = connect(port)
+      :gen_tcp.send(sock, frame <> "\r\n")
+      _ = :gen_tcp.recv(sock, 0, 50)
+      :gen_tcp.close(sock)
+    end
+
+    assert Process.whereis(:"#{instance}.FerricStore.Server.Listener")
+    assert request(connect(port), "PING\r\n") == "+PONG\r\n"
+  end
+
+  defp mutate(frame) do
+    pos = :rand.uniform(byte_size(frame)) - 1
+    <<a::binary-size(pos), _, b::binary>> = frame
+    <<a::binary, :rand.uniform(256) - 1, b::binary>>
+  end
+
+  describe "protected mode and AUTH" do
+    test "allowed?/3" do
+      refute Listener.allowed?({192, 168, 1, 2}, true, nil)
+      assert Listener.allowed?({192, 168, 1, 2}, false, nil)
+      assert Listener.allowed?({0, 0, 0, 0, 0, 0, 0, 1}, true, nil)
+    end
+
+    test "a non-loopback client is DENIED without a password" do
+      ip =
+        case :inet.getifaddrs() do
+          {:ok, ifs} ->
+            ifs
+            |> Enum.flat_map(fn {_, o} -> Keyword.get_values(o, :addr) end)
+            |> Enum.find(&(tuple_size(&1) == 4 and elem(&1, 0) != 127))
+
+          _ ->
+            nil
+        end
+
+      if ip do
+        {_instance, port} = start_listener(bind: "0.0.0.0")
+        {:ok, sock} = :gen_tcp.connect(ip, port, [:binary, active: false])
+        assert "-DENIED Redis is running in protected mode" <> _ = read_until_closed(sock)
+        assert request(connect(port), "PING\r\n") == "+PONG\r\n"
+      end
+    end
+
+    test "NOAUTH until AUTH" do
+      {_instance, port} = start_listener(password: "s3cret")
+      sock = connect(port)
+      assert request(sock, "PING\r\n") == "-NOAUTH Authentication required.\r\n"
+      assert request(sock, "FOO\r\n") =~ "-ERR unknown command 'FOO'"
+      assert request(sock, "AUTH nope\r\n") =~ "-WRONGPASS"
+      assert request(sock, "HELLO 3\r\n") =~ "-NOAUTH HELLO must be called"
+      assert request(sock, "AUTH s3cret\r\n") == "+OK\r\n"
+      assert request(sock, "PING\r\n") == "+PONG\r\n"
+      sock2 = connect(port)
+      assert request(sock2, "HELLO 3 AUTH default s3cret\r\n") =~ "%7"
+      assert request(sock2, "RESET\r\n") == "+RESET\r\n"
+      assert request(sock2, "PING\r\n") == "-NOAUTH Authentication required.\r\n"
+      # An unauthenticated client may not announce big multibulks.
+      sock3 = connect(port)
+      :ok = :gen_tcp.send(sock3, "*20\r\n")
+
+      assert read_until_closed(sock3) ==
+               "-ERR Protocol error: unauthenticated multibulk length\r\n<CLOSED>"
+    end
+  end
+end
