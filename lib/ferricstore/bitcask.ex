@@ -6,7 +6,9 @@ defmodule FerricStore.Bitcask do
   # Scheduler discipline: each NIF call does a bounded amount of work (~512 KiB of file
   # data or a few thousand records, well under 1 ms). Functions whose work grows with their
   # input (append_batch of big batches, pread_many, fold, hint_build, hint_read, compact,
-  # next_record) loop over such steps here. fsync runs on a Rust thread and messages us.
+  # next_record) loop over such steps here. fsync and each compaction step's copy run on a
+  # Rust thread that messages us: they can block in the kernel (fsync, dirty-page write
+  # throttling) for far longer than a scheduler may be held.
 
   alias FerricStore.Bitcask.NIF
 
@@ -242,9 +244,11 @@ defmodule FerricStore.Bitcask do
   defp compact_loop(_src, _dst, _hint, [], _d, _h, acc), do: {:ok, finish(acc, [])}
 
   defp compact_loop(src, dst, hint, locs, d, h, acc) do
-    case NIF.compact_step(src, dst, hint, locs, d, h) do
-      {:ok, moved, rest, d, h} -> compact_loop(src, dst, hint, rest, d, h, [moved | acc])
-      {:error, _} = error -> error
+    ref = make_ref()
+
+    with {:ok, rest} <- NIF.compact_step(src, dst, hint, locs, d, h, ref),
+         {:ok, moved, d, h} <- await(ref) do
+      compact_loop(src, dst, hint, rest, d, h, [moved | acc])
     end
   end
 

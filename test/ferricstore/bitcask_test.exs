@@ -189,8 +189,14 @@ defmodule FerricStore.BitcaskTest do
         end)
 
       assert end_off >= 1_000_000_000
+      # The VM does not report the monitoring process itself, so a collector process
+      # receives the monitor messages and we look for ones naming the test process.
       me = self()
-      :erlang.system_monitor(me, [{:long_schedule, 5}])
+      # Keep the (multi-MB) result lists from triggering long major GCs of the test
+      # process itself: GC pauses are not what this test measures.
+      Process.flag(:min_heap_size, 8_000_000)
+      collector = spawn_link(fn -> collect([]) end)
+      :erlang.system_monitor(collector, [{:long_schedule, 5}])
 
       {:ok, {count, live}, {:done, ^end_off}} =
         Bitcask.fold(f, {0, []}, fn {_, off, size, _, _, _}, {n, live} ->
@@ -207,18 +213,31 @@ defmodule FerricStore.BitcaskTest do
       {:ok, hinted} = Bitcask.hint_read(Path.join(dir, "c.hint"))
       assert length(hinted) == 64_000
       :erlang.system_monitor(:undefined)
+      send(collector, {:report, me})
 
-      long = collect_long_schedules(me, [])
+      long =
+        receive do
+          {:long_schedules, msgs} ->
+            for {:monitor, ^me, :long_schedule, info} <- msgs, bitcask_call?(info), do: info
+        end
+
       assert long == [], "long_schedule on the test process: #{inspect(long)}"
     end
   end
 
-  defp collect_long_schedules(me, acc) do
+  # On a shared 2-core machine the OS can deschedule any code for a few ms; only the
+  # calls under test (FerricStore.Bitcask and its NIFs) are held to the limit.
+  defp bitcask_call?(info) do
+    Enum.any?([info[:in], info[:out]], fn
+      {mod, _, _} -> mod in [FerricStore.Bitcask, FerricStore.Bitcask.NIF]
+      _ -> false
+    end)
+  end
+
+  defp collect(acc) do
     receive do
-      {:monitor, ^me, :long_schedule, info} -> collect_long_schedules(me, [info | acc])
-      {:monitor, _other, :long_schedule, _} -> collect_long_schedules(me, acc)
-    after
-      0 -> acc
+      {:report, to} -> send(to, {:long_schedules, acc})
+      msg -> collect([msg | acc])
     end
   end
 end

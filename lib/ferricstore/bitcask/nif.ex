@@ -29,6 +29,6 @@ defmodule FerricStore.Bitcask.NIF do
   def hint_build_step(_data, _hint, _data_off, _hint_off), do: :erlang.nif_error(:nif_not_loaded)
   def hint_read_step(_hint, _off), do: :erlang.nif_error(:nif_not_loaded)
 
-  def compact_step(_src, _dst, _hint, _locs, _dst_off, _hint_off),
+  def compact_step(_src, _dst, _hint, _locs, _dst_off, _hint_off, _ref),
     do: :erlang.nif_error(:nif_not_loaded)
 end

@@ -109,7 +109,13 @@ pub enum ReadStep {
 
 /// Decodes about `max_bytes` of entries from `off`, calling `f` for each.
 /// A truncated entry yields `Eof`, a bad one `ChecksumMismatch`.
-pub fn read_step<F>(hint: &File, off: u64, max_bytes: usize, mut f: F) -> Result<ReadStep>
+pub fn read_step<F>(
+    hint: &File,
+    off: u64,
+    max_bytes: usize,
+    max_entries: usize,
+    mut f: F,
+) -> Result<ReadStep>
 where
     F: FnMut(EntryRef<'_>),
 {
@@ -124,6 +130,7 @@ where
     let mut buf = vec![0u8; (max_bytes.max(4096) as u64).min(len - off) as usize];
     hint.read_exact_at(&mut buf, off)?;
     let mut at = 0usize;
+    let mut count = 0usize;
     loop {
         if off + at as u64 == len {
             return Ok(ReadStep::Done);
@@ -132,6 +139,10 @@ where
             DecodedHint::Entry(e, n) => {
                 f(e);
                 at += n;
+                count += 1;
+                if count >= max_entries && off + (at as u64) < len {
+                    return Ok(ReadStep::More(off + at as u64));
+                }
             }
             DecodedHint::Corrupt => return Err(Error::ChecksumMismatch),
             DecodedHint::Incomplete { needed } => {
@@ -166,7 +177,9 @@ pub fn read_all(path: &Path) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
     let mut off = FILE_HEADER_LEN;
     loop {
-        match read_step(&hint, off, CHUNK_BYTES, |e| out.push(e.to_owned_entry()))? {
+        match read_step(&hint, off, CHUNK_BYTES, usize::MAX, |e| {
+            out.push(e.to_owned_entry())
+        })? {
             ReadStep::More(n) => off = n,
             ReadStep::Done => return Ok(out),
         }

@@ -38,7 +38,7 @@ struct FileRes {
 impl rustler::Resource for FileRes {}
 
 /// Most records one scan / read step returns.
-const MAX_STEP_RECORDS: usize = 8192;
+const MAX_STEP_RECORDS: usize = 4096;
 /// Most encoded bytes one `append_batch` step writes (beyond a single oversized record).
 const APPEND_STEP_BYTES: usize = 1024 * 1024;
 
@@ -285,30 +285,39 @@ fn pread_many<'a>(
 // fsync on a Rust thread
 // ---------------------------------------------------------------------------------------
 
-fn spawn_sync<'a, F>(env: Env<'a>, reference: Term<'a>, job: F) -> Term<'a>
+/// Runs `job` on a new OS thread and sends `{reference, job_result}` to the caller.
+/// Used for work that can block in the kernel for unbounded time (fsync, writes that
+/// hit dirty-page throttling), which must never run on a scheduler.
+fn spawn_reply<'a, F>(env: Env<'a>, reference: Term<'a>, job: F) -> Term<'a>
 where
-    F: FnOnce() -> std::io::Result<()> + Send + 'static,
+    F: for<'b> FnOnce(Env<'b>) -> Term<'b> + Send + 'static,
 {
     let pid = env.pid();
     let mut owned = OwnedEnv::new();
     let saved = owned.save(reference);
     let spawned = std::thread::Builder::new()
-        .name("ferricstore-fsync".into())
+        .name("ferricstore-io".into())
         .spawn(move || {
-            let res = job().map_err(Error::from);
             // The caller may have died meanwhile; nothing to do about a failed send.
             let _ = owned.send_and_clear(&pid, |env| {
-                let r = saved.load(env);
-                match res {
-                    Ok(()) => (r, atoms::ok()).encode(env),
-                    Err(e) => (r, err(env, &e)).encode(env),
-                }
+                let result = job(env);
+                (saved.load(env), result).encode(env)
             });
         });
     match spawned {
         Ok(_) => atoms::ok().encode(env),
         Err(e) => err(env, &Error::from(e)),
     }
+}
+
+fn spawn_sync<'a, F>(env: Env<'a>, reference: Term<'a>, job: F) -> Term<'a>
+where
+    F: FnOnce() -> std::io::Result<()> + Send + 'static,
+{
+    spawn_reply(env, reference, move |env| match job() {
+        Ok(()) => atoms::ok().encode(env),
+        Err(e) => err(env, &Error::from(e)),
+    })
 }
 
 /// Starts `fsync` of the file on a new thread; `{ref, :ok | {:error, reason}}` is sent to
@@ -387,7 +396,7 @@ fn hint_build_step<'a>(
 #[rustler::nif]
 fn hint_read_step<'a>(env: Env<'a>, hint_file: ResourceArc<FileRes>, off: u64) -> Term<'a> {
     let mut entries: Vec<Term<'a>> = Vec::new();
-    match hint::read_step(&hint_file.file, off, CHUNK_BYTES, |e| {
+    match hint::read_step(&hint_file.file, off, CHUNK_BYTES, MAX_STEP_RECORDS, |e| {
         entries.push(entry_term(env, &e))
     }) {
         Ok(ReadStep::More(n)) => (atoms::ok(), entries, (atoms::more(), n)).encode(env),
@@ -396,8 +405,13 @@ fn hint_read_step<'a>(env: Env<'a>, hint_file: ResourceArc<FileRes>, off: u64) -
     }
 }
 
-/// Copies a bounded prefix of `locs`; returns `{:ok, moved, rest, dst_off, hint_off}`.
+/// Takes a bounded prefix of `locs` (at most `MAX_STEP_RECORDS` records / ~`CHUNK_BYTES`)
+/// and copies it on a Rust thread, because writing to the destination can block in the
+/// kernel (dirty-page throttling) for far longer than a scheduler may be held. Returns
+/// `{:ok, rest}` at once; the thread sends `{reference, {:ok, moved, dst_off, hint_off}}`
+/// or `{reference, {:error, reason}}`.
 #[rustler::nif]
+#[allow(clippy::too_many_arguments)]
 fn compact_step<'a>(
     env: Env<'a>,
     src: ResourceArc<FileRes>,
@@ -406,6 +420,7 @@ fn compact_step<'a>(
     locs: Term<'a>,
     dst_off: u64,
     hint_off: u64,
+    reference: Term<'a>,
 ) -> NifResult<Term<'a>> {
     let mut step: Vec<(u64, u64)> = Vec::new();
     let mut bytes = 0u64;
@@ -420,27 +435,25 @@ fn compact_step<'a>(
         step.push((off, size));
         rest = tail;
     }
-    let mut moved = Vec::with_capacity(step.len());
-    let cur = Cursor { dst_off, hint_off };
-    match compact::compact_step(
-        &src.file,
-        &dst.file,
-        &hint_file.file,
-        &step,
-        cur,
-        &mut moved,
-    ) {
-        Ok(c) => Ok(make_tuple(
-            env,
-            &[
-                atoms::ok().encode(env),
-                moved.encode(env),
-                rest,
-                c.dst_off.encode(env),
-                c.hint_off.encode(env),
-            ],
-        )),
-        Err(e) => Ok(err(env, &e)),
+    let started = spawn_reply(env, reference, move |env| {
+        let mut moved = Vec::with_capacity(step.len());
+        let cur = Cursor { dst_off, hint_off };
+        match compact::compact_step(
+            &src.file,
+            &dst.file,
+            &hint_file.file,
+            &step,
+            cur,
+            &mut moved,
+        ) {
+            Ok(c) => (atoms::ok(), moved, c.dst_off, c.hint_off).encode(env),
+            Err(e) => err(env, &e),
+        }
+    });
+    if started.is_atom() {
+        Ok((atoms::ok(), rest).encode(env))
+    } else {
+        Ok(started)
     }
 }
 
