@@ -90,7 +90,7 @@ defmodule FerricStore do
         FerricStore.start_link(Keyword.put(opts, :name, __MODULE__))
       end
 
-      for {fun, arity} <- FerricStore.__api__() do
+      for {fun, arity} <- FerricStore.__api__(), fun <- [fun, :"#{fun}!"] do
         args = Macro.generate_arguments(arity - 1, __MODULE__)
 
         def unquote(fun)(unquote_splicing(args), opts \\ []) do

@@ -105,7 +105,10 @@ defmodule FerricStore.Commands.Strings do
 
   @doc "CAS: sets `key` to `new` only if its current value is `expected` (nil: missing)."
   def cas(instance, key, expected, new, opts) do
-    with {:ok, exp} <- expiry(Keyword.put_new(opts, :keepttl, true), Store.now(), "cas") do
+    relative? = Enum.any?([:ttl, :px, :ex, :pxat, :exat], &Keyword.has_key?(opts, &1))
+    opts = if relative?, do: opts, else: Keyword.put_new(opts, :keepttl, true)
+
+    with {:ok, exp} <- expiry(opts, Store.now(), "cas") do
       Store.write(instance, key, :strings, {:cas, key, expected, new, exp})
     end
   end
@@ -506,7 +509,7 @@ defmodule FerricStore.Commands.Strings do
 
   defp parse_cas_opts([opt, n | rest], acc) do
     case {Map.fetch(@expire_opts, String.upcase(opt)), Args.int(n)} do
-      {{:ok, unit}, {:ok, n}} when acc == [] -> parse_cas_opts(rest, [{unit, n}, keepttl: false])
+      {{:ok, unit}, {:ok, n}} when acc == [] -> parse_cas_opts(rest, [{unit, n}])
       {{:ok, _}, :error} -> Error.new(:not_integer)
       _ -> Error.new(:syntax)
     end

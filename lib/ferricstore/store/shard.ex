@@ -69,7 +69,7 @@ defmodule FerricStore.Store.Shard do
     Keydir.put_meta(tables.meta, :dir, dir)
     stats = recover(dir, tables)
     server_id = server_id(instance, shard)
-    :ok = start_ra(opts[:ra_system], server_id, instance, shard)
+    :ok = start_ra(opts[:ra_system], server_id, instance, shard, opts)
 
     {:ok,
      %{
@@ -140,7 +140,7 @@ defmodule FerricStore.Store.Shard do
     state
   end
 
-  defp start_ra(system, server_id, instance, shard) do
+  defp start_ra(system, server_id, instance, shard, opts) do
     machine = {:module, FerricStore.Raft.Machine, %{instance: instance, shard: shard}}
 
     case :ra.restart_server(system, server_id) do
@@ -157,7 +157,12 @@ defmodule FerricStore.Store.Shard do
           id: server_id,
           uid: uid,
           cluster_name: :"#{instance}.shard.#{shard}",
-          log_init_args: %{uid: uid},
+          # ra snapshots (and drops log segments) at a release cursor once this many
+          # entries passed since the previous snapshot.
+          log_init_args: %{
+            uid: uid,
+            snapshot_interval: Keyword.get(opts, :snapshot_interval, 4096)
+          },
           initial_members: [server_id],
           machine: machine
         }
