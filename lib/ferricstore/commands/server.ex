@@ -570,11 +570,14 @@ defmodule FerricStore.Commands.Server do
       else: nil
   end
 
+  # INFO must answer even when the instance has no store (a listener started alone).
   defp store_info(ctx) do
     case store(:info, ctx) do
       %{} = info -> info
       _ -> %{}
     end
+  rescue
+    _ -> %{}
   catch
     :exit, _ -> %{}
   end

