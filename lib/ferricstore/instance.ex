@@ -52,6 +52,8 @@ defmodule FerricStore.Instance do
       timeout: opts[:timeout],
       hot_cache: opts[:hot_cache],
       maxmemory: opts[:maxmemory],
+      tables:
+        List.to_tuple(for n <- 0..(shards - 1), do: FerricStore.Store.Keydir.tables(name, n)),
       started_at: System.os_time(:second)
     })
 

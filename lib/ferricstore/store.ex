@@ -32,6 +32,17 @@ defmodule FerricStore.Store do
   @spec shard(instance(), binary()) :: non_neg_integer()
   def shard(instance, key), do: Router.shard(key, config(instance).shards)
 
+  @doc "The ETS tables of shard `n` (names cached in the instance config)."
+  @spec tables(instance(), non_neg_integer()) :: Keydir.tables()
+  def tables(instance, n), do: elem(config(instance).tables, n)
+
+  @doc "The ETS tables of the shard that owns `key`."
+  @spec tables_for(instance(), binary()) :: Keydir.tables()
+  def tables_for(instance, key) do
+    %{shards: shards, tables: tables} = config(instance)
+    elem(tables, Router.shard(key, shards))
+  end
+
   @spec shards(instance()) :: Range.t()
   def shards(instance), do: 0..(config(instance).shards - 1)
 
@@ -63,7 +74,11 @@ defmodule FerricStore.Store do
   @doc "The live keydir row of `key`, or nil."
   @spec lookup(instance(), binary()) :: Keydir.row() | nil
   def lookup(instance, key) do
-    Keydir.lookup(Keydir.tables(instance, shard(instance, key)).keydir, key, now())
+    case :ets.lookup(tables_for(instance, key).keydir, key) do
+      [{_, _, _, 0, _, _, _} = row] -> row
+      [{_, _, _, exp, _, _, _} = row] -> if exp > now(), do: row, else: nil
+      [] -> nil
+    end
   end
 
   @doc "The value of a keydir row: the hot copy, or a CRC-checked read of its record."
@@ -72,7 +87,7 @@ defmodule FerricStore.Store do
     do: {:ok, value}
 
   def value(instance, {key, _type, nil, _exp, fid, off, size} = row) do
-    tables = Keydir.tables(instance, shard(instance, key))
+    tables = tables_for(instance, key)
 
     with [{_, file}] <- :ets.lookup(tables.files, fid),
          {:ok, value} <- Bitcask.pread_at(file, off, size) do

@@ -5,7 +5,7 @@ defmodule FerricStore.Commands.Keyspace do
 
   alias FerricStore.{Error, Store}
   alias FerricStore.Commands.{Args, Glob}
-  alias FerricStore.Store.{Batch, Keydir}
+  alias FerricStore.Store.Batch
 
   import Args, only: [is_int64: 1]
 
@@ -60,7 +60,7 @@ defmodule FerricStore.Commands.Keyspace do
   def dbsize(instance) do
     {:ok,
      Enum.reduce(Store.shards(instance), 0, fn n, acc ->
-       acc + :ets.info(Keydir.tables(instance, n).keydir, :size)
+       acc + :ets.info(Store.tables(instance, n).keydir, :size)
      end)}
   end
 
@@ -84,7 +84,7 @@ defmodule FerricStore.Commands.Keyspace do
             if live?(exp, now) and Glob.match?(regex, key), do: [key | acc], else: acc
           end,
           [],
-          Keydir.tables(instance, n).keydir
+          Store.tables(instance, n).keydir
         )
       end)
 
@@ -117,7 +117,7 @@ defmodule FerricStore.Commands.Keyspace do
     do: {:ok, {0, Enum.reverse(acc)}}
 
   defp scan_shards(instance, shard, slot, shards, count, filter, acc) do
-    keydir = Keydir.tables(instance, shard).keydir
+    keydir = Store.tables(instance, shard).keydir
     now = Store.now()
     {slot, acc, visited} = scan_slots(keydir, slot, count, now, filter, acc, 0)
 

@@ -31,11 +31,12 @@ defmodule FerricStore.Raft.Machine do
   }
 
   @impl true
-  def init(%{instance: instance, shard: shard}), do: %{instance: instance, shard: shard}
+  def init(%{instance: instance, shard: shard}),
+    do: %{instance: instance, shard: shard, tables: Keydir.tables(instance, shard)}
 
   @impl true
   def apply(%{index: index}, {:batch, ops}, state) do
-    tables = Keydir.tables(state.instance, state.shard)
+    tables = state.tables
 
     if index <= Keydir.meta(tables.meta, :applied, 0) do
       {state, :replayed}

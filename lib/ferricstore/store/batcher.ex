@@ -13,7 +13,7 @@ defmodule FerricStore.Store.Batcher do
   use GenServer
 
   @max_ops 512
-  @max_in_flight 4
+  @max_in_flight 8
 
   ## Public API
 

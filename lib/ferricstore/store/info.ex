@@ -9,7 +9,7 @@ defmodule FerricStore.Store.Info do
   def info(instance) do
     config = Store.config(instance)
     shards = Store.shards(instance)
-    tables = Enum.map(shards, &Keydir.tables(instance, &1))
+    tables = Enum.map(shards, &Store.tables(instance, &1))
     words = :erlang.system_info(:wordsize)
 
     recovery =

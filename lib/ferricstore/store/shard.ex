@@ -293,8 +293,18 @@ defmodule FerricStore.Store.Shard do
       {:done, _end} ->
         {stats, Enum.reverse(pending), good_end}
 
-      {:torn, _valid_end} ->
-        {stats, Enum.reverse(pending), good_end}
+      {:torn, at} ->
+        # A crash mid-write leaves a torn tail; but a flipped length bit in the middle
+        # of a file looks the same. If a valid record follows, it was corruption: skip
+        # the bad record and keep everything after it.
+        case Bitcask.next_record(file, at + 1) do
+          {:ok, next} ->
+            stats = %{stats | skipped: stats.skipped + 1}
+            scan_from(file, fid, next, tables, now, stats, [], good_end)
+
+          :none ->
+            {stats, Enum.reverse(pending), good_end}
+        end
 
       {:corrupt, at} ->
         case Bitcask.next_record(file, at + 1) do
