@@ -82,16 +82,7 @@ defmodule FerricStore.Differential.StringsKeyspaceTest do
     outcomes =
       cases
       |> Enum.with_index()
-      |> Enum.map(fn {{seq, opts}, i} ->
-        case Runner.first_mismatch(Runner.run(runner, seq, opts)) do
-          nil ->
-            :ok
-
-          {_, step, r, f} = mismatch ->
-            known = KnownBugs.explain(step, r, f)
-            if known && not strict?, do: {:known, known}, else: {i, seq, opts, mismatch}
-        end
-      end)
+      |> Enum.map(fn {{seq, opts}, i} -> check(runner, seq, opts, i, strict?, 8) end)
 
     failures = Enum.filter(outcomes, &match?({_, _, _, _}, &1))
 
@@ -120,6 +111,22 @@ defmodule FerricStore.Differential.StringsKeyspaceTest do
 
       #{Enum.join(reports, "\n\n")}
       """)
+    end
+  end
+
+  # Not strict: a step whose mismatch is a known bug is dropped and the sequence run again
+  # (the bug's own test covers it), so a known bug does not hide what comes after it.
+  defp check(runner, seq, opts, i, strict?, retries) do
+    case Runner.first_mismatch(Runner.run(runner, seq, opts)) do
+      nil ->
+        :ok
+
+      {at, step, r, f} = mismatch ->
+        known = KnownBugs.explain(step, r, f)
+
+        if known && not strict? && retries > 0,
+          do: check(runner, List.delete_at(seq, at), opts, i, strict?, retries - 1),
+          else: {i, seq, opts, mismatch}
     end
   end
 
