@@ -113,10 +113,11 @@ defmodule FerricStore.Raft.Machine do
       {last_off, last_size} = elem(locations, tuple_size(locations) - 1)
       new_end = last_off + last_size
       if batch.flushed, do: flush_tables(tables)
-      publish(batch.overlay, locations, fid, tables)
+      dead_fids = publish(batch.overlay, locations, fid, tables)
       Keydir.put_meta(tables.meta, :active, {fid, file, new_end})
       Keydir.put_meta(tables.meta, :applied, index)
-      {:ok, after_write(tables, state, index, fid, new_end, new_end - offset)}
+      effects = after_write(tables, state, index, fid, new_end, new_end - offset)
+      {:ok, compaction_effects(tables, state, dead_fids) ++ effects}
     end
   end
 
@@ -125,16 +126,17 @@ defmodule FerricStore.Raft.Machine do
     :ets.delete_all_objects(tables.expiry)
   end
 
+  # Returns the sealed files that gained dead bytes (candidates for compaction).
   defp publish(overlay, locations, fid, %{keydir: keydir, expiry: expiry, meta: meta}) do
-    Enum.each(overlay, fn {key, entry} ->
-      old_exp =
+    Enum.reduce(overlay, [], fn {key, entry}, dead_fids ->
+      {old_exp, dead_fids} =
         case :ets.lookup(keydir, key) do
           [{_, _, _, exp, old_fid, _, size}] ->
             :ets.update_counter(meta, {:dead, old_fid}, size, {{:dead, old_fid}, 0})
-            exp
+            {exp, if(old_fid == fid, do: dead_fids, else: [old_fid | dead_fids])}
 
           [] ->
-            0
+            {0, dead_fids}
         end
 
       case entry do
@@ -147,6 +149,8 @@ defmodule FerricStore.Raft.Machine do
           :ets.insert(keydir, {key, type, value, exp, fid, off, size})
           Keydir.reindex_expiry(expiry, key, old_exp, exp)
       end
+
+      dead_fids
     end)
   end
 
@@ -160,8 +164,10 @@ defmodule FerricStore.Raft.Machine do
 
     rotate =
       if new_end >= config.max_file_size do
-        {:ok, file} = rotate(tables, fid + 1)
-        Keydir.put_meta(tables.meta, :active, {fid + 1, file, Bitcask.header_size()})
+        next = FerricStore.Store.Files.next_base(fid)
+        {:ok, file} = rotate(tables, next)
+        Keydir.put_meta(tables.meta, {:size, fid}, new_end)
+        Keydir.put_meta(tables.meta, :active, {next, file, Bitcask.header_size()})
         [{:send_msg, shard, {:sealed, fid}, [:local]}]
       else
         []
@@ -176,9 +182,36 @@ defmodule FerricStore.Raft.Machine do
     end
   end
 
+  # A sealed file whose dead bytes passed the configured share of its size is handed to
+  # the shard for compaction (counted on every overwrite and delete: no polling).
+  defp compaction_effects(_tables, _state, []), do: []
+
+  defp compaction_effects(tables, state, dead_fids) do
+    config = Keydir.meta(tables.meta, :config)
+
+    due =
+      for fid <- Enum.uniq(dead_fids),
+          size = Keydir.meta(tables.meta, {:size, fid}),
+          is_integer(size),
+          dead = Keydir.meta(tables.meta, {:dead, fid}, 0),
+          dead >= config.compaction_min_bytes and dead >= size * config.compaction_ratio,
+          do: fid
+
+    case due do
+      [] ->
+        []
+
+      fids ->
+        [
+          {:send_msg, FerricStore.Store.Shard.name(state.instance, state.shard), {:compact, fids},
+           [:local]}
+        ]
+    end
+  end
+
   defp rotate(tables, fid) do
     dir = Keydir.meta(tables.meta, :dir)
-    path = FerricStore.Store.Shard.data_path(dir, fid)
+    path = FerricStore.Store.Files.data_path(dir, fid)
 
     with {:ok, file} <- Bitcask.open(path) do
       :ets.insert(tables.files, {fid, file})

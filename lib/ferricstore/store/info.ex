@@ -41,7 +41,13 @@ defmodule FerricStore.Store.Info do
         (dir
          |> Path.join("*.data")
          |> Path.wildcard()
-         |> Enum.reduce(0, fn path, a -> a + (File.stat!(path).size || 0) end))
+         |> Enum.reduce(0, fn path, a ->
+           # Compaction may delete a file between listing and stat.
+           case File.stat(path) do
+             {:ok, %{size: size}} -> a + size
+             {:error, _} -> a
+           end
+         end))
     end)
   end
 

@@ -8,7 +8,7 @@ defmodule FerricStore.Store.Shard do
   use GenServer
 
   alias FerricStore.Bitcask
-  alias FerricStore.Store.{Keydir, Record}
+  alias FerricStore.Store.{Compactor, Files, Keydir, Record}
 
   require Logger
 
@@ -34,16 +34,17 @@ defmodule FerricStore.Store.Shard do
   @spec server_id(atom(), non_neg_integer()) :: {atom(), node()}
   def server_id(instance, shard), do: {:"#{instance}.ra.#{shard}", node()}
 
-  @spec data_path(Path.t(), pos_integer()) :: Path.t()
-  def data_path(dir, fid), do: Path.join(dir, id_string(fid) <> ".data")
-
-  @spec hint_path(Path.t(), pos_integer()) :: Path.t()
-  def hint_path(dir, fid), do: Path.join(dir, id_string(fid) <> ".hint")
-
-  defp id_string(fid), do: fid |> Integer.to_string() |> String.pad_leading(8, "0")
+  defdelegate data_path(dir, fid), to: Files
+  defdelegate hint_path(dir, fid), to: Files
 
   @doc "Start-up statistics of the shard (files, records loaded, records skipped)."
   def stats(instance, shard), do: GenServer.call(name(instance, shard), :stats)
+
+  @doc """
+  Compacts every sealed data file now (whatever its dead-bytes ratio) and waits for it.
+  Compaction otherwise starts by itself when a file's dead bytes pass the threshold.
+  """
+  def compact(instance, shard), do: GenServer.call(name(instance, shard), :compact_all, :infinity)
 
   @doc "Fsyncs every data file now and lets ra truncate its log (used on shutdown)."
   def checkpoint(instance, shard), do: GenServer.call(name(instance, shard), :checkpoint, 60_000)
@@ -63,7 +64,9 @@ defmodule FerricStore.Store.Shard do
     Keydir.put_meta(tables.meta, :config, %{
       max_file_size: Keyword.get(opts, :max_file_size, 256 * 1024 * 1024),
       checkpoint_bytes: Keyword.get(opts, :checkpoint_bytes, 64 * 1024 * 1024),
-      checkpoint_entries: Keyword.get(opts, :checkpoint_entries, 100_000)
+      checkpoint_entries: Keyword.get(opts, :checkpoint_entries, 100_000),
+      compaction_ratio: Keyword.get(opts, :compaction_ratio, 0.5),
+      compaction_min_bytes: Keyword.get(opts, :compaction_min_bytes, 1024 * 1024)
     })
 
     Keydir.put_meta(tables.meta, :dir, dir)
@@ -80,12 +83,22 @@ defmodule FerricStore.Store.Shard do
        server_id: server_id,
        ra_system: opts[:ra_system],
        stats: stats,
-       unsynced_sealed: []
-     }}
+       compact_queue: :queue.new(),
+       compacting: nil,
+       waiting: []
+     }
+     |> enqueue_compactions(due_for_compaction(tables))
+     |> next_compaction()}
   end
 
   @impl true
   def handle_call(:stats, _from, state), do: {:reply, state.stats, state}
+
+  def handle_call(:compact_all, from, state) do
+    sealed = sealed_fids(state.tables)
+    state = %{state | waiting: [{from, sealed} | state.waiting]}
+    {:noreply, state |> enqueue_compactions(sealed) |> next_compaction() |> answer_waiting()}
+  end
 
   def handle_call(:checkpoint, _from, state) do
     index = Keydir.meta(state.tables.meta, :applied, 0)
@@ -113,6 +126,38 @@ defmodule FerricStore.Store.Shard do
     {:noreply, state}
   end
 
+  def handle_info({:compact, fids}, state) do
+    {:noreply, state |> enqueue_compactions(fids) |> next_compaction()}
+  end
+
+  def handle_info({:compacted, fid, result}, %{compacting: {fid, _pid}} = state) do
+    case result do
+      {:ok, %{new_fid: new_fid, bytes: bytes}} ->
+        Keydir.put_meta(state.tables.meta, {:size, new_fid}, bytes + Bitcask.header_size())
+        :ets.delete(state.tables.meta, {:size, fid})
+        # Readers that looked the row up just before it moved may still read the old
+        # file: it goes away a little later.
+        Process.send_after(self(), {:delete_file, fid}, 2_000)
+
+      {:error, reason} ->
+        Logger.warning("compaction of file #{fid} in #{state.dir} failed: #{inspect(reason)}")
+    end
+
+    {:noreply, %{state | compacting: nil} |> next_compaction() |> answer_waiting()}
+  end
+
+  def handle_info({:delete_file, fid}, state) do
+    :ets.delete(state.tables.files, fid)
+    Files.remove(state.dir, fid)
+    {:noreply, state}
+  end
+
+  def handle_info({:EXIT, pid, _reason}, %{compacting: {fid, pid}} = state) do
+    # The compaction process died without reporting: its output has no effect.
+    handle_info({:compacted, fid, {:error, :crashed}}, state)
+  end
+
+  def handle_info({:EXIT, _pid, :normal}, state), do: {:noreply, state}
   def handle_info({:EXIT, _pid, reason}, state), do: {:stop, reason, state}
   def handle_info(_msg, state), do: {:noreply, state}
 
@@ -138,6 +183,76 @@ defmodule FerricStore.Store.Shard do
     end
 
     state
+  end
+
+  defp sealed_fids(tables) do
+    {active, _, _} = Keydir.meta(tables.meta, :active)
+    for {fid, _} <- :ets.tab2list(tables.files), fid != active, do: fid
+  end
+
+  defp due_for_compaction(tables) do
+    config = Keydir.meta(tables.meta, :config)
+
+    for fid <- sealed_fids(tables),
+        size = Keydir.meta(tables.meta, {:size, fid}, 0),
+        dead = Keydir.meta(tables.meta, {:dead, fid}, 0),
+        dead >= config.compaction_min_bytes and dead >= size * config.compaction_ratio,
+        do: fid
+  end
+
+  defp enqueue_compactions(state, fids) do
+    queued = :queue.to_list(state.compact_queue)
+    current = if state.compacting, do: [elem(state.compacting, 0)], else: []
+
+    Enum.reduce(fids, state, fn fid, state ->
+      if fid in queued or fid in current,
+        do: state,
+        else: %{state | compact_queue: :queue.in(fid, state.compact_queue)}
+    end)
+  end
+
+  # One compaction at a time, in a linked process so the shard keeps serving
+  # checkpoints and hint requests meanwhile.
+  defp next_compaction(%{compacting: nil} = state) do
+    case :queue.out(state.compact_queue) do
+      {:empty, _} ->
+        state
+
+      {{:value, fid}, queue} ->
+        state = %{state | compact_queue: queue}
+
+        if :ets.member(state.tables.files, fid) do
+          shard = self()
+          %{tables: tables, dir: dir} = state
+          oldest? = fid == Enum.min(sealed_fids(tables))
+
+          pid =
+            spawn_link(fn ->
+              send(shard, {:compacted, fid, Compactor.compact(tables, dir, fid, oldest?)})
+            end)
+
+          %{state | compacting: {fid, pid}}
+        else
+          next_compaction(state)
+        end
+    end
+  end
+
+  defp next_compaction(state), do: state
+
+  defp answer_waiting(%{waiting: []} = state), do: state
+
+  defp answer_waiting(state) do
+    busy = MapSet.new(:queue.to_list(state.compact_queue))
+    busy = if state.compacting, do: MapSet.put(busy, elem(state.compacting, 0)), else: busy
+
+    {done, waiting} =
+      Enum.split_with(state.waiting, fn {_from, fids} ->
+        not Enum.any?(fids, &MapSet.member?(busy, &1))
+      end)
+
+    Enum.each(done, fn {from, _} -> GenServer.reply(from, :ok) end)
+    %{state | waiting: waiting}
   end
 
   defp start_ra(system, server_id, instance, shard, opts) do
@@ -191,30 +306,22 @@ defmodule FerricStore.Store.Shard do
   # hint is missing or corrupt), a CRC-checked scan of the active file cut at the last
   # complete Raft entry.
   defp recover(dir, tables) do
-    fids =
-      dir
-      |> File.ls!()
-      |> Enum.flat_map(fn name ->
-        case Integer.parse(name) do
-          {fid, ".data"} -> [fid]
-          _ -> []
-        end
-      end)
-      |> Enum.sort()
-
+    fids = Files.list(dir)
     now = System.os_time(:millisecond)
     stats = %{files: length(fids), loaded: 0, skipped: 0, truncated_bytes: 0, applied: 0}
 
     {sealed, active} =
       case fids do
-        [] -> {[], 1}
+        [] -> {[], Files.first()}
         _ -> {Enum.drop(fids, -1), List.last(fids)}
       end
 
     stats =
       Enum.reduce(sealed, stats, fn fid, stats ->
         {:ok, file} = Bitcask.open_read(data_path(dir, fid))
+        {:ok, size} = Bitcask.size(file)
         :ets.insert(tables.files, {fid, file})
+        Keydir.put_meta(tables.meta, {:size, fid}, size)
         load_sealed(dir, fid, file, tables, now, stats)
       end)
 
@@ -241,7 +348,7 @@ defmodule FerricStore.Store.Shard do
 
       other ->
         if other, do: Logger.warning("hint file #{hint} unusable (#{inspect(other)}), scanning")
-        {stats, _pending, _end} = scan_all(file, fid, tables, now, stats)
+        {stats, _pending, _end} = scan_all(file, fid, tables, now, stats, true)
         stats
     end
   end
@@ -249,7 +356,7 @@ defmodule FerricStore.Store.Shard do
   defp load_active(file, fid, tables, now, stats) do
     # Records after the last BATCH_END belong to a Raft entry that was not completely
     # written: drop them (ra replays that entry) and cut the file there.
-    {stats, _pending, cut} = scan_all(file, fid, tables, now, stats)
+    {stats, _pending, cut} = scan_all(file, fid, tables, now, stats, false)
     {:ok, size} = Bitcask.size(file)
 
     if size > cut do
@@ -261,13 +368,19 @@ defmodule FerricStore.Store.Shard do
   end
 
   # Scans a whole data file, loading complete entries. Returns the records of a trailing
-  # incomplete entry (newest first) and the end of the last complete entry. A corrupt
-  # record is counted and skipped: the scan resumes at the next valid record.
-  defp scan_all(file, fid, tables, now, stats) do
-    scan_from(file, fid, Bitcask.header_size(), tables, now, stats, [], Bitcask.header_size())
+  # incomplete entry and the end of the last complete entry.
+  #
+  # In a sealed file (fsynced when it was sealed) a corrupt record is counted and
+  # skipped: the scan resumes at the next valid record. In the active file everything
+  # from the first bad record on is cut instead: the records after it may come from
+  # writes the kernel had not flushed in order, and ra replays every entry after the
+  # last checkpoint, which is where any such hole must lie.
+  defp scan_all(file, fid, tables, now, stats, resync?) do
+    start = Bitcask.header_size()
+    scan_from(file, fid, start, tables, now, stats, [], start, resync?)
   end
 
-  defp scan_from(file, fid, offset, tables, now, stats, pending, good_end) do
+  defp scan_from(file, fid, offset, tables, now, stats, pending, good_end, resync?) do
     {:ok, entries, status} = Bitcask.scan(file, offset, @scan_chunk)
 
     {stats, pending, good_end} =
@@ -288,33 +401,31 @@ defmodule FerricStore.Store.Shard do
 
     case status do
       {:more, next} ->
-        scan_from(file, fid, next, tables, now, stats, pending, good_end)
+        scan_from(file, fid, next, tables, now, stats, pending, good_end, resync?)
 
       {:done, _end} ->
         {stats, Enum.reverse(pending), good_end}
 
-      {:torn, at} ->
-        # A crash mid-write leaves a torn tail; but a flipped length bit in the middle
-        # of a file looks the same. If a valid record follows, it was corruption: skip
-        # the bad record and keep everything after it.
-        case Bitcask.next_record(file, at + 1) do
-          {:ok, next} ->
-            stats = %{stats | skipped: stats.skipped + 1}
-            scan_from(file, fid, next, tables, now, stats, [], good_end)
+      {bad, at} when bad in [:torn, :corrupt] and resync? ->
+        # In a sealed file a flipped length bit looks like a torn tail: look for the
+        # next valid record either way.
+        # A sealed file holds whole entries only: the valid records before the bad
+        # one are loaded as they are.
+        stats =
+          pending |> Enum.reverse() |> Enum.reduce(stats, &load_entry(&1, fid, tables, now, &2))
 
-          :none ->
-            {stats, Enum.reverse(pending), good_end}
+        stats = %{stats | skipped: stats.skipped + 1}
+
+        case Bitcask.next_record(file, at + 1) do
+          {:ok, next} -> scan_from(file, fid, next, tables, now, stats, [], good_end, resync?)
+          :none -> {stats, [], good_end}
         end
 
-      {:corrupt, at} ->
-        case Bitcask.next_record(file, at + 1) do
-          {:ok, next} ->
-            stats = %{stats | skipped: stats.skipped + 1}
-            scan_from(file, fid, next, tables, now, stats, [], good_end)
+      {:torn, _at} ->
+        {stats, Enum.reverse(pending), good_end}
 
-          :none ->
-            {%{stats | skipped: stats.skipped + 1}, Enum.reverse(pending), good_end}
-        end
+      {:corrupt, _at} ->
+        {%{stats | skipped: stats.skipped + 1}, Enum.reverse(pending), good_end}
     end
   end
 
@@ -329,8 +440,12 @@ defmodule FerricStore.Store.Shard do
       {type, key} ->
         old_exp =
           case :ets.lookup(tables.keydir, key) do
-            [{_, _, _, e, _, _, _}] -> e
-            [] -> 0
+            [{_, _, _, e, old_fid, _, old_size}] ->
+              :ets.update_counter(tables.meta, {:dead, old_fid}, old_size, {{:dead, old_fid}, 0})
+              e
+
+            [] ->
+              0
           end
 
         if Bitcask.tombstone?(flags) or (exp != 0 and exp <= now) do

@@ -60,7 +60,7 @@ defmodule FerricStore.Store.DurabilityTest do
        %{opts: o, name: name, tmp_dir: dir} = ctx do
     for i <- 1..20, do: :ok = FerricStore.set("k#{i}", "value-#{i}", o)
     stop_instance(name)
-    path = Shard.data_path(Path.join(dir, "shard_0"), 1)
+    path = Shard.data_path(Path.join(dir, "shard_0"), 1000)
     %{size: size} = File.stat!(path)
     # A crash in the middle of the last record: its entry was never acknowledged...
     # but ra's log still has it, so it is replayed and nothing is lost.

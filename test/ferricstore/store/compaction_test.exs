@@ -1,0 +1,96 @@
+defmodule FerricStore.Store.CompactionTest do
+  use FerricStore.StoreCase, async: true
+
+  alias FerricStore.Store.{Files, Shard}
+
+  @moduletag :tmp_dir
+  @moduletag instance_opts: [max_file_size: 32 * 1024, compaction_min_bytes: 0]
+
+  defp shard_dir(%{tmp_dir: dir}), do: Path.join(dir, "shard_0")
+
+  defp disk_bytes(ctx) do
+    ctx
+    |> shard_dir()
+    |> Path.join("*.data")
+    |> Path.wildcard()
+    |> Enum.map(&file_size/1)
+    |> Enum.sum()
+  end
+
+  # A file can vanish between listing and stat (compaction deletes it).
+  defp file_size(path) do
+    case File.stat(path) do
+      {:ok, %{size: size}} -> size
+      {:error, _} -> 0
+    end
+  end
+
+  test "overwrites are compacted away by dead-bytes ratio, live data stays", %{opts: o} = ctx do
+    value = :binary.copy("x", 500)
+    for round <- 1..20, i <- 1..50, do: :ok = FerricStore.set("k#{i}", "#{round}:" <> value, o)
+    live = 50 * 503
+
+    # Compaction starts by itself; wait for the files to settle.
+    wait_until(fn -> disk_bytes(ctx) < 4 * live end)
+    for i <- 1..50, do: assert({:ok, "20:" <> value} == FerricStore.get("k#{i}", o))
+    restart(ctx)
+    for i <- 1..50, do: assert({:ok, "20:" <> value} == FerricStore.get("k#{i}", o))
+  end
+
+  test "forced compaction keeps exactly the live keys across restarts",
+       %{opts: o, name: name} = ctx do
+    value = :binary.copy("y", 300)
+    for i <- 1..400, do: :ok = FerricStore.set("k#{i}", "#{i}" <> value, o)
+    # Delete some, overwrite others, expire a few: old records become dead.
+    for i <- 1..100, do: {:ok, 1} = FerricStore.del("k#{i}", o)
+    for i <- 101..200, do: :ok = FerricStore.set("k#{i}", "new#{i}", o)
+    for i <- 201..210, do: {:ok, true} = FerricStore.pexpire("k#{i}", 1, o)
+    Process.sleep(20)
+    before = disk_bytes(ctx)
+    assert :ok = Shard.compact(name, 0)
+    Process.sleep(2_100)
+    assert disk_bytes(ctx) < before
+
+    check = fn ->
+      for i <- 1..100, do: assert({:ok, nil} == FerricStore.get("k#{i}", o))
+      for i <- 101..200, do: assert({:ok, "new#{i}"} == FerricStore.get("k#{i}", o))
+      for i <- 201..210, do: assert({:ok, nil} == FerricStore.get("k#{i}", o))
+      for i <- 211..400, do: assert({:ok, "#{i}" <> value} == FerricStore.get("k#{i}", o))
+      assert {:ok, 290} = FerricStore.dbsize(o)
+    end
+
+    check.()
+    restart(ctx)
+    check.()
+    # Compacting again after the restart (now from hint files) changes nothing.
+    assert :ok = Shard.compact(name, 0)
+    restart(ctx)
+    check.()
+  end
+
+  test "an interrupted compaction is discarded at start-up", %{opts: o, name: name} = ctx do
+    for i <- 1..200, do: :ok = FerricStore.set("k#{i}", :binary.copy("z", 400), o)
+    stop_instance(name)
+    dir = shard_dir(ctx)
+    [first | _] = Files.list(dir)
+    # A compaction that died before writing its hint: a partial next generation.
+    File.write!(Files.data_path(dir, Files.next_generation(first)), "partial")
+    start_instance(ctx.instance_opts)
+    refute File.exists?(Files.data_path(dir, Files.next_generation(first)))
+    assert {:ok, 200} = FerricStore.dbsize(o)
+  end
+
+  test "reads during compaction never fail", %{opts: o, name: name} do
+    for i <- 1..300, do: :ok = FerricStore.set("k#{i}", "v#{i}" <> :binary.copy("r", 300), o)
+    for i <- 1..300, do: :ok = FerricStore.set("k#{i}", "w#{i}", o)
+
+    restart_reader =
+      Task.async(fn ->
+        for _ <- 1..20, i <- 1..300, do: {:ok, "w" <> _} = FerricStore.get("k#{i}", o)
+        :ok
+      end)
+
+    assert :ok = Shard.compact(name, 0)
+    assert :ok = Task.await(restart_reader, 30_000)
+  end
+end
