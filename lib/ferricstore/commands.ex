@@ -42,7 +42,12 @@ defmodule FerricStore.Commands do
     FerricStore.Commands.Connection,
     FerricStore.Commands.Server,
     FerricStore.Commands.Strings,
-    FerricStore.Commands.Keyspace
+    FerricStore.Commands.Keyspace,
+    FerricStore.Commands.Hashes,
+    FerricStore.Commands.Lists,
+    FerricStore.Commands.Sets,
+    FerricStore.Commands.ZSets,
+    FerricStore.Commands.Objects
   ]
 
   @table_key {__MODULE__, :table}

@@ -191,9 +191,10 @@ defmodule FerricStore.Commands.Keyspace do
 
   def execute({:expire_due, due}, b) do
     Enum.reduce(due, {{:ok, 0}, b}, fn {key, exp}, {{:ok, n}, b} ->
-      if Batch.due?(b, key, exp),
-        do: {{:ok, n + 1}, Batch.delete(b, key, :string)},
-        else: {{:ok, n}, b}
+      case Batch.due?(b, key, exp) && Batch.get(%{b | now: 0}, key) do
+        {type, _, _} -> {{:ok, n + 1}, Batch.delete(b, key, type)}
+        _ -> {{:ok, n}, b}
+      end
     end)
   end
 

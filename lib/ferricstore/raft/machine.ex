@@ -27,7 +27,12 @@ defmodule FerricStore.Raft.Machine do
 
   @families %{
     strings: FerricStore.Commands.Strings,
-    keyspace: FerricStore.Commands.Keyspace
+    keyspace: FerricStore.Commands.Keyspace,
+    hashes: FerricStore.Commands.Hashes,
+    lists: FerricStore.Commands.Lists,
+    sets: FerricStore.Commands.Sets,
+    zsets: FerricStore.Commands.ZSets,
+    objects: FerricStore.Commands.Objects
   }
 
   @impl true
@@ -114,6 +119,7 @@ defmodule FerricStore.Raft.Machine do
       new_end = last_off + last_size
       if batch.flushed, do: flush_tables(tables)
       dead_fids = publish(batch.overlay, locations, fid, tables)
+      FerricStore.Store.Members.publish(batch, locations, fid, tables)
       Keydir.put_meta(tables.meta, :active, {fid, file, new_end})
       Keydir.put_meta(tables.meta, :applied, index)
       effects = after_write(tables, state, index, fid, new_end, new_end - offset)

@@ -11,7 +11,19 @@ defmodule FerricStore.Store.Batch do
 
   import Keydir, only: [expired?: 2]
 
-  defstruct [:tables, :seq, now: 0, overlay: %{}, records: [], count: 0, flushed: false]
+  defstruct [
+    :tables,
+    :seq,
+    now: 0,
+    overlay: %{},
+    records: [],
+    count: 0,
+    flushed: false,
+    # Collections (FerricStore.Store.Members): member writes of this entry by key, and
+    # the keys whose members as of the entry's start are gone (deleted or replaced).
+    members: %{},
+    dropped: %{}
+  ]
 
   @type t :: %__MODULE__{}
 
@@ -48,6 +60,7 @@ defmodule FerricStore.Store.Batch do
   @doc "The bytes of a value returned by `get/2` (reads a cold value from its data file)."
   @spec value(t(), term()) :: {:ok, binary()} | {:error, term()}
   def value(_b, value) when is_binary(value), do: {:ok, value}
+  def value(_b, meta) when is_map(meta), do: {:ok, meta}
 
   def value(%__MODULE__{tables: %{files: files}}, {:cold, fid, off, size}) do
     case :ets.lookup(files, fid) do
@@ -56,26 +69,44 @@ defmodule FerricStore.Store.Batch do
     end
   end
 
-  @doc "Writes `key` (a string value; collections add their own types later)."
-  @spec put(t(), binary(), atom(), binary(), non_neg_integer()) :: t()
-  def put(b, key, type, value, expire_at) do
-    rec = {Record.disk_key(type, key), value, expire_at, b.seq}
+  @doc "Writes `key`: a string value, or the header (meta map) of a collection."
+  @spec put(t(), binary(), atom(), binary() | map(), non_neg_integer()) :: t()
+  def put(b, key, :string, value, expire_at) do
+    rec = {Record.disk_key(:string, key), value, expire_at, b.seq}
+    b = if collection?(b, key), do: drop_members(b, key), else: b
+    put_row(b, key, :string, value, expire_at, rec)
+  end
 
+  def put(b, key, type, meta, expire_at) when is_map(meta) do
+    rec = {Record.header_key(type, key, meta), "", expire_at, b.seq}
+    put_row(b, key, type, meta, expire_at, rec)
+  end
+
+  defp put_row(b, key, type, value, expire_at, rec) do
     %{b | overlay: Map.put(b.overlay, key, {:row, type, value, expire_at, b.count})}
     |> add_record(rec)
   end
 
-  @doc "Deletes `key` (writes a tombstone)."
+  @doc "Deletes `key` (writes a tombstone; one for a whole collection)."
   @spec delete(t(), binary(), atom()) :: t()
+  def delete(b, key, :string) do
+    rec = {Record.disk_key(:string, key), :tombstone, 0, b.seq}
+    delete_row(b, key, rec)
+  end
+
   def delete(b, key, type) do
-    rec = {Record.disk_key(type, key), :tombstone, 0, b.seq}
+    rec = {Record.header_key(type, key, %{}), :tombstone, 0, b.seq}
+    b |> drop_members(key) |> delete_row(key, rec)
+  end
+
+  defp delete_row(b, key, rec) do
     %{b | overlay: Map.put(b.overlay, key, {:deleted, b.count})} |> add_record(rec)
   end
 
   @doc "Deletes every key of the shard (FLUSHDB): one marker record, not one per key."
   @spec flush(t()) :: t()
   def flush(b) do
-    %{b | overlay: %{}, flushed: true}
+    %{b | overlay: %{}, members: %{}, dropped: %{}, flushed: true}
     |> add_record({Record.flush_key(), "", 0, b.seq})
   end
 
@@ -92,4 +123,75 @@ defmodule FerricStore.Store.Batch do
         _ -> match?([{_, _, _, ^expire_at, _, _, _}], :ets.lookup(b.tables.keydir, key))
       end
   end
+
+  ## Collections (see FerricStore.Store.Members and docs/collections.md)
+
+  @doc "A fresh generation for a collection created by the current operation."
+  @spec new_gen(t()) :: non_neg_integer()
+  def new_gen(b), do: Bitwise.bsl(b.seq, 24) + b.count
+
+  @doc "Starts a new collection at `key`: members left by an earlier one are gone."
+  @spec drop_members(t(), binary()) :: t()
+  def drop_members(b, key),
+    do: %{b | members: Map.delete(b.members, key), dropped: Map.put(b.dropped, key, true)}
+
+  # Is the row of `key` (live or expired, as of this entry) a collection header?
+  defp collection?(b, key) do
+    case b.overlay do
+      %{^key => {:row, type, _, _, _}} -> type != :string
+      %{^key => {:deleted, _}} -> false
+      _ when b.flushed -> false
+      _ -> match?([{_, t, _, _, _, _, _}] when t != :string, :ets.lookup(b.tables.keydir, key))
+    end
+  end
+
+  @doc "A member of `key`: `{value_or_cold, gen}` or nil (zset: the value is the score)."
+  @spec member(t(), binary(), term()) :: {term(), non_neg_integer()} | nil
+  def member(b, key, member) do
+    case b.members do
+      %{^key => %{^member => {:m, value, gen, _i}}} ->
+        {value, gen}
+
+      %{^key => %{^member => :deleted}} ->
+        nil
+
+      _ ->
+        if b.flushed or Map.has_key?(b.dropped, key),
+          do: nil,
+          else: FerricStore.Store.Members.lookup(b.tables.members, key, member)
+    end
+  end
+
+  @doc """
+  Writes a member. `value` is the bytes of a hash value or list element, "" for a set
+  member, the score (float, `:inf`, `:neg_inf`) for a zset member.
+  """
+  @spec put_member(t(), atom(), binary(), non_neg_integer(), term(), term()) :: t()
+  def put_member(b, :zset, key, gen, member, score) do
+    rec = {Record.member_key(:zset, key, gen, member, score), "", 0, b.seq}
+    put_member_row(b, key, member, {:m, score, gen, b.count}) |> add_record(rec)
+  end
+
+  def put_member(b, type, key, gen, member, value) do
+    rec = {Record.member_key(type, key, gen, member, nil), value, 0, b.seq}
+    put_member_row(b, key, member, {:m, value, gen, b.count}) |> add_record(rec)
+  end
+
+  @doc "Deletes a member (a tombstone record)."
+  @spec delete_member(t(), atom(), binary(), non_neg_integer(), term()) :: t()
+  def delete_member(b, type, key, gen, member) do
+    score = if type == :zset, do: 0.0
+    rec = {Record.member_key(type, key, gen, member, score), :tombstone, 0, b.seq}
+    put_member_row(b, key, member, :deleted) |> add_record(rec)
+  end
+
+  defp put_member_row(b, key, member, entry) do
+    ms = Map.get(b.members, key, %{})
+    %{b | members: Map.put(b.members, key, Map.put(ms, member, entry))}
+  end
+
+  @doc "The member overlay of `key` and whether its members as of the entry start are gone."
+  @spec member_view(t(), binary()) :: {map(), boolean()}
+  def member_view(b, key),
+    do: {Map.get(b.members, key, %{}), b.flushed or Map.has_key?(b.dropped, key)}
 end

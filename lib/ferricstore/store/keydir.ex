@@ -12,12 +12,22 @@ defmodule FerricStore.Store.Keydir do
   #   files   (:set)          {file_id, file_handle} data files readable by everyone
   #   meta    (:set)          shard bookkeeping owned by the machine (applied index, active
   #                           file, bytes since checkpoint); never replicated state.
+  #   members (:ordered_set)  {{key, member}, value | nil, gen, file_id, offset, size}: the
+  #                           members of collections, contiguous per key (docs/collections.md)
+  #   scores  (:ordered_set)  {{key, score_key, member}}: sorted-set members in score order
 
   @type row ::
           {binary(), atom(), binary() | nil, non_neg_integer(), non_neg_integer(),
            non_neg_integer() | :pending, non_neg_integer()}
 
-  @type tables :: %{keydir: atom(), expiry: atom(), files: atom(), meta: atom()}
+  @type tables :: %{
+          keydir: atom(),
+          expiry: atom(),
+          files: atom(),
+          meta: atom(),
+          members: atom(),
+          scores: atom()
+        }
 
   @doc "Table names for shard `n` of `instance` (named tables: cheap lookups by atom)."
   @spec tables(atom(), non_neg_integer()) :: tables()
@@ -26,17 +36,21 @@ defmodule FerricStore.Store.Keydir do
       keydir: :"#{instance}.keydir.#{n}",
       expiry: :"#{instance}.expiry.#{n}",
       files: :"#{instance}.files.#{n}",
-      meta: :"#{instance}.meta.#{n}"
+      meta: :"#{instance}.meta.#{n}",
+      members: :"#{instance}.members.#{n}",
+      scores: :"#{instance}.scores.#{n}"
     }
   end
 
   @doc "Creates the shard's tables, owned by the calling process."
   @spec create(tables()) :: :ok
-  def create(%{keydir: k, expiry: e, files: f, meta: m}) do
+  def create(%{keydir: k, expiry: e, files: f, meta: m} = tables) do
     :ets.new(k, [:set, :public, :named_table, read_concurrency: true])
     :ets.new(e, [:ordered_set, :public, :named_table])
     :ets.new(f, [:set, :public, :named_table, read_concurrency: true])
     :ets.new(m, [:set, :public, :named_table, read_concurrency: true])
+    :ets.new(tables.members, [:ordered_set, :public, :named_table, read_concurrency: true])
+    :ets.new(tables.scores, [:ordered_set, :public, :named_table, read_concurrency: true])
     :ok
   end
 

@@ -328,6 +328,7 @@ defmodule FerricStore.Store.Shard do
     {:ok, file} = Bitcask.open(data_path(dir, active))
     :ets.insert(tables.files, {active, file})
     {stats, end_offset} = load_active(file, active, tables, now, stats)
+    FerricStore.Store.Members.finish_load(tables)
     Keydir.put_meta(tables.meta, :active, {active, file, end_offset})
     Keydir.put_meta(tables.meta, :applied, stats.applied)
     Keydir.put_meta(tables.meta, :recovery, stats)
@@ -436,6 +437,7 @@ defmodule FerricStore.Store.Shard do
       :flush ->
         :ets.delete_all_objects(tables.keydir)
         :ets.delete_all_objects(tables.expiry)
+        FerricStore.Store.Members.clear(tables)
 
       {type, key} ->
         old_exp =
@@ -455,6 +457,10 @@ defmodule FerricStore.Store.Shard do
           :ets.insert(tables.keydir, {key, type, nil, exp, fid, off, size})
           Keydir.reindex_expiry(tables.expiry, key, old_exp, exp)
         end
+
+      collection when elem(collection, 0) in [:header, :member] ->
+        entry = {disk_key, off, size, exp, seq, flags}
+        FerricStore.Store.Members.load_entry(collection, entry, fid, tables, now)
 
       :unknown ->
         :ok

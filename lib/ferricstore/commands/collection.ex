@@ -1,0 +1,216 @@
+defmodule FerricStore.Commands.Collection do
+  @moduledoc false
+  # Helpers shared by the collection families (Hashes, Lists, Sets, ZSets): header
+  # lookups with Redis' WRONGTYPE rule on both sides (caller reads, machine ops), member
+  # reads, headers that disappear when the collection becomes empty, reply helpers.
+
+  alias FerricStore.{Error, Store}
+  alias FerricStore.Store.{Batch, Members}
+
+  ## Caller side (reads in the caller's process)
+
+  @doc "`{:ok, nil}` (missing), `{:ok, {meta, tables}}`, or WRONGTYPE."
+  def read(instance, key, type) do
+    case Store.lookup(instance, key) do
+      nil -> {:ok, nil}
+      {_, ^type, meta, _, _, _, _} -> {:ok, {meta, Store.tables_for(instance, key)}}
+      _ -> {:error, Error.new(:wrongtype)}
+    end
+  end
+
+  @doc "The bytes of a member value read by a walk or lookup."
+  def bytes(tables, value) do
+    case Members.read(tables.files, value) do
+      {:ok, bytes} -> bytes
+      {:error, _} -> raise Error.new(:io)
+    end
+  end
+
+  @doc "A member's value bytes (hash value, list element) or nil, from ETS."
+  def member(tables, key, member) do
+    case Members.lookup(tables.members, key, member) do
+      nil -> nil
+      {value, _gen} when is_binary(value) -> value
+      {cold, _gen} -> bytes(tables, cold)
+    end
+  end
+
+  @doc "Collects up to `limit` (`:all`) items of a read-side walk in member order."
+  def collect(tables, key, start, dir, limit, map \\ & &1) do
+    Members.walk(tables.members, key, start, dir, {%{}, false}, {[], limit}, fn item,
+                                                                                {acc, left} ->
+      acc = [map.(item) | acc]
+      left = if left == :all, do: :all, else: left - 1
+      if left == 0, do: {:halt, {acc, 0}}, else: {:cont, {acc, left}}
+    end)
+    |> elem(0)
+    |> Enum.reverse()
+  end
+
+  ## Machine side
+
+  @doc "`{:ok, nil}`, `{:ok, {meta, exp}}` for the live collection at `key`, or WRONGTYPE."
+  def get(b, key, type) do
+    case Batch.get(b, key) do
+      nil -> {:ok, nil}
+      {^type, meta, exp} -> {:ok, {meta, exp}}
+      _ -> {:error, Error.new(:wrongtype)}
+    end
+  end
+
+  @doc "Like `get/3`, creating an empty collection (new generation) when missing."
+  def open(b, key, type, extra \\ %{}) do
+    case get(b, key, type) do
+      {:ok, nil} ->
+        {:ok, {Map.merge(%{gen: Batch.new_gen(b), n: 0}, extra), 0}, Batch.drop_members(b, key)}
+
+      {:ok, found} ->
+        {:ok, found, b}
+
+      error ->
+        error
+    end
+  end
+
+  @doc "Writes the header, or deletes the collection when it became empty."
+  def save(b, key, type, %{n: 0}, _exp), do: Batch.delete(b, key, type)
+  def save(b, key, type, meta, exp), do: Batch.put(b, key, type, meta, exp)
+
+  @doc "A member's value bytes within a batch, or nil."
+  def member_bytes(b, key, member) do
+    case Batch.member(b, key, member) do
+      nil -> nil
+      {value, _gen} -> value!(b, value)
+    end
+  end
+
+  @doc "The bytes of a member value (cold ones read from disk) within a batch."
+  def value!(b, value) do
+    case Batch.value(b, value) do
+      {:ok, bytes} -> bytes
+      {:error, _} -> raise Error.new(:io)
+    end
+  end
+
+  @doc "Walks a collection in member order inside a batch (see Members.walk/7)."
+  def walk(b, key, start, dir, acc, fun),
+    do: Members.walk(b.tables.members, key, start, dir, Batch.member_view(b, key), acc, fun)
+
+  @doc "Every `{member, value}` of `key` in member order, inside a batch."
+  def all(b, key) do
+    walk(b, key, :edge, :asc, [], fn item, acc -> {:cont, [item | acc]} end) |> Enum.reverse()
+  end
+
+  ## Replies
+
+  def reply(:ok), do: :ok
+  def reply({:ok, value}), do: value
+  def reply({:error, %Error{} = error}), do: error
+
+  def bool({:ok, true}), do: 1
+  def bool({:ok, false}), do: 0
+  def bool(other), do: reply(other)
+
+  @doc "Runs a read, turning a raised I/O error into an error value."
+  defmacro safely(do: body) do
+    quote do
+      try do
+        unquote(body)
+      rescue
+        e in FerricStore.Error -> {:error, e}
+      end
+    end
+  end
+
+  @doc "Parses SCAN-style options (MATCH, COUNT) for HSCAN/SSCAN/ZSCAN."
+  def scan_opts([], acc), do: {:ok, acc}
+
+  def scan_opts([opt, value | rest], acc) do
+    case String.upcase(opt) do
+      "MATCH" ->
+        scan_opts(rest, Keyword.put(acc, :match, value))
+
+      "COUNT" ->
+        case FerricStore.Commands.Args.int(value) do
+          {:ok, n} when n >= 1 -> scan_opts(rest, Keyword.put(acc, :count, n))
+          {:ok, _} -> {:error, Error.new(:syntax)}
+          :error -> {:error, Error.new(:not_integer)}
+        end
+
+      _ ->
+        {:error, Error.new(:syntax)}
+    end
+  end
+
+  def scan_opts(_, _acc), do: {:error, Error.new(:syntax)}
+
+  @doc "Parses a SCAN cursor."
+  def cursor(bin) do
+    case Integer.parse(bin) do
+      {n, ""} when n >= 0 -> {:ok, n}
+      _ -> {:error, Error.new(:invalid_cursor, "ERR invalid cursor")}
+    end
+  end
+
+  @doc """
+  One step of a *SCAN over a collection: the cursor is an offset in member order
+  (O(cursor + count) per call). Small collections (<= 128 members) are returned whole
+  with cursor 0, as Redis does for listpack encodings.
+  """
+  def scan(tables, key, n, cursor, opts, map) do
+    count = Keyword.get(opts, :count, 10)
+    regex = if opts[:match], do: FerricStore.Commands.Glob.compile(opts[:match])
+    limit = if n <= 128, do: :all, else: cursor + count
+    items = collect(tables, key, :edge, :asc, limit)
+    items = if limit == :all, do: items, else: Enum.drop(items, cursor)
+    next = if limit == :all or cursor + count >= n, do: 0, else: cursor + count
+
+    found =
+      for {m, _v} = item <- items,
+          regex == nil or FerricStore.Commands.Glob.match?(regex, m),
+          do: map.(item)
+
+    {next, found}
+  end
+
+  @doc """
+  Up to `count` distinct random members of `key` (n members): a random probe into the
+  ordered members table (uniform over the gaps between members, not exactly uniform
+  over members), or a shuffle of all members when count is a large share of n.
+  """
+  def random_members(tables, key, n, count) when count * 3 >= n do
+    tables |> collect(key, :edge, :asc, :all) |> Enum.take_random(count)
+  end
+
+  def random_members(tables, key, _n, count), do: probe(tables, key, count, %{}, 0)
+
+  defp probe(_tables, _key, count, acc, _tries) when map_size(acc) >= count, do: Map.to_list(acc)
+
+  defp probe(tables, key, count, acc, tries) when tries > count * 20 do
+    # Unlucky probes: fill up in member order.
+    more = collect(tables, key, :edge, :asc, count * 2)
+
+    Enum.reduce_while(more, acc, fn {m, v}, acc ->
+      acc = Map.put(acc, m, v)
+      if map_size(acc) >= count, do: {:halt, acc}, else: {:cont, acc}
+    end)
+    |> Map.to_list()
+  end
+
+  defp probe(tables, key, count, acc, tries) do
+    case random_one(tables, key) do
+      nil -> Map.to_list(acc)
+      {m, v} -> probe(tables, key, count, Map.put(acc, m, v), tries + 1)
+    end
+  end
+
+  @doc "One random `{member, value}` of a non-empty collection (see random_members/4)."
+  def random_one(tables, key) do
+    start = {:at, :crypto.strong_rand_bytes(8)}
+
+    case collect(tables, key, start, :asc, 1) do
+      [item] -> item
+      [] -> List.first(collect(tables, key, :edge, :asc, 1))
+    end
+  end
+end

@@ -1,0 +1,368 @@
+defmodule FerricStore.Commands.Hashes do
+  @moduledoc false
+  # Hash commands, one record per field (docs/collections.md): caller side (reads in the
+  # caller's process, writes through Raft), machine side (`execute/2`), RESP side.
+
+  import FerricStore.Commands.Collection, only: [safely: 1, reply: 1, bool: 1]
+
+  alias FerricStore.{Error, Store}
+  alias FerricStore.Commands.{Args, Collection}
+  alias FerricStore.Store.Batch
+
+  import Args, only: [is_int64: 1]
+
+  ## Caller side
+
+  def hset(instance, key, pairs), do: write(instance, key, {:hset, key, pairs(pairs), false})
+
+  def hsetnx(instance, key, field, value),
+    do: write(instance, key, {:hset, key, [{field, value}], true})
+
+  def hmset(instance, key, pairs) do
+    case hset(instance, key, pairs) do
+      {:ok, _} -> :ok
+      error -> error
+    end
+  end
+
+  def hdel(instance, key, fields), do: write(instance, key, {:hdel, key, List.wrap(fields)})
+
+  def hincrby(instance, key, field, by) when is_int64(by),
+    do: write(instance, key, {:hincrby, key, field, by})
+
+  def hincrby(_instance, _key, _field, _by), do: {:error, Error.new(:not_integer)}
+
+  def hincrbyfloat(instance, key, field, by) when is_number(by),
+    do: write(instance, key, {:hincrbyfloat, key, field, by * 1.0})
+
+  defp write(instance, key, op), do: Store.write(instance, key, :hashes, op)
+
+  defp pairs(pairs) when is_map(pairs), do: Map.to_list(pairs)
+  defp pairs(pairs), do: pairs
+
+  def hget(instance, key, field) do
+    safely do
+      with {:ok, found} <- Collection.read(instance, key, :hash) do
+        case found do
+          nil -> {:ok, nil}
+          {_meta, tables} -> {:ok, Collection.member(tables, key, field)}
+        end
+      end
+    end
+  end
+
+  def hmget(instance, key, fields) do
+    safely do
+      with {:ok, found} <- Collection.read(instance, key, :hash) do
+        case found do
+          nil -> {:ok, Enum.map(fields, fn _ -> nil end)}
+          {_meta, tables} -> {:ok, Enum.map(fields, &Collection.member(tables, key, &1))}
+        end
+      end
+    end
+  end
+
+  @doc "Every `{field, value}` pair, in field order."
+  def hgetall(instance, key),
+    do: all(instance, key, fn {f, v}, t -> {f, Collection.bytes(t, v)} end)
+
+  def hkeys(instance, key), do: all(instance, key, fn {f, _v}, _t -> f end)
+  def hvals(instance, key), do: all(instance, key, fn {_f, v}, t -> Collection.bytes(t, v) end)
+
+  defp all(instance, key, map) do
+    safely do
+      with {:ok, found} <- Collection.read(instance, key, :hash) do
+        case found do
+          nil ->
+            {:ok, []}
+
+          {_, tables} ->
+            {:ok, Collection.collect(tables, key, :edge, :asc, :all, &map.(&1, tables))}
+        end
+      end
+    end
+  end
+
+  def hlen(instance, key) do
+    with {:ok, found} <- Collection.read(instance, key, :hash) do
+      {:ok, if(found, do: elem(found, 0).n, else: 0)}
+    end
+  end
+
+  def hexists(instance, key, field) do
+    with {:ok, found} <- Collection.read(instance, key, :hash) do
+      case found do
+        nil -> {:ok, false}
+        {_, tables} -> {:ok, :ets.member(tables.members, {key, field})}
+      end
+    end
+  end
+
+  def hstrlen(instance, key, field) do
+    with {:ok, value} <- hget(instance, key, field), do: {:ok, byte_size(value || "")}
+  end
+
+  @doc """
+  HRANDFIELD: `count` nil returns one field or nil; a positive count distinct fields, a
+  negative one abs(count) fields that may repeat. `with_values` returns pairs.
+  """
+  def hrandfield(instance, key, count \\ nil, with_values \\ false) do
+    safely do
+      with {:ok, found} <- Collection.read(instance, key, :hash) do
+        map = fn {f, v}, t -> if with_values, do: {f, Collection.bytes(t, v)}, else: f end
+
+        case {found, count} do
+          {nil, nil} ->
+            {:ok, nil}
+
+          {nil, _} ->
+            {:ok, []}
+
+          {{_meta, tables}, nil} ->
+            {:ok, map.(Collection.random_one(tables, key), tables) |> single()}
+
+          {_, 0} ->
+            {:ok, []}
+
+          {{meta, tables}, c} when c > 0 ->
+            {:ok,
+             Enum.map(
+               Collection.random_members(tables, key, meta.n, min(c, meta.n)),
+               &map.(&1, tables)
+             )}
+
+          {{_meta, tables}, c} ->
+            {:ok, for(_ <- 1..-c, do: map.(Collection.random_one(tables, key), tables))}
+        end
+      end
+    end
+  end
+
+  defp single({f, _v}), do: f
+  defp single(f), do: f
+
+  def hscan(instance, key, cursor, opts \\ []) do
+    safely do
+      with {:ok, found} <- Collection.read(instance, key, :hash) do
+        case found do
+          nil ->
+            {:ok, {0, []}}
+
+          {meta, tables} ->
+            {:ok,
+             Collection.scan(tables, key, meta.n, cursor, opts, fn {f, v} ->
+               {f, Collection.bytes(tables, v)}
+             end)}
+        end
+      end
+    end
+  end
+
+  ## Machine side
+
+  @doc false
+  def execute({:hset, key, pairs, nx?}, b) do
+    with {:ok, {meta, exp}, b} <- Collection.open(b, key, :hash) do
+      {added, meta, b} =
+        Enum.reduce(pairs, {0, meta, b}, fn {f, v}, {added, meta, b} ->
+          case Batch.member(b, key, f) do
+            nil ->
+              {added + 1, %{meta | n: meta.n + 1},
+               Batch.put_member(b, :hash, key, meta.gen, f, v)}
+
+            _ when nx? ->
+              {added, meta, b}
+
+            _ ->
+              {added, meta, Batch.put_member(b, :hash, key, meta.gen, f, v)}
+          end
+        end)
+
+      reply = if nx?, do: {:ok, added == 1}, else: {:ok, added}
+      if meta.n == 0, do: {reply, b}, else: {reply, Collection.save(b, key, :hash, meta, exp)}
+    else
+      error -> {error, b}
+    end
+  end
+
+  def execute({:hdel, key, fields}, b) do
+    case Collection.get(b, key, :hash) do
+      {:ok, nil} ->
+        {{:ok, 0}, b}
+
+      {:ok, {meta, exp}} ->
+        {n, b} =
+          Enum.reduce(fields, {0, b}, fn f, {n, b} ->
+            if Batch.member(b, key, f),
+              do: {n + 1, Batch.delete_member(b, :hash, key, meta.gen, f)},
+              else: {n, b}
+          end)
+
+        b = if n > 0, do: Collection.save(b, key, :hash, %{meta | n: meta.n - n}, exp), else: b
+        {{:ok, n}, b}
+
+      error ->
+        {error, b}
+    end
+  end
+
+  def execute({:hincrby, key, field, by}, b) do
+    incr(b, key, field, fn cur ->
+      with {:ok, n} <- int_value(cur) do
+        new = n + by
+
+        if is_int64(new),
+          do: {:ok, new, Integer.to_string(new)},
+          else: {:error, Error.new(:overflow)}
+      end
+    end)
+  end
+
+  def execute({:hincrbyfloat, key, field, by}, b) do
+    incr(b, key, field, fn cur ->
+      with {:ok, f} <- float_value(cur) do
+        try do
+          new = f + by
+          text = Args.format_float(new)
+          {:ok, text, text}
+        rescue
+          ArithmeticError -> {:error, Error.new(:nan_or_infinity)}
+        end
+      end
+    end)
+  end
+
+  defp incr(b, key, field, fun) do
+    with {:ok, {meta, exp}, b} <- Collection.open(b, key, :hash),
+         cur = Collection.member_bytes(b, key, field),
+         {:ok, reply, text} <- fun.(cur) do
+      b = Batch.put_member(b, :hash, key, meta.gen, field, text)
+      meta = if cur == nil, do: %{meta | n: meta.n + 1}, else: meta
+      {{:ok, reply}, Collection.save(b, key, :hash, meta, exp)}
+    else
+      {:error, _} = error -> {error, b}
+    end
+  end
+
+  defp int_value(nil), do: {:ok, 0}
+
+  defp int_value(v) do
+    case Args.int(v) do
+      {:ok, n} -> {:ok, n}
+      :error -> {:error, Error.new(:not_integer, "ERR hash value is not an integer")}
+    end
+  end
+
+  defp float_value(nil), do: {:ok, 0.0}
+
+  defp float_value(v) do
+    case Args.float(v) do
+      {:ok, f} -> {:ok, f}
+      :error -> {:error, Error.new(:not_float, "ERR hash value is not a float")}
+    end
+  end
+
+  ## RESP side
+
+  @doc false
+  def commands do
+    [
+      cmd("hset", -4, ["write", "denyoom", "fast"]),
+      cmd("hsetnx", 4, ["write", "denyoom", "fast"]),
+      cmd("hmset", -4, ["write", "denyoom", "fast"]),
+      cmd("hget", 3, ["readonly", "fast"]),
+      cmd("hmget", -3, ["readonly", "fast"]),
+      cmd("hgetall", 2, ["readonly"]),
+      cmd("hdel", -3, ["write", "fast"]),
+      cmd("hexists", 3, ["readonly", "fast"]),
+      cmd("hlen", 2, ["readonly", "fast"]),
+      cmd("hkeys", 2, ["readonly"]),
+      cmd("hvals", 2, ["readonly"]),
+      cmd("hincrby", 4, ["write", "denyoom", "fast"]),
+      cmd("hincrbyfloat", 4, ["write", "denyoom", "fast"]),
+      cmd("hstrlen", 3, ["readonly", "fast"]),
+      cmd("hrandfield", -2, ["readonly"]),
+      cmd("hscan", -3, ["readonly"])
+    ]
+  end
+
+  defp cmd(name, arity, flags),
+    do: %{name: name, arity: arity, flags: flags, first_key: 1, last_key: 1, step: 1}
+
+  @doc false
+  def handle(name, [key | args], ctx) when name in ["hset", "hmset"] do
+    if rem(length(args), 2) == 1 do
+      FerricStore.Commands.arity_error(name)
+    else
+      pairs = args |> Enum.chunk_every(2) |> Enum.map(fn [f, v] -> {f, v} end)
+
+      if name == "hset",
+        do: reply(hset(ctx.instance, key, pairs)),
+        else: reply(hmset(ctx.instance, key, pairs))
+    end
+  end
+
+  def handle("hsetnx", [key, f, v], ctx), do: bool(hsetnx(ctx.instance, key, f, v))
+  def handle("hget", [key, f], ctx), do: reply(hget(ctx.instance, key, f))
+  def handle("hmget", [key | fs], ctx), do: reply(hmget(ctx.instance, key, fs))
+
+  def handle("hgetall", [key], ctx) do
+    with {:ok, pairs} <- hgetall(ctx.instance, key), do: {:map, pairs}
+  end
+
+  def handle("hdel", [key | fs], ctx), do: reply(hdel(ctx.instance, key, fs))
+  def handle("hexists", [key, f], ctx), do: bool(hexists(ctx.instance, key, f))
+  def handle("hlen", [key], ctx), do: reply(hlen(ctx.instance, key))
+  def handle("hkeys", [key], ctx), do: reply(hkeys(ctx.instance, key))
+  def handle("hvals", [key], ctx), do: reply(hvals(ctx.instance, key))
+  def handle("hstrlen", [key, f], ctx), do: reply(hstrlen(ctx.instance, key, f))
+
+  def handle("hincrby", [key, f, by], ctx) do
+    with {:ok, by} <- Args.int!(by), do: reply(hincrby(ctx.instance, key, f, by))
+  end
+
+  def handle("hincrbyfloat", [key, f, by], ctx) do
+    case Args.float(by) do
+      {:ok, by} -> reply(hincrbyfloat(ctx.instance, key, f, by))
+      :error -> Error.new(:not_float)
+    end
+  end
+
+  def handle("hrandfield", [key], ctx), do: reply(hrandfield(ctx.instance, key))
+
+  def handle("hrandfield", [key, count | rest], ctx) do
+    with {:ok, count} <- Args.int!(count),
+         {:ok, wv} <- withvalues(rest) do
+      cond do
+        wv and count < -div(Args.max_int(), 2) ->
+          Error.new(:out_of_range, "ERR value is out of range")
+
+        true ->
+          case hrandfield(ctx.instance, key, count, wv) do
+            {:ok, items} when wv -> pairs_reply(items, ctx)
+            other -> reply(other)
+          end
+      end
+    end
+  end
+
+  def handle("hscan", [key, cursor | opts], ctx) do
+    with {:ok, cursor} <- Collection.cursor(cursor),
+         {:ok, opts} <- Collection.scan_opts(opts, []),
+         {:ok, {next, pairs}} <- hscan(ctx.instance, key, cursor, opts) do
+      [Integer.to_string(next), Enum.flat_map(pairs, fn {f, v} -> [f, v] end)]
+    end
+  end
+
+  defp withvalues([]), do: {:ok, false}
+
+  defp withvalues([opt]) do
+    if String.upcase(opt) == "WITHVALUES", do: {:ok, true}, else: {:error, Error.new(:syntax)}
+  end
+
+  defp withvalues(_), do: {:error, Error.new(:syntax)}
+
+  # RESP3 replies pairs as an array of 2-element arrays, RESP2 flat.
+  defp pairs_reply(items, %{protocol: 3}), do: Enum.map(items, fn {f, v} -> [f, v] end)
+  defp pairs_reply(items, _ctx), do: Enum.flat_map(items, fn {f, v} -> [f, v] end)
+end
