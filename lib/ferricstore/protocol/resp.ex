@@ -152,6 +152,18 @@ defmodule FerricStore.Protocol.RESP do
   defp do_parse_start(<<>>, opts), do: {:continuation, {:header, <<>>, opts}}
 
   defp do_parse_start(<<?*, rest::binary>> = data, opts) do
+    case fast_int(rest) do
+      {n, after_line} when n > 0 and n <= @unauth_max_multibulk ->
+        multibulk_args(after_line, n, [], opts)
+
+      _ ->
+        multibulk_header(data, rest, opts)
+    end
+  end
+
+  defp do_parse_start(data, opts), do: inline(data, opts)
+
+  defp multibulk_header(data, rest, opts) do
     case :binary.match(rest, "\r\n") do
       {pos, 2} ->
         <<count::binary-size(pos), "\r\n", after_line::binary>> = rest
@@ -181,8 +193,6 @@ defmodule FerricStore.Protocol.RESP do
         {:continuation, {:header, data, opts}}
     end
   end
-
-  defp do_parse_start(data, opts), do: inline(data, opts)
 
   # Inline commands end at "\n" (an optional "\r" before it is dropped).
   defp inline(data, opts) do
@@ -216,10 +226,41 @@ defmodule FerricStore.Protocol.RESP do
   defp multibulk_args(data, 0, acc, _opts), do: {:ok, Enum.reverse(acc), data}
 
   defp multibulk_args(<<?$, rest::binary>> = data, left, acc, opts) do
+    # Fast path for the common well-formed header; anything unusual (errors, limits,
+    # a header split across reads) takes the general path below with its exact errors.
+    case fast_int(rest) do
+      {n, body} when n <= @unauth_max_bulk ->
+        if n <= max_bulk_len(opts),
+          do: bulk_body(body, n, [], 0, left, acc, opts),
+          else: {:error, "ERR Protocol error: invalid bulk length"}
+
+      _ ->
+        bulk_header(data, rest, left, acc, opts)
+    end
+  end
+
+  defp multibulk_args(<<>>, left, acc, opts),
+    do: {:continuation, {:multibulk, left, acc, {:line, <<>>}, opts}}
+
+  defp multibulk_args(<<c, _::binary>>, _left, _acc, _opts),
+    do: {:error, "ERR Protocol error: expected '$', got '#{<<c>>}'"}
+
+  # A non-negative decimal without leading zeros followed by CRLF, as string2ll accepts.
+  defp fast_int(<<"0\r\n", rest::binary>>), do: {0, rest}
+  defp fast_int(<<d, rest::binary>>) when d in ?1..?9, do: fast_digits(rest, d - ?0, 1)
+  defp fast_int(_), do: :slow
+
+  defp fast_digits(<<d, rest::binary>>, acc, n) when d in ?0..?9 and n < 15,
+    do: fast_digits(rest, acc * 10 + d - ?0, n + 1)
+
+  defp fast_digits(<<"\r\n", rest::binary>>, acc, _n), do: {acc, rest}
+  defp fast_digits(_, _acc, _n), do: :slow
+
+  defp bulk_header(data, rest, left, acc, opts) do
     case :binary.match(rest, "\r\n") do
       {pos, 2} ->
         <<len::binary-size(pos), "\r\n", body::binary>> = rest
-        max = Keyword.get(opts, :max_bulk_len, @default_max_bulk_len)
+        max = max_bulk_len(opts)
 
         case to_int(len) do
           {:ok, n} when n < 0 or n > max ->
@@ -244,14 +285,16 @@ defmodule FerricStore.Protocol.RESP do
     end
   end
 
-  defp multibulk_args(<<>>, left, acc, opts),
-    do: {:continuation, {:multibulk, left, acc, {:line, <<>>}, opts}}
-
-  defp multibulk_args(<<c, _::binary>>, _left, _acc, _opts),
-    do: {:error, "ERR Protocol error: expected '$', got '#{<<c>>}'"}
-
   # A bulk of `len` bytes is followed by two bytes that Redis skips without looking at
   # them (normally "\r\n"); we do the same so that both servers read the same commands.
+  # Fast path: the whole bulk is in this read. A large argument is copied out of the
+  # read buffer, otherwise a value kept in the keydir would pin the whole buffer.
+  defp bulk_body(data, len, [], 0, left, acc, opts) when byte_size(data) >= len + 2 do
+    <<arg::binary-size(len), _crlf::binary-size(2), rest::binary>> = data
+    arg = if len > 64, do: :binary.copy(arg), else: arg
+    multibulk_args(rest, left - 1, [arg | acc], opts)
+  end
+
   defp bulk_body(data, len, chunks, have, left, acc, opts) do
     need = len + 2 - have
 
@@ -265,6 +308,9 @@ defmodule FerricStore.Protocol.RESP do
       {:continuation, {:multibulk, left, acc, pending, opts}}
     end
   end
+
+  defp max_bulk_len([{:max_bulk_len, max} | _]), do: max
+  defp max_bulk_len(opts), do: Keyword.get(opts, :max_bulk_len, @default_max_bulk_len)
 
   # Redis' string2ll: optional "-", digits, no leading zeros, no "+", no blanks.
   defp to_int("0"), do: {:ok, 0}

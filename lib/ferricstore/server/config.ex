@@ -38,8 +38,32 @@ defmodule FerricStore.Server.Config do
   @spec start_link(keyword()) :: GenServer.on_start()
   def start_link(opts), do: GenServer.start_link(__MODULE__, opts, name: name(opts[:instance]))
 
-  @doc "The ETS table of `instance`."
-  def table(instance), do: :"#{instance}.FerricStore.Server.Config"
+  @doc "The ETS table of `instance` (the name is cached: building atoms is not free)."
+  def table(instance) do
+    key = {__MODULE__, instance}
+
+    case :persistent_term.get(key, nil) do
+      nil ->
+        tab = :"#{instance}.FerricStore.Server.Config"
+        :persistent_term.put(key, tab)
+        tab
+
+      tab ->
+        tab
+    end
+  end
+
+  @doc "proto-max-bulk-len as an integer (read on every request, so cached as one)."
+  @spec max_bulk_len(atom()) :: pos_integer()
+  def max_bulk_len(instance) do
+    case :ets.lookup(table(instance), :max_bulk_len) do
+      [{_, n}] -> n
+      [] -> String.to_integer(get(instance, "proto-max-bulk-len"))
+    end
+  rescue
+    ArgumentError -> String.to_integer(Map.get(@defaults, "proto-max-bulk-len"))
+  end
+
   defp name(instance), do: :"#{instance}.FerricStore.Server.ConfigOwner"
 
   @spec defaults() :: %{String.t() => String.t()}
@@ -85,8 +109,16 @@ defmodule FerricStore.Server.Config do
   @spec put(atom(), String.t(), String.t()) :: :ok
   def put(instance, key, value) do
     case :ets.whereis(table(instance)) do
-      :undefined -> :ok
-      tab -> :ets.insert(tab, {{:config, key}, value}) && :ok
+      :undefined ->
+        :ok
+
+      tab ->
+        :ets.insert(tab, {{:config, key}, value})
+
+        if key == "proto-max-bulk-len",
+          do: :ets.insert(tab, {:max_bulk_len, String.to_integer(value)})
+
+        :ok
     end
   end
 

@@ -167,7 +167,7 @@ defmodule FerricStore.Server.Connection do
   ## Helpers
 
   defp parse_opts(ctx) do
-    max = Config.get(ctx.instance, "proto-max-bulk-len") |> String.to_integer()
+    max = Config.max_bulk_len(ctx.instance)
     [max_bulk_len: max, auth_required: not ctx.authenticated?]
   end
 
