@@ -40,3 +40,11 @@ test: setup lint test-rust test-elixir test-example
 
 bench: build
 	bench/run_all.sh
+
+# Issue #4: differential tests vs redis-server and real clients; RESP benchmark.
+.PHONY: test-differential bench-resp
+test-differential: setup
+	MIX_ENV=test mix test test/differential test/clients --include integration
+
+bench-resp: build
+	bench/resp/run.sh

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# RESP server benchmark (issue #4): FerricStore standalone vs redis-server with
+# `appendfsync always` and vs redis-server without persistence, with redis-benchmark SET, GET
+# and INCR at 1 client, 50 clients, and 50 clients with -P 16. Prints a table and writes it
+# into bench/RESULTS.md under "## RESP server vs redis-server (issue #4)".
+#
+# Usage: bench/resp/run.sh [--no-write]     (env: N1, N50, NP for the request counts)
+# All three servers keep their files in one fresh temp dir on the same disk. ~2-4 minutes.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+export ERL_LIBS=$ROOT/_vendor/erl MIX_HOME=$ROOT/_build/mix_home LANG=C.UTF-8 LC_ALL=C.UTF-8
+WRITE=1; [ "${1:-}" = "--no-write" ] && WRITE=0
+
+N1=${N1:-3000}     # requests per test with 1 client
+N50=${N50:-30000}  # with 50 clients
+NP=${NP:-200000}   # with 50 clients and -P 16
+KEYSPACE=100000
+HEADING="## RESP server vs redis-server (issue #4)"
+
+[ -x _vendor/erl/.complete ] || [ -f _vendor/erl/.complete ] || scripts/setup.sh
+for t in redis-server redis-benchmark redis-cli; do
+  command -v $t >/dev/null || { echo "bench/resp: $t is required (scripts/setup.sh)" >&2; exit 1; }
+done
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferric_resp_bench.XXXXXX")
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+wait_ping() { # port name
+  for _ in $(seq 1 600); do
+    [ "$(redis-cli -p "$1" PING 2>/dev/null)" = "PONG" ] && return 0
+    sleep 0.1
+  done
+  echo "bench/resp: $2 on port $1 did not answer PING" >&2; exit 1
+}
+
+# FerricStore: standalone, MIX_ENV=prod when it compiles, fresh data dir.
+MIX_ENV=prod
+if ! MIX_ENV=prod mix compile >"$WORK/compile.log" 2>&1; then
+  echo "bench/resp: MIX_ENV=prod compile failed, using dev (see $WORK/compile.log)" >&2
+  MIX_ENV=dev; mix compile >/dev/null
+fi
+FPORT=$(free_port)
+MIX_ENV=$MIX_ENV FERRICSTORE_SERVER=true FERRICSTORE_PORT=$FPORT \
+  FERRICSTORE_DATA_DIR="$WORK/ferric" mix run --no-halt >"$WORK/ferric.log" 2>&1 &
+PIDS+=($!)
+
+APORT=$(free_port)
+mkdir -p "$WORK/aof" "$WORK/mem"
+redis-server --port "$APORT" --bind 127.0.0.1 --daemonize no --dir "$WORK/aof" \
+  --save "" --appendonly yes --appendfsync always --logfile "$WORK/aof.log" &
+PIDS+=($!)
+
+MPORT=$(free_port)
+redis-server --port "$MPORT" --bind 127.0.0.1 --daemonize no --dir "$WORK/mem" \
+  --save "" --appendonly no --logfile "$WORK/mem.log" &
+PIDS+=($!)
+
+wait_ping "$FPORT" FerricStore; wait_ping "$APORT" "redis (AOF always)"; wait_ping "$MPORT" "redis (no persistence)"
+
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+declare -A RPS
+targets=(ferric aof mem)
+declare -A PORT=([ferric]=$FPORT [aof]=$APORT [mem]=$MPORT)
+configs=("c1" "c50" "c50p16")
+declare -A CARGS=([c1]="-c 1 -n $N1" [c50]="-c 50 -n $N50" [c50p16]="-c 50 -P 16 -n $NP")
+
+for cfg in "${configs[@]}"; do
+  for tgt in "${targets[@]}"; do
+    redis-cli -p "${PORT[$tgt]}" FLUSHALL >/dev/null
+    # shellcheck disable=SC2086
+    out=$(redis-benchmark -h 127.0.0.1 -p "${PORT[$tgt]}" -t set,get,incr ${CARGS[$cfg]} \
+      -r $KEYSPACE -d 64 --csv 2>/dev/null)
+    while IFS=, read -r test rps _rest; do
+      test=${test//\"/}; rps=${rps//\"/}
+      [ "$test" = "test" ] || RPS[$test.$cfg.$tgt]=$rps
+    done <<<"$out"
+    echo "bench/resp: $cfg $tgt: $(echo "$out" | tail -n +2 | cut -d, -f1,2 | tr '\n' ' ')" >&2
+  done
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
+fmt() { awk -v a="$1" 'BEGIN { printf "%\047.0f", a }'; }
+
+cmdline="bench/resp/run.sh (N1=$N1 N50=$N50 NP=$NP, -r $KEYSPACE -d 64, redis-benchmark $(redis-benchmark --version | awk '{print $2}'), FerricStore MIX_ENV=$MIX_ENV)"
+{
+  echo "$HEADING"
+  echo
+  echo "Run: \`$cmdline\` on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, all servers' files in one temp dir on the same disk, load average before the run $LOAD (the machine is shared: figures vary by up to ~2-3x between runs)."
+  echo "Requests per second (redis-benchmark --csv; GET runs after SET over a 100k keyspace, so part of the GETs miss on all three servers). \`fsync\` = redis-server --appendonly yes --appendfsync always; \`mem\` = redis-server --save \"\" --appendonly no."
+  echo
+  echo "| test | clients | FerricStore | redis fsync | redis mem | Ferric / fsync | Ferric / mem |"
+  echo "|---|---|---:|---:|---:|---:|---:|"
+  for t in SET GET INCR; do
+    for cfg in "${configs[@]}"; do
+      f=${RPS[$t.$cfg.ferric]:-0}; a=${RPS[$t.$cfg.aof]:-0}; m=${RPS[$t.$cfg.mem]:-0}
+      label=${cfg/c1/1}; label=${label/c50p16/50, -P 16}; label=${label/c50/50}
+      echo "| $t | $label | $(fmt "$f") | $(fmt "$a") | $(fmt "$m") | $(ratio "$f" "$a") | $(ratio "$f" "$m") |"
+    done
+  done
+  echo
+  fs=$(ratio "${RPS[SET.c50.ferric]:-0}" "${RPS[SET.c50.aof]:-0}")
+  gm=$(ratio "${RPS[GET.c50.ferric]:-0}" "${RPS[GET.c50.mem]:-0}")
+  met() { awk -v r="${1%x}" -v g="$2" 'BEGIN { print (r >= g) ? "met" : "NOT met" }'; }
+  echo "Goals (issue #4): durable SET at 50 clients >= 1.0x redis fsync: **$fs** ($(met "$fs" 1.0));"
+  echo "GET at 50 clients >= 0.8x redis mem: **$gm** ($(met "$gm" 0.8))."
+} >"$WORK/section.md"
+
+cat "$WORK/section.md"
+
+if [ "$WRITE" = 1 ]; then
+  python3 - "$WORK/section.md" <<'PY'
+import re, sys
+section = open(sys.argv[1]).read().rstrip("\n") + "\n"
+path = "bench/RESULTS.md"
+try:
+    text = open(path).read()
+except FileNotFoundError:
+    text = "# Benchmark results\n"
+heading = section.splitlines()[0]
+start = text.find(heading + "\n")
+if start < 0:
+    text = text.rstrip("\n") + "\n\n" + section
+else:
+    nxt = re.search(r"^## ", text[start + len(heading):], re.M)
+    end = start + len(heading) + nxt.start() if nxt else len(text)
+    rest = text[end:]
+    text = text[:start] + section + ("\n" + rest if rest else "")
+open(path, "w").write(text)
+PY
+  echo "bench/resp: wrote the table into bench/RESULTS.md" >&2
+fi
