@@ -48,6 +48,10 @@ defmodule FerricStore.Store.Batcher do
        pending_count: 0,
        flush_scheduled: false,
        in_flight: %{},
+       # ra stores {notify, corr, pid} in each log entry and, when a restarted node
+       # re-applies old entries, notifies that pid again. Pids repeat across restarts,
+       # so correlations carry this incarnation's random tag and stale ones are ignored.
+       incarnation: :crypto.strong_rand_bytes(8),
        next_corr: 0
      }}
   end
@@ -97,7 +101,7 @@ defmodule FerricStore.Store.Batcher do
 
   defp flush(state) do
     {ops, froms} = state.pending |> Enum.reverse() |> Enum.unzip()
-    corr = state.next_corr
+    corr = {state.incarnation, state.next_corr}
     :ok = :ra.pipeline_command(state.server_id, {:batch, ops}, corr, :normal)
 
     %{
@@ -105,7 +109,7 @@ defmodule FerricStore.Store.Batcher do
       | pending: [],
         pending_count: 0,
         in_flight: Map.put(state.in_flight, corr, froms),
-        next_corr: corr + 1
+        next_corr: state.next_corr + 1
     }
   end
 

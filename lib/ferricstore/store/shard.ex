@@ -286,7 +286,21 @@ defmodule FerricStore.Store.Shard do
     end
 
     :ok = :ra.trigger_election(server_id)
-    await_leader(server_id, 200)
+
+    with :ok <- await_leader(server_id, 200) do
+      apply_barrier(server_id)
+    end
+  end
+
+  # Entries a killed node had committed but not applied are re-applied only once the
+  # new leader commits in its new term. An empty batch through the log is applied after
+  # all of them: when it returns, every acknowledged write is in the keydir, before the
+  # instance serves its first read.
+  defp apply_barrier(server_id) do
+    case :ra.process_command(server_id, {:batch, []}, 30_000) do
+      {:ok, _reply, _leader} -> :ok
+      other -> {:error, {:apply_barrier, other}}
+    end
   end
 
   defp await_leader(_server_id, 0), do: {:error, :no_leader}
