@@ -1,0 +1,222 @@
+defmodule FerricStore.Store.CorruptionTest do
+  # Issue #6: torn and corrupt files. Start-up always succeeds, says what it skipped,
+  # and a read never returns bytes that were not written for that key.
+  use FerricStore.StoreCase, async: true
+
+  import Bitwise
+  import ExUnit.CaptureLog
+
+  @moduletag :tmp_dir
+  # Small files: many sealed files with hint files. No checkpoint happens in these
+  # tests (far below the thresholds), so ra keeps every entry in its log.
+  @moduletag instance_opts: [max_file_size: 16_384]
+
+  setup do
+    seed = :erlang.unique_integer([:positive])
+    :rand.seed(:exsss, {seed, 7, 7})
+    IO.puts("corruption test seed #{seed}: :rand.seed(:exsss, {#{seed}, 7, 7})")
+    :ok
+  end
+
+  test "truncating the active file at random offsets loses nothing", ctx do
+    model =
+      Enum.reduce(1..6, %{}, fn round, model ->
+        model = write_random(ctx, model, 150, round)
+        stop_instance(ctx.name)
+        path = ctx.tmp_dir |> data_files() |> List.last()
+        size = File.stat!(path).size
+        cut = 8 + :rand.uniform(max(size - 8, 1))
+        {:ok, f} = :file.open(path, [:read, :write, :raw, :binary])
+        {:ok, _} = :file.position(f, min(cut, size))
+        :ok = :file.truncate(f)
+        :ok = :file.close(f)
+        capture_log(fn -> start_instance(ctx.instance_opts) end)
+
+        # Every record cut off belongs to an entry ra still has: it comes back.
+        assert_store_equals(ctx, model)
+        model
+      end)
+
+    assert map_size(model) > 0
+  end
+
+  test "garbage appended to the active file is cut and counted", ctx do
+    model = write_random(ctx, %{}, 200, 1)
+    stop_instance(ctx.name)
+    path = ctx.tmp_dir |> data_files() |> List.last()
+    File.write!(path, :crypto.strong_rand_bytes(1000), [:append])
+    capture_log(fn -> start_instance(ctx.instance_opts) end)
+
+    assert FerricStore.info(name: ctx.name).recovery.truncated_bytes >= 1000
+    assert_store_equals(ctx, model)
+    # And the store keeps working on the cut file.
+    :ok = FerricStore.set("after", "cut", name: ctx.name)
+    restart(ctx)
+    assert {:ok, "cut"} = FerricStore.get("after", name: ctx.name)
+  end
+
+  test "flipped bytes in sealed data files (no hints): reported, never returned", ctx do
+    history = write_history(ctx, 400)
+    stop_instance(ctx.name)
+    sealed = ctx.tmp_dir |> data_files() |> Enum.drop(-1)
+    assert length(sealed) >= 3
+    Enum.each(hint_files(ctx.tmp_dir), &File.rm!/1)
+    flips = for path <- sealed, _ <- 1..3, do: flip_byte(path, 8)
+
+    log = capture_log(fn -> start_instance(ctx.instance_opts) end)
+
+    recovery = FerricStore.info(name: ctx.name).recovery
+    assert recovery.skipped > 0, "#{length(flips)} flipped bytes, recovery: #{inspect(recovery)}"
+    assert log =~ "recovery"
+    assert_only_written_values(ctx, history)
+  end
+
+  test "flipped bytes in sealed data files (with hints): reads fail, never wrong", ctx do
+    history = write_history(ctx, 400)
+    stop_instance(ctx.name)
+    sealed = ctx.tmp_dir |> data_files() |> Enum.drop(-1)
+    assert length(hint_files(ctx.tmp_dir)) == length(sealed)
+    for path <- sealed, _ <- 1..3, do: flip_byte(path, 8)
+
+    capture_log(fn -> start_instance(ctx.instance_opts) end)
+
+    # Start-up trusts hint files (it does not read the data files), so the damage shows
+    # at read time: a CRC mismatch is an error, not a value.
+    errors = assert_only_written_values(ctx, history)
+    IO.puts("sealed files flipped under intact hints: #{errors} reads returned an error")
+  end
+
+  test "a corrupt or truncated hint file falls back to scanning its data file", ctx do
+    history = write_history(ctx, 300)
+    stop_instance(ctx.name)
+    hints = hint_files(ctx.tmp_dir)
+    assert length(hints) >= 3
+    [first, second | rest] = hints
+    flip_byte(first, 8)
+    File.write!(second, binary_part(File.read!(second), 0, div(File.stat!(second).size, 2)))
+    Enum.each(rest, &flip_byte(&1, 0))
+
+    log = capture_log(fn -> start_instance(ctx.instance_opts) end)
+
+    assert log =~ "unusable"
+    # The data files are intact: every key has its last value.
+    assert_store_equals(ctx, Map.new(history, fn {k, [v | _]} -> {k, v} end))
+    assert FerricStore.info(name: ctx.name).recovery.skipped == 0
+  end
+
+  test "random damage anywhere: start-up succeeds, reads are written values or errors",
+       ctx do
+    history = write_history(ctx, 500)
+    stop_instance(ctx.name)
+    files = data_files(ctx.tmp_dir) ++ hint_files(ctx.tmp_dir)
+
+    for _ <- 1..20 do
+      path = Enum.random(files)
+
+      case :rand.uniform(3) do
+        1 -> flip_byte(path, 0)
+        2 -> flip_byte(path, 8)
+        3 -> zero_range(path)
+      end
+    end
+
+    capture_log(fn -> start_instance(ctx.instance_opts) end)
+    assert_only_written_values(ctx, history)
+    # Writes work after any damage, and survive a restart.
+    :ok = FerricStore.set("fresh", "value", name: ctx.name)
+    capture_log(fn -> restart(ctx) end)
+    assert {:ok, "value"} = FerricStore.get("fresh", name: ctx.name)
+  end
+
+  ## Helpers
+
+  defp data_files(dir), do: Path.wildcard(Path.join([dir, "shard_0", "*.data"])) |> Enum.sort()
+  defp hint_files(dir), do: Path.wildcard(Path.join([dir, "shard_0", "*.hint"])) |> Enum.sort()
+
+  # Random writes against a Map model: set, overwrite, del, incr.
+  defp write_random(ctx, model, n, round) do
+    o = [name: ctx.name]
+
+    Enum.reduce(1..n, model, fn i, model ->
+      key = "k#{:rand.uniform(60)}"
+
+      case :rand.uniform(10) do
+        r when r <= 6 ->
+          v = "#{key}/#{round}/#{i}/" <> :binary.copy("v", :rand.uniform(600))
+          :ok = FerricStore.set(key, v, o)
+          Map.put(model, key, v)
+
+        r when r <= 8 ->
+          {:ok, _} = FerricStore.del(key, o)
+          Map.delete(model, key)
+
+        _ ->
+          ckey = "c#{:rand.uniform(5)}"
+          {:ok, n} = FerricStore.incr(ckey, o)
+          Map.put(model, ckey, Integer.to_string(n))
+      end
+    end)
+  end
+
+  # Every key gets several versions; returns key => [newest | older values].
+  defp write_history(ctx, n) do
+    Enum.reduce(1..n, %{}, fn i, acc ->
+      key = "h#{:rand.uniform(80)}"
+      v = "#{key}@#{i}:" <> :binary.copy("x", :rand.uniform(400))
+      :ok = FerricStore.set(key, v, name: ctx.name)
+      Map.update(acc, key, [v], &[v | &1])
+    end)
+  end
+
+  defp assert_store_equals(ctx, model) do
+    o = [name: ctx.name]
+    {:ok, keys} = FerricStore.keys("*", o)
+    assert Enum.sort(keys) == Enum.sort(Map.keys(model))
+    {:ok, values} = FerricStore.mget(Map.keys(model), o)
+    assert values == Map.values(model)
+    assert {:ok, map_size(model)} == FerricStore.dbsize(o)
+  end
+
+  # Every key reads as one of its written values, as missing (its records were
+  # corrupt), or as an error; never as other bytes. Returns the number of errors.
+  defp assert_only_written_values(ctx, history) do
+    {:ok, keys} = FerricStore.keys("*", name: ctx.name)
+    assert keys -- Map.keys(history) == [], "keys that were never written: #{inspect(keys)}"
+
+    Enum.count(history, fn {key, written} ->
+      case FerricStore.get(key, name: ctx.name) do
+        {:ok, nil} ->
+          false
+
+        {:ok, value} ->
+          assert value in written, "#{key} read as #{inspect(value)}, never written"
+          false
+
+        {:error, %FerricStore.Error{}} ->
+          true
+      end
+    end)
+  end
+
+  defp flip_byte(path, min_offset) do
+    size = File.stat!(path).size
+
+    if size > min_offset do
+      at = min_offset + :rand.uniform(size - min_offset) - 1
+      {:ok, f} = :file.open(path, [:read, :write, :raw, :binary])
+      {:ok, <<b>>} = :file.pread(f, at, 1)
+      :ok = :file.pwrite(f, at, <<Bitwise.bxor(b, 1 <<< (:rand.uniform(8) - 1))>>)
+      :ok = :file.close(f)
+      {path, at}
+    end
+  end
+
+  defp zero_range(path) do
+    size = File.stat!(path).size
+    at = :rand.uniform(max(size, 1)) - 1
+    len = min(:rand.uniform(64), size - at)
+    {:ok, f} = :file.open(path, [:read, :write, :raw, :binary])
+    :ok = :file.pwrite(f, at, :binary.copy(<<0>>, max(len, 0)))
+    :ok = :file.close(f)
+  end
+end
