@@ -81,17 +81,43 @@ defmodule FerricStore.Store do
     end
   end
 
+  @doc """
+  The value of string `key`: `{:ok, value | nil}` or a WRONGTYPE error. The hot path of
+  every GET: one config lookup, one ETS lookup, and a pread only for a cold value.
+  """
+  @spec get_string(instance(), binary()) ::
+          {:ok, binary() | nil} | {:error, FerricStore.Error.t()}
+  def get_string(instance, key) do
+    %{shards: shards, tables: all, hot_cache: hot?} = config(instance)
+    tables = elem(all, Router.shard(key, shards))
+
+    case :ets.lookup(tables.keydir, key) do
+      [] ->
+        {:ok, nil}
+
+      [{_, type, value, exp, fid, off, size}] ->
+        cond do
+          exp != 0 and exp <= now() -> {:ok, nil}
+          type != :string -> {:error, FerricStore.Error.new(:wrongtype)}
+          is_binary(value) -> {:ok, value}
+          true -> read_cold(instance, tables, hot?, {key, type, nil, exp, fid, off, size})
+        end
+    end
+  end
+
   @doc "The value of a keydir row: the hot copy, or a CRC-checked read of its record."
   @spec value(instance(), Keydir.row()) :: {:ok, binary()} | {:error, FerricStore.Error.t()}
   def value(_instance, {_key, _type, value, _exp, _fid, _off, _size}) when is_binary(value),
     do: {:ok, value}
 
-  def value(instance, {key, _type, nil, _exp, fid, off, size} = row) do
-    tables = tables_for(instance, key)
+  def value(instance, {key, _type, nil, _exp, _fid, _off, _size} = row) do
+    read_cold(instance, tables_for(instance, key), config(instance).hot_cache, row)
+  end
 
+  defp read_cold(instance, tables, hot?, {key, _type, nil, _exp, fid, off, size} = row) do
     with [{_, file}] <- :ets.lookup(tables.files, fid),
          {:ok, value} <- Bitcask.pread_at(file, off, size) do
-      if config(instance).hot_cache, do: promote(tables.keydir, row, value)
+      if hot?, do: promote(tables.keydir, row, value)
       {:ok, value}
     else
       _ ->

@@ -18,13 +18,7 @@ defmodule FerricStore.Commands.Strings do
 
   ## Caller side
 
-  def get(instance, key) do
-    case Store.lookup(instance, key) do
-      nil -> {:ok, nil}
-      {_, :string, _, _, _, _, _} = row -> Store.value(instance, row)
-      _ -> {:error, Error.new(:wrongtype)}
-    end
-  end
+  def get(instance, key), do: Store.get_string(instance, key)
 
   def mget(instance, keys), do: {:ok, Enum.map(keys, &mget_one(instance, &1))}
 
