@@ -66,12 +66,17 @@ defmodule FerricStore.Test.Differential.KnownBugs do
           cmd(["SET", "k", "v", "GET", "GET"]),
           cmd(["SET", "k", "v", "EX", "10", "EX", "20"]),
           cmd(["TTL", "k"]),
+          cmd(["SET", "k", "v", "EX", "1.5", "EX", "100"]),
           cmd(["GETEX", "k", "PERSIST", "PERSIST"]),
           cmd(["GETEX", "k", "EX", "10", "EX", "20"]),
           cmd(["TTL", "k"])
         ],
-        match: fn step, _r, f ->
-          name(step) in ["set", "getex"] and f == {:error, "ERR syntax error"} and
+        match: fn step, r, f ->
+          name(step) in ["set", "getex"] and not match?({:error, _}, r) and
+            f in [
+              {:error, "ERR syntax error"},
+              {:error, "ERR value is not an integer or out of range"}
+            ] and
             length(args(step)) != length(Enum.uniq(args(step)))
         end
       },
@@ -134,6 +139,19 @@ defmodule FerricStore.Test.Differential.KnownBugs do
         match: fn step, r, f ->
           name(step) in ["set", "getex"] and "PXAT" in args(step) and
             not match?({:error, _}, r) and match?({:error, "ERR invalid expire time" <> _}, f)
+        end
+      },
+      %{
+        id: "B10",
+        title: "SETRANGE with an empty value checks the offset limit (Redis replies the length)",
+        repro: [
+          cmd(["SETRANGE", "k", "4294967296", ""]),
+          cmd(["SET", "k", "abc"]),
+          cmd(["SETRANGE", "k", "536870912", ""])
+        ],
+        match: fn step, r, f ->
+          match?({:cmd, [_, _, _, ""]}, step) and name(step) == "setrange" and is_integer(r) and
+            match?({:error, "ERR string exceeds maximum allowed size" <> _}, f)
         end
       },
       %{
