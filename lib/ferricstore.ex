@@ -283,8 +283,8 @@ defmodule FerricStore do
   def pexpireat(key, ms, opts \\ []), do: expire_at_ms(key, ms, opts)
 
   defp expire_at_ms(key, at, opts) do
-    cond = Enum.find([:nx, :xx, :gt, :lt], &(opts[&1] == true))
-    Keyspace.expire_at(name(opts), key, at, cond)
+    flags = for flag <- [:nx, :xx, :gt, :lt], opts[flag] == true, do: flag
+    Keyspace.expire_at(name(opts), key, at, flags)
   end
 
   @doc "Seconds to live: -2 when the key is missing, -1 when it has no TTL."

@@ -24,11 +24,27 @@ defmodule FerricStore.Commands.Keyspace do
     end
   end
 
-  @doc "Sets an absolute expiry in ms; `cond` is nil, :nx, :xx, :gt or :lt."
-  def expire_at(instance, key, at_ms, cond) when is_int64(at_ms),
-    do: Store.write(instance, key, :keyspace, {:expire, key, at_ms, cond})
+  @doc "Sets an absolute expiry in ms; `flags` is a list of :nx, :xx, :gt, :lt."
+  def expire_at(instance, key, at_ms, flags) when is_int64(at_ms) and is_list(flags) do
+    with :ok <- compatible(flags),
+         do: Store.write(instance, key, :keyspace, {:expire, key, at_ms, flags})
+  end
 
-  def expire_at(_instance, _key, _at_ms, _cond), do: {:error, Error.new(:not_integer)}
+  def expire_at(_instance, _key, _at_ms, _flags), do: {:error, Error.new(:not_integer)}
+
+  defp compatible(flags) do
+    cond do
+      :nx in flags and Enum.any?([:xx, :gt, :lt], &(&1 in flags)) ->
+        {:error,
+         Error.new(:syntax, "ERR NX and XX, GT or LT options at the same time are not compatible")}
+
+      :gt in flags and :lt in flags ->
+        {:error, Error.new(:syntax, "ERR GT and LT options at the same time are not compatible")}
+
+      true ->
+        :ok
+    end
+  end
 
   def persist(instance, key), do: Store.write(instance, key, :keyspace, {:persist, key})
 
@@ -127,13 +143,23 @@ defmodule FerricStore.Commands.Keyspace do
     end
   end
 
-  defp scan_slots(_keydir, slot, count, _now, _filter, acc, visited) when visited >= count,
-    do: {slot, acc, visited}
+  # Like Redis' dictScan loop: visit slots until `count` keys were seen or 10 x count
+  # slots were visited, so a small or sparse table is done in one call.
+  defp scan_slots(keydir, slot, count, now, filter, acc, seen) do
+    # An ETS table has at least 256 slots: a table with no more keys than `count` is
+    # walked whole, as Redis walks a small dict in one call.
+    budget = if :ets.info(keydir, :size) <= count, do: :infinity, else: count * 10
+    scan_slots(keydir, slot, count, now, filter, acc, seen, budget)
+  end
 
-  defp scan_slots(keydir, slot, count, now, {regex, type} = filter, acc, visited) do
+  defp scan_slots(_keydir, slot, count, _now, _filter, acc, seen, budget)
+       when seen >= count or (is_integer(budget) and budget <= 0),
+       do: {slot, acc, seen}
+
+  defp scan_slots(keydir, slot, count, now, {regex, type} = filter, acc, seen, budget) do
     case safe_slot(keydir, slot) do
       :"$end_of_table" ->
-        {:end, acc, visited}
+        {:end, acc, seen}
 
       rows ->
         acc =
@@ -143,7 +169,8 @@ defmodule FerricStore.Commands.Keyspace do
               else: acc
           end)
 
-        scan_slots(keydir, slot + 1, count, now, filter, acc, visited + max(length(rows), 1))
+        budget = if budget == :infinity, do: budget, else: budget - 1
+        scan_slots(keydir, slot + 1, count, now, filter, acc, seen + length(rows), budget)
     end
   end
 
@@ -168,14 +195,14 @@ defmodule FerricStore.Commands.Keyspace do
     end)
   end
 
-  def execute({:expire, key, at, cond}, b) do
+  def execute({:expire, key, at, flags}, b) do
     case Batch.get(b, key) do
       nil ->
         {{:ok, false}, b}
 
       {type, value, cur} ->
         cond do
-          not expire_allowed?(cond, cur, at) -> {{:ok, false}, b}
+          not Enum.all?(flags, &expire_allowed?(&1, cur, at)) -> {{:ok, false}, b}
           at <= b.now -> {{:ok, true}, Batch.delete(b, key, type)}
           true -> rewrite(b, key, type, value, at)
         end
@@ -207,8 +234,8 @@ defmodule FerricStore.Commands.Keyspace do
     end
   end
 
-  # Redis 7 semantics: a key without TTL counts as an infinite TTL for GT/LT.
-  defp expire_allowed?(nil, _cur, _at), do: true
+  # Redis 7 semantics: every given flag must hold; a key without TTL counts as an
+  # infinite TTL for GT/LT.
   defp expire_allowed?(:nx, cur, _at), do: cur == 0
   defp expire_allowed?(:xx, cur, _at), do: cur != 0
   defp expire_allowed?(:gt, cur, at), do: cur != 0 and at > cur
@@ -247,10 +274,11 @@ defmodule FerricStore.Commands.Keyspace do
 
   def handle(name, [key, n | opts], ctx)
       when name in ["expire", "pexpire", "expireat", "pexpireat"] do
-    with {:ok, n} <- Args.int!(n),
-         {:ok, cond} <- expire_cond(opts),
+    # Redis reads the options before the time.
+    with {:ok, flags} <- expire_flags(opts, []),
+         {:ok, n} <- Args.int!(n),
          {:ok, at} <- expire_abs(name, n) do
-      case expire_at(ctx.instance, key, at, cond) do
+      case expire_at(ctx.instance, key, at, flags) do
         {:ok, true} -> 1
         {:ok, false} -> 0
         {:error, e} -> e
@@ -287,9 +315,24 @@ defmodule FerricStore.Commands.Keyspace do
     end
   end
 
+  # Redis parses the cursor with strtoul: "" is 0, a sign is allowed (negatives wrap
+  # around 2^64), a leading blank, trailing bytes or more than 64 bits are invalid.
+  @two64 18_446_744_073_709_551_616
+
+  defp scan_cursor(""), do: {:ok, 0}
+
   defp scan_cursor(cursor) do
-    case Integer.parse(cursor) do
-      {n, ""} when n >= 0 -> {:ok, n}
+    {sign, digits} =
+      case cursor do
+        "-" <> rest -> {-1, rest}
+        "+" <> rest -> {1, rest}
+        rest -> {1, rest}
+      end
+
+    with true <- digits != "" and digits =~ ~r/\A[0-9]+\z/,
+         n when n < @two64 <- String.to_integer(digits) do
+      {:ok, if(sign < 0 and n > 0, do: @two64 - n, else: n)}
+    else
       _ -> Error.new(:invalid_cursor, "ERR invalid cursor")
     end
   end
@@ -321,26 +364,17 @@ defmodule FerricStore.Commands.Keyspace do
   defp type_atom(t) when t in ["string", "hash", "list", "set", "zset"], do: String.to_atom(t)
   defp type_atom(_t), do: :unknown_type
 
-  defp expire_cond([]), do: {:ok, nil}
+  defp expire_flags([], acc) do
+    with :ok <- compatible(acc), do: {:ok, acc}
+  end
 
-  defp expire_cond(opts) do
-    flags = Enum.map(opts, &String.upcase/1)
+  defp expire_flags([opt | rest], acc) do
+    case FerricStore.Commands.downcase(opt) do
+      flag when flag in ["nx", "xx", "gt", "lt"] ->
+        expire_flags(rest, [String.to_existing_atom(flag) | acc])
 
-    cond do
-      Enum.any?(flags, &(&1 not in ["NX", "XX", "GT", "LT"])) ->
-        Error.new(
-          :syntax,
-          "ERR Unsupported option #{Enum.find(opts, &(String.upcase(&1) not in ["NX", "XX", "GT", "LT"]))}"
-        )
-
-      "NX" in flags and length(flags) > 1 ->
-        Error.new(:syntax, "ERR NX and XX, GT or LT options at the same time are not compatible")
-
-      "GT" in flags and "LT" in flags ->
-        Error.new(:syntax, "ERR GT and LT options at the same time are not compatible")
-
-      true ->
-        {:ok, flags |> List.last() |> String.downcase() |> String.to_atom()}
+      _ ->
+        Error.new(:syntax, "ERR Unsupported option #{opt}")
     end
   end
 

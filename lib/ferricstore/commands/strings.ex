@@ -9,7 +9,7 @@ defmodule FerricStore.Commands.Strings do
   # - RESP side (`commands/0`, `handle/3`): Redis' argument syntax and replies.
 
   alias FerricStore.{Error, Store}
-  alias FerricStore.Commands.Args
+  alias FerricStore.Commands.{Args, LongDouble}
   alias FerricStore.Store.Batch
 
   import Args, only: [is_int64: 1]
@@ -45,7 +45,7 @@ defmodule FerricStore.Commands.Strings do
 
   @doc "SET. `opts`: ttl/px/ex/pxat/exat, keepttl, nx, xx, get."
   def set(instance, key, value, opts) when is_binary(key) and is_binary(value) do
-    with {:ok, exp} <- expiry(opts, Store.now(), "set"),
+    with {:ok, exp} <- expiry(opts, Store.now(), Keyword.get(opts, :command, "set")),
          {:ok, cond} <- condition(opts) do
       Store.write(instance, key, :strings, {:set, key, value, exp, cond, opts[:get] == true})
     end
@@ -64,14 +64,25 @@ defmodule FerricStore.Commands.Strings do
 
   def incrby(_instance, _key, _by), do: {:error, Error.new(:not_integer)}
 
-  def incrbyfloat(instance, key, by) when is_float(by) or is_integer(by),
-    do: Store.write(instance, key, :strings, {:incrbyfloat, key, by * 1.0})
+  # The increment travels as text and is parsed by the machine, after the stored value,
+  # in Redis' order (and as a long double, see LongDouble).
+  def incrbyfloat(instance, key, by) when is_float(by),
+    do: incrbyfloat(instance, key, Float.to_string(by))
+
+  def incrbyfloat(instance, key, by) when is_integer(by),
+    do: incrbyfloat(instance, key, Integer.to_string(by))
+
+  def incrbyfloat(instance, key, by) when is_binary(by),
+    do: Store.write(instance, key, :strings, {:incrbyfloat, key, by})
 
   def append(instance, key, value),
     do: Store.write(instance, key, :strings, {:append, key, value})
 
   def setrange(_instance, _key, offset, _value) when offset < 0,
     do: {:error, Error.new(:offset_out_of_range)}
+
+  # Redis replies the current length to an empty value before checking the offset.
+  def setrange(instance, key, _offset, ""), do: strlen(instance, key)
 
   def setrange(_instance, _key, offset, value) when offset + byte_size(value) > @max_len,
     do: {:error, Error.new(:string_too_long)}
@@ -128,7 +139,9 @@ defmodule FerricStore.Commands.Strings do
         :exat -> n * 1000
       end
 
-    if n <= 0 or not is_int64(ms) or not is_int64(n * 1000),
+    scaled = if unit in [:ex, :exat], do: n * 1000, else: n
+
+    if n <= 0 or not is_int64(ms) or not is_int64(scaled),
       do: {:error, Error.new(:invalid_expire, "ERR invalid expire time in '#{cmd}' command")},
       else: {:ok, ms}
   end
@@ -143,12 +156,17 @@ defmodule FerricStore.Commands.Strings do
   end
 
   @doc false
+  # getrangeCommand: both negative and start > stop is empty; negatives count from the
+  # end and are clamped to 0; the end is clamped to the last byte.
+  def range(_value, start, stop) when start < 0 and stop < 0 and start > stop, do: ""
+
   def range(value, start, stop) do
     len = byte_size(value)
     start = if start < 0, do: max(len + start, 0), else: start
-    stop = if stop < 0, do: len + stop, else: min(stop, len - 1)
+    stop = if stop < 0, do: max(len + stop, 0), else: stop
+    stop = min(stop, len - 1)
 
-    if start > stop or len == 0 or start >= len,
+    if start > stop or len == 0,
       do: "",
       else: binary_part(value, start, stop - start + 1)
   end
@@ -199,9 +217,10 @@ defmodule FerricStore.Commands.Strings do
     cur = Batch.get(b, key)
 
     with {:ok, value} <- string_value(b, cur),
-         {:ok, f} <- parse_float(value || "0"),
-         {:ok, new} <- add_finite(f, by) do
-      text = Args.format_float(new)
+         {:ok, current} <- parse_float(value || "0"),
+         {:ok, incr} <- parse_float(by),
+         {:ok, new} <- add_finite(current, incr) do
+      text = LongDouble.format(new)
       {{:ok, text}, Batch.put(b, key, :string, text, cur_exp(cur))}
     else
       error -> {error, b}
@@ -311,17 +330,17 @@ defmodule FerricStore.Commands.Strings do
   defp io_error({:error, _}), do: {:error, Error.new(:io)}
 
   defp parse_float(value) do
-    case Args.float(value) do
+    case LongDouble.parse(value) do
       {:ok, f} -> {:ok, f}
       :error -> {:error, Error.new(:not_float)}
     end
   end
 
-  # Float addition that overflows raises in the BEAM; Redis answers with an error.
   defp add_finite(a, b) do
-    {:ok, a + b}
-  rescue
-    ArithmeticError -> {:error, Error.new(:nan_or_infinity)}
+    case LongDouble.add(a, b) do
+      {:ok, sum} -> {:ok, sum}
+      :error -> {:error, Error.new(:nan_or_infinity)}
+    end
   end
 
   defp check_len(len) when len > @max_len, do: {:error, Error.new(:string_too_long)}
@@ -382,7 +401,18 @@ defmodule FerricStore.Commands.Strings do
   def handle("getdel", [key], ctx), do: reply(getdel(ctx.instance, key))
 
   def handle("getex", [key | opts], ctx) do
-    with {:ok, opts} <- parse_getex_opts(opts, []), do: reply(getex(ctx.instance, key, opts))
+    with {:ok, opts} <- parse_getex_opts(opts, []) do
+      case get(ctx.instance, key) do
+        {:ok, nil} ->
+          nil
+
+        {:ok, _} ->
+          with {:ok, opts} <- expire_value(opts), do: reply(getex(ctx.instance, key, opts))
+
+        {:error, e} ->
+          e
+      end
+    end
   end
 
   def handle("mget", keys, ctx), do: reply(mget(ctx.instance, keys))
@@ -414,12 +444,7 @@ defmodule FerricStore.Commands.Strings do
     end
   end
 
-  def handle("incrbyfloat", [key, by], ctx) do
-    case Args.float(by) do
-      {:ok, f} -> reply(incrbyfloat(ctx.instance, key, f))
-      :error -> Error.new(:not_float)
-    end
-  end
+  def handle("incrbyfloat", [key, by], ctx), do: reply(incrbyfloat(ctx.instance, key, by))
 
   def handle("append", [key, value], ctx), do: reply(append(ctx.instance, key, value))
   def handle("strlen", [key], ctx), do: reply(strlen(ctx.instance, key))
@@ -447,55 +472,65 @@ defmodule FerricStore.Commands.Strings do
     with {:ok, n} <- Args.int!(n) do
       if n <= 0,
         do: Error.new(:invalid_expire, "ERR invalid expire time in '#{name}' command"),
-        else: reply(set(ctx.instance, key, value, [{unit, n}]))
+        else: reply(set(ctx.instance, key, value, [{unit, n}, command: name]))
     end
   end
 
   @expire_opts %{"EX" => :ex, "PX" => :px, "EXAT" => :exat, "PXAT" => :pxat}
+  @units [:ex, :px, :exat, :pxat]
 
-  defp parse_set_opts([], acc), do: {:ok, acc}
+  # SET/GETEX options as Redis parses them (parseExtendedStringArgumentsOrReply): flags
+  # may repeat, only conflicting ones are a syntax error, the last expire value wins,
+  # and the number is checked after every option was read.
+  defp parse_set_opts(args, acc) do
+    with {:ok, opts} <- parse_string_opts(args, :set, acc), do: expire_value(opts)
+  end
 
-  defp parse_set_opts([opt | rest], acc) do
-    up = String.upcase(opt)
+  # GETEX checks the number only after the key was found and is a string.
+  defp parse_getex_opts(args, acc), do: parse_string_opts(args, :get, acc)
+
+  defp parse_string_opts([], _cmd, acc), do: {:ok, acc}
+
+  defp parse_string_opts([opt | rest], cmd, acc) do
+    up = FerricStore.Commands.upcase(opt)
+    unit = Map.get(@expire_opts, up)
 
     cond do
-      up in ["NX", "XX"] and not Keyword.has_key?(acc, :nx) and not Keyword.has_key?(acc, :xx) ->
-        parse_set_opts(rest, [{String.to_atom(String.downcase(up)), true} | acc])
+      up == "NX" and cmd == :set and not Keyword.has_key?(acc, :xx) ->
+        parse_string_opts(rest, cmd, Keyword.put(acc, :nx, true))
 
-      up == "GET" and not Keyword.has_key?(acc, :get) ->
-        parse_set_opts(rest, [{:get, true} | acc])
+      up == "XX" and cmd == :set and not Keyword.has_key?(acc, :nx) ->
+        parse_string_opts(rest, cmd, Keyword.put(acc, :xx, true))
 
-      up == "KEEPTTL" and not has_expiry?(acc) ->
-        parse_set_opts(rest, [{:keepttl, true} | acc])
+      up == "GET" and cmd == :set ->
+        parse_string_opts(rest, cmd, Keyword.put(acc, :get, true))
 
-      Map.has_key?(@expire_opts, up) and rest != [] and not has_expiry?(acc) ->
-        with {:ok, n} <- Args.int!(hd(rest)) do
-          parse_set_opts(tl(rest), [{@expire_opts[up], n} | acc])
-        end
+      up == "KEEPTTL" and cmd == :set and not has_any?(acc, [:persist | @units]) ->
+        parse_string_opts(rest, cmd, Keyword.put(acc, :keepttl, true))
+
+      up == "PERSIST" and cmd == :get and not has_any?(acc, [:keepttl | @units]) ->
+        parse_string_opts(rest, cmd, Keyword.put(acc, :persist, true))
+
+      unit != nil and rest != [] and not has_any?(acc, [:keepttl, :persist | @units -- [unit]]) ->
+        parse_string_opts(tl(rest), cmd, Keyword.put(acc, unit, hd(rest)))
 
       true ->
         Error.new(:syntax)
     end
   end
 
-  defp has_expiry?(acc),
-    do: Enum.any?([:ex, :px, :exat, :pxat, :keepttl], &Keyword.has_key?(acc, &1))
+  defp has_any?(acc, keys), do: Enum.any?(keys, &Keyword.has_key?(acc, &1))
 
-  defp parse_getex_opts([], acc), do: {:ok, acc}
+  defp expire_value(acc) do
+    case Enum.find(@units, &Keyword.has_key?(acc, &1)) do
+      nil ->
+        {:ok, acc}
 
-  defp parse_getex_opts([opt | rest], acc) do
-    up = String.upcase(opt)
-
-    cond do
-      up == "PERSIST" and acc == [] ->
-        parse_getex_opts(rest, persist: true)
-
-      Map.has_key?(@expire_opts, up) and rest != [] and acc == [] ->
-        with {:ok, n} <- Args.int!(hd(rest)),
-             do: parse_getex_opts(tl(rest), [{@expire_opts[up], n}])
-
-      true ->
-        Error.new(:syntax)
+      unit ->
+        case Args.int(acc[unit]) do
+          {:ok, n} -> {:ok, Keyword.put(acc, unit, n)}
+          :error -> Error.new(:not_integer)
+        end
     end
   end
 
