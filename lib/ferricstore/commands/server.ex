@@ -476,7 +476,9 @@ defmodule FerricStore.Commands.Server do
     ]
   end
 
-  defp section_fields("persistence", _ctx, _info) do
+  defp section_fields("persistence", _ctx, info) do
+    recovery = Map.get(info, :recovery, %{})
+
     [
       {"loading", 0},
       {"async_loading", 0},
@@ -485,7 +487,14 @@ defmodule FerricStore.Commands.Server do
       {"rdb_last_bgsave_status", "ok"},
       {"aof_enabled", 1},
       {"aof_rewrite_in_progress", 0},
-      {"aof_last_write_status", "ok"}
+      {"aof_last_write_status", "ok"},
+      # What the last start-up found in the data files (see docs/store.md).
+      {"ferricstore_data_files", Map.get(recovery, :files, 0)},
+      {"ferricstore_recovered_records", Map.get(recovery, :loaded, 0)},
+      {"ferricstore_recovery_skipped_records", Map.get(recovery, :skipped, 0)},
+      {"ferricstore_recovery_truncated_bytes", Map.get(recovery, :truncated_bytes, 0)},
+      {"ferricstore_disk_bytes", Map.get(info, :disk_bytes, 0)},
+      {"ferricstore_applied_index", Map.get(info, :applied_index, 0)}
     ]
   end
 

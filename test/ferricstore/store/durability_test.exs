@@ -71,6 +71,12 @@ defmodule FerricStore.Store.DurabilityTest do
     start_instance(ctx.instance_opts)
     for i <- 1..20, do: assert({:ok, "value-#{i}"} == FerricStore.get("k#{i}", o))
     assert Shard.stats(name, 0).truncated_bytes > 0
+    # ... and INFO reports it.
+    ctx = FerricStore.Commands.Context.new(instance: name, authenticated?: true)
+    {reply, _} = FerricStore.Commands.dispatch(["INFO", "persistence"], ctx)
+    text = if is_binary(reply), do: reply, else: elem(reply, 2)
+    [_, bytes] = Regex.run(~r/ferricstore_recovery_truncated_bytes:(\d+)/, text)
+    assert String.to_integer(bytes) > 0
   end
 
   test "data files rotate, sealed files get hint files, restart reads them",
