@@ -258,7 +258,7 @@ defmodule FerricStore.Commands.Lists do
 
   def execute({:lmove, src, dst, from, to}, b) do
     with {:ok, s} <- Collection.get(b, src, :list),
-         {:ok, _d} <- Collection.get(b, dst, :list) do
+         {:ok, _d} <- if(s == nil, do: {:ok, nil}, else: Collection.get(b, dst, :list)) do
       case s do
         nil ->
           {{:ok, nil}, b}

@@ -193,7 +193,7 @@ defmodule FerricStore.Commands.Sets do
 
   def execute({:smove, src, dst, member}, b) do
     with {:ok, s} <- Collection.get(b, src, :set),
-         {:ok, _d} <- Collection.get(b, dst, :set) do
+         {:ok, _d} <- if(s == nil, do: {:ok, nil}, else: Collection.get(b, dst, :set)) do
       cond do
         s == nil or Batch.member(b, src, member) == nil ->
           {{:ok, false}, b}

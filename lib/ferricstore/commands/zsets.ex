@@ -1,0 +1,948 @@
+defmodule FerricStore.Commands.ZSets do
+  @moduledoc false
+  # Sorted-set commands, one record per member plus a score index (docs/collections.md).
+  # Scores are floats, or :inf / :neg_inf.
+
+  import FerricStore.Commands.Collection, only: [reply: 1]
+
+  alias FerricStore.{Error, Store}
+  alias FerricStore.Commands.{Args, Collection}
+  alias FerricStore.Store.{Batch, Members}
+
+  ## Caller side
+
+  @doc "ZADD. `pairs` are `{score, member}`; opts: nx, xx, gt, lt, ch, incr."
+  def zadd(instance, key, pairs, opts \\ []),
+    do: write(instance, key, {:zadd, key, pairs, Map.new(opts)})
+
+  def zincrby(instance, key, by, member),
+    do: write(instance, key, {:zadd, key, [{by, member}], %{incr: true}})
+
+  def zrem(instance, key, members), do: write(instance, key, {:zrem, key, List.wrap(members)})
+  def zpopmin(instance, key, count \\ nil), do: write(instance, key, {:zpop, key, :asc, count})
+  def zpopmax(instance, key, count \\ nil), do: write(instance, key, {:zpop, key, :desc, count})
+
+  @doc "ZREMRANGEBYRANK/SCORE/LEX: `spec` as for `zrange/3`."
+  def zremrange(instance, key, spec), do: write(instance, key, {:zremrange, key, spec})
+
+  def zrangestore(instance, dst, src, spec),
+    do: Store.write_keys(instance, [dst, src], :zsets, {:rangestore, dst, src, spec})
+
+  @doc "ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE: `op` :union | :inter | :diff."
+  def zstore(instance, op, dst, keys, weights \\ nil, aggregate \\ :sum),
+    do:
+      Store.write_keys(
+        instance,
+        [dst | keys],
+        :zsets,
+        {:store, op, dst, keys, weights, aggregate}
+      )
+
+  defp write(instance, key, op), do: Store.write(instance, key, :zsets, op)
+
+  def zscore(instance, key, member) do
+    with {:ok, [s]} <- zmscore(instance, key, [member]), do: {:ok, s}
+  end
+
+  def zmscore(instance, key, members) do
+    with {:ok, found} <- Collection.read(instance, key, :zset) do
+      case found do
+        nil -> {:ok, Enum.map(members, fn _ -> nil end)}
+        {_, t} -> {:ok, Enum.map(members, &score_of(t, key, &1))}
+      end
+    end
+  end
+
+  defp score_of(t, key, m) do
+    case Members.lookup(t.members, key, m) do
+      {s, _} -> s
+      nil -> nil
+    end
+  end
+
+  def zcard(instance, key) do
+    with {:ok, found} <- Collection.read(instance, key, :zset) do
+      {:ok, if(found, do: elem(found, 0).n, else: 0)}
+    end
+  end
+
+  @doc "ZRANK (`rev` false) / ZREVRANK: the 0-based rank, or nil."
+  def zrank(instance, key, member, rev \\ false) do
+    with {:ok, found} <- Collection.read(instance, key, :zset) do
+      case found do
+        nil ->
+          {:ok, nil}
+
+        {meta, t} ->
+          case score_of(t, key, member) do
+            nil ->
+              {:ok, nil}
+
+            s ->
+              pos = {Members.score_key(s), member}
+              ms = [{{{key, :"$1", :"$2"}}, [{:<, {{:"$1", :"$2"}}, {:const, pos}}], [true]}]
+              below = :ets.select_count(t.scores, ms)
+              {:ok, if(rev, do: meta.n - 1 - below, else: below)}
+          end
+      end
+    end
+  end
+
+  @doc """
+  ZRANGE. `spec`: `%{by: :rank | :score | :lex, min:, max:, rev: bool, limit: nil |
+  {offset, count}}`; rank bounds are integers, score bounds `{inclusive?, score}`, lex
+  bounds `:neg`, `:pos` or `{inclusive?, binary}`. Returns `{member, score}` pairs.
+  """
+  def zrange(instance, key, spec) do
+    with {:ok, found} <- Collection.read(instance, key, :zset) do
+      case found do
+        nil ->
+          {:ok, []}
+
+        {meta, t} ->
+          walker = fn start, dir, acc, fun ->
+            Members.walk_scores(t.scores, key, start, dir, {%{}, false}, acc, fun)
+          end
+
+          {:ok, items(walker, meta.n, spec)}
+      end
+    end
+  end
+
+  def zcount(instance, key, min, max) do
+    with {:ok, items} <- zrange(instance, key, %{by: :score, min: min, max: max}),
+         do: {:ok, length(items)}
+  end
+
+  def zlexcount(instance, key, min, max) do
+    with {:ok, items} <- zrange(instance, key, %{by: :lex, min: min, max: max}),
+         do: {:ok, length(items)}
+  end
+
+  def zrandmember(instance, key, count \\ nil) do
+    with {:ok, found} <- Collection.read(instance, key, :zset) do
+      case {found, count} do
+        {nil, nil} ->
+          {:ok, nil}
+
+        {nil, _} ->
+          {:ok, []}
+
+        {{_, t}, nil} ->
+          {:ok, elem(Collection.random_one(t, key), 0)}
+
+        {_, 0} ->
+          {:ok, []}
+
+        {{meta, t}, c} when c > 0 ->
+          {:ok, Collection.random_members(t, key, meta.n, min(c, meta.n))}
+
+        {{_, t}, c} ->
+          {:ok, for(_ <- 1..-c, do: Collection.random_one(t, key))}
+      end
+    end
+  end
+
+  @doc "ZUNION/ZINTER/ZDIFF (no store): `{member, score}` pairs in score order."
+  def zcombine(instance, op, keys, weights \\ nil, aggregate \\ :sum) do
+    Enum.reduce_while(keys, {:ok, []}, fn key, {:ok, acc} ->
+      case Collection.read(instance, key, :zset) do
+        {:ok, nil} ->
+          {:cont, {:ok, [%{} | acc]}}
+
+        {:ok, {_, t}} ->
+          {:cont, {:ok, [Map.new(Collection.collect(t, key, :edge, :asc, :all)) | acc]}}
+
+        error ->
+          {:halt, error}
+      end
+    end)
+    |> case do
+      {:ok, maps} -> {:ok, combine(Enum.reverse(maps), op, weights, aggregate)}
+      error -> error
+    end
+  end
+
+  def zscan(instance, key, cursor, opts \\ []) do
+    with {:ok, found} <- Collection.read(instance, key, :zset) do
+      case found do
+        nil -> {:ok, {0, []}}
+        {meta, t} -> {:ok, Collection.scan(t, key, meta.n, cursor, opts, & &1)}
+      end
+    end
+  end
+
+  ## Ranges (shared by reads and the machine)
+
+  defp items(walker, n, %{by: :rank} = spec) do
+    {s, e} = rank_range(n, spec.min, spec.max)
+    if s > e, do: [], else: take(walker, :edge, dir(spec), s, e - s + 1, fn _ -> :ok end)
+  end
+
+  defp items(walker, _n, %{by: :score} = spec) do
+    {offset, count} = spec[:limit] || {0, -1}
+    {min, max} = {spec.min, spec.max}
+
+    check = fn {_m, s} ->
+      cond do
+        not above_min?(s, min) -> if(spec[:rev], do: :stop, else: :skip)
+        not below_max?(s, max) -> if(spec[:rev], do: :skip, else: :stop)
+        true -> :ok
+      end
+    end
+
+    start = if spec[:rev], do: :edge, else: start_at(min)
+
+    take(walker, start, dir(spec), offset, count, check)
+  end
+
+  defp items(walker, _n, %{by: :lex} = spec) do
+    {offset, count} = spec[:limit] || {0, -1}
+
+    check = fn {m, _s} ->
+      cond do
+        not lex_above?(m, spec.min) -> if(spec[:rev], do: :stop, else: :skip)
+        not lex_below?(m, spec.max) -> if(spec[:rev], do: :skip, else: :stop)
+        true -> :ok
+      end
+    end
+
+    take(walker, :edge, dir(spec), offset, count, check)
+  end
+
+  defp start_at({_, s}), do: {:at, {Members.score_key(s), ""}}
+
+  defp dir(spec), do: if(spec[:rev], do: :desc, else: :asc)
+
+  # Walks from `start`, skipping `offset` matching items and taking `count` (-1: all).
+  defp take(_walker, _start, _dir, _offset, 0, _check), do: []
+
+  defp take(walker, start, dir, offset, count, check) do
+    {acc, _, _} =
+      walker.(start, dir, {[], offset, count}, fn {m, s} = item, {acc, off, left} ->
+        case check.(item) do
+          :stop ->
+            {:halt, {acc, off, left}}
+
+          :skip ->
+            {:cont, {acc, off, left}}
+
+          :ok when off > 0 ->
+            {:cont, {acc, off - 1, left}}
+
+          :ok ->
+            acc = [{m, s} | acc]
+            if left == 1, do: {:halt, {acc, 0, 0}}, else: {:cont, {acc, 0, left - 1}}
+        end
+      end)
+
+    Enum.reverse(acc)
+  end
+
+  defp rank_range(n, start, stop) do
+    start = if start < 0, do: max(n + start, 0), else: start
+    stop = if stop < 0, do: n + stop, else: min(stop, n - 1)
+    if start > stop or start >= n, do: {1, 0}, else: {start, stop}
+  end
+
+  defp above_min?(s, {true, min}), do: Members.score_key(s) >= Members.score_key(min)
+  defp above_min?(s, {false, min}), do: Members.score_key(s) > Members.score_key(min)
+  defp below_max?(s, {true, max}), do: Members.score_key(s) <= Members.score_key(max)
+  defp below_max?(s, {false, max}), do: Members.score_key(s) < Members.score_key(max)
+
+  defp lex_above?(_m, :neg), do: true
+  defp lex_above?(_m, :pos), do: false
+  defp lex_above?(m, {true, min}), do: m >= min
+  defp lex_above?(m, {false, min}), do: m > min
+  defp lex_below?(_m, :pos), do: true
+  defp lex_below?(_m, :neg), do: false
+  defp lex_below?(m, {true, max}), do: m <= max
+  defp lex_below?(m, {false, max}), do: m < max
+
+  @doc false
+  def add(:inf, :neg_inf), do: :nan
+  def add(:neg_inf, :inf), do: :nan
+  def add(:inf, _), do: :inf
+  def add(_, :inf), do: :inf
+  def add(:neg_inf, _), do: :neg_inf
+  def add(_, :neg_inf), do: :neg_inf
+
+  def add(a, b) do
+    a + b
+  rescue
+    ArithmeticError -> if a > 0, do: :inf, else: :neg_inf
+  end
+
+  defp mul(_s, w) when w == 0, do: 0.0
+  defp mul(:inf, w), do: if(w > 0, do: :inf, else: :neg_inf)
+  defp mul(:neg_inf, w), do: if(w > 0, do: :neg_inf, else: :inf)
+
+  defp mul(s, w) do
+    s * w
+  rescue
+    ArithmeticError -> if (s > 0 and w > 0) or (s < 0 and w < 0), do: :inf, else: :neg_inf
+  end
+
+  defp combine([], _op, _weights, _agg), do: []
+
+  defp combine(maps, op, weights, agg) do
+    weights = weights || Enum.map(maps, fn _ -> 1.0 end)
+
+    weighted =
+      Enum.zip_with(maps, weights, fn m, w -> Map.new(m, fn {k, s} -> {k, mul(s, w)} end) end)
+
+    [first | rest] = weighted
+
+    result =
+      case op do
+        :union ->
+          Enum.reduce(rest, first, fn m, acc ->
+            Map.merge(acc, m, fn _k, a, b -> aggregate(a, b, agg) end)
+          end)
+
+        :inter ->
+          Enum.reduce(rest, first, fn m, acc ->
+            for {k, a} <- acc, Map.has_key?(m, k), into: %{}, do: {k, aggregate(a, m[k], agg)}
+          end)
+
+        :diff ->
+          Enum.reduce(rest, hd(maps), fn m, acc -> Map.drop(acc, Map.keys(m)) end)
+      end
+
+    result
+    |> Enum.map(fn {m, s} -> {m, if(s == :nan, do: 0.0, else: s)} end)
+    |> Enum.sort_by(fn {m, s} -> {Members.score_key(s), m} end)
+  end
+
+  defp aggregate(a, b, :sum), do: add(a, b)
+  defp aggregate(a, b, :min), do: if(Members.score_key(a) <= Members.score_key(b), do: a, else: b)
+  defp aggregate(a, b, :max), do: if(Members.score_key(a) >= Members.score_key(b), do: a, else: b)
+
+  ## Machine side
+
+  @doc false
+  def execute({:zadd, key, pairs, opts}, b) do
+    with {:ok, {meta, exp}, b} <- Collection.open(b, key, :zset) do
+      {meta, b, added, changed, last} =
+        Enum.reduce(pairs, {meta, b, 0, 0, nil}, fn {score, m},
+                                                    {meta, b, added, changed, _last} ->
+          cur =
+            case Batch.member(b, key, m) do
+              {s, _} -> s
+              nil -> nil
+            end
+
+          new = if opts[:incr] && cur, do: add(cur, score), else: score
+
+          cond do
+            new == :nan ->
+              throw({:nan, b})
+
+            cur == nil and opts[:xx] ->
+              {meta, b, added, changed, nil}
+
+            cur != nil and opts[:nx] ->
+              {meta, b, added, changed, nil}
+
+            cur == nil ->
+              {%{meta | n: meta.n + 1}, put(b, key, meta, m, new), added + 1, changed, new}
+
+            opts[:gt] && Members.score_key(new) <= Members.score_key(cur) ->
+              {meta, b, added, changed, nil}
+
+            opts[:lt] && Members.score_key(new) >= Members.score_key(cur) ->
+              {meta, b, added, changed, nil}
+
+            new == cur ->
+              {meta, b, added, changed, new}
+
+            true ->
+              {meta, put(b, key, meta, m, new), added, changed + 1, new}
+          end
+        end)
+
+      b = Collection.save(b, key, :zset, meta, exp)
+
+      cond do
+        opts[:incr] -> {{:ok, last}, b}
+        opts[:ch] -> {{:ok, added + changed}, b}
+        true -> {{:ok, added}, b}
+      end
+    else
+      error -> {error, b}
+    end
+  catch
+    {:nan, _} -> {{:error, Error.new(:nan, "ERR resulting score is not a number (NaN)")}, b}
+  end
+
+  def execute({:zrem, key, members}, b) do
+    case Collection.get(b, key, :zset) do
+      {:ok, nil} ->
+        {{:ok, 0}, b}
+
+      {:ok, {meta, exp}} ->
+        {meta, b, n} = remove(b, key, meta, members)
+        {{:ok, n}, if(n > 0, do: Collection.save(b, key, :zset, meta, exp), else: b)}
+
+      error ->
+        {error, b}
+    end
+  end
+
+  def execute({:zpop, key, dir, count}, b) do
+    case Collection.get(b, key, :zset) do
+      {:ok, nil} ->
+        {{:ok, []}, b}
+
+      {:ok, {meta, exp}} ->
+        items = take(walker(b, key), :edge, dir, 0, count || 1, fn _ -> :ok end)
+        {meta, b, _} = remove(b, key, meta, Enum.map(items, &elem(&1, 0)))
+        {{:ok, items}, Collection.save(b, key, :zset, meta, exp)}
+
+      error ->
+        {error, b}
+    end
+  end
+
+  def execute({:zremrange, key, spec}, b) do
+    case Collection.get(b, key, :zset) do
+      {:ok, nil} ->
+        {{:ok, 0}, b}
+
+      {:ok, {meta, exp}} ->
+        items = items(walker(b, key), meta.n, spec)
+        {meta, b, n} = remove(b, key, meta, Enum.map(items, &elem(&1, 0)))
+        {{:ok, n}, if(n > 0, do: Collection.save(b, key, :zset, meta, exp), else: b)}
+
+      error ->
+        {error, b}
+    end
+  end
+
+  def execute({:rangestore, dst, src, spec}, b) do
+    with {:ok, _} <- Collection.get(b, dst, :zset) |> ignore_type(),
+         {:ok, found} <- Collection.get(b, src, :zset) do
+      items =
+        case found do
+          nil -> []
+          {meta, _} -> items(walker(b, src), meta.n, spec)
+        end
+
+      {{:ok, length(items)}, store(b, dst, items)}
+    else
+      error -> {error, b}
+    end
+  end
+
+  def execute({:store, op, dst, keys, weights, agg}, b) do
+    Enum.reduce_while(keys, {:ok, []}, fn key, {:ok, acc} ->
+      case Batch.get(b, key) do
+        nil ->
+          {:cont, {:ok, [%{} | acc]}}
+
+        {:zset, _, _} ->
+          {:cont, {:ok, [Map.new(Collection.all(b, key)) | acc]}}
+
+        {:set, _, _} ->
+          {:cont, {:ok, [Map.new(Collection.all(b, key), fn {m, _} -> {m, 1.0} end) | acc]}}
+
+        _ ->
+          {:halt, {:error, Error.new(:wrongtype)}}
+      end
+    end)
+    |> case do
+      {:ok, maps} ->
+        items = combine(Enum.reverse(maps), op, weights, agg)
+        {{:ok, length(items)}, store(b, dst, items)}
+
+      error ->
+        {error, b}
+    end
+  end
+
+  defp ignore_type({:error, _}), do: {:ok, nil}
+  defp ignore_type(other), do: other
+
+  defp store(b, dst, items) do
+    FerricStore.Commands.Sets.replace(
+      b,
+      dst,
+      :zset,
+      fn b, gen ->
+        Enum.reduce(items, b, fn {m, s}, b -> Batch.put_member(b, :zset, dst, gen, m, s) end)
+      end,
+      length(items)
+    )
+  end
+
+  defp walker(b, key) do
+    fn start, dir, acc, fun ->
+      Members.walk_scores(b.tables.scores, key, start, dir, Batch.member_view(b, key), acc, fun)
+    end
+  end
+
+  defp put(b, key, meta, m, score), do: Batch.put_member(b, :zset, key, meta.gen, m, score)
+
+  defp remove(b, key, meta, members) do
+    Enum.reduce(members, {meta, b, 0}, fn m, {meta, b, n} ->
+      if Batch.member(b, key, m),
+        do: {%{meta | n: meta.n - 1}, Batch.delete_member(b, :zset, key, meta.gen, m), n + 1},
+        else: {meta, b, n}
+    end)
+  end
+
+  ## RESP side
+
+  @doc false
+  def commands do
+    [
+      cmd("zadd", -4, ["write", "denyoom", "fast"]),
+      cmd("zincrby", 4, ["write", "denyoom", "fast"]),
+      cmd("zrem", -3, ["write", "fast"]),
+      cmd("zscore", 3, ["readonly", "fast"]),
+      cmd("zmscore", -3, ["readonly", "fast"]),
+      cmd("zcard", 2, ["readonly", "fast"]),
+      cmd("zcount", 4, ["readonly", "fast"]),
+      cmd("zlexcount", 4, ["readonly", "fast"]),
+      cmd("zrank", 3, ["readonly", "fast"]),
+      cmd("zrevrank", 3, ["readonly", "fast"]),
+      cmd("zrange", -4, ["readonly"]),
+      cmd("zrangebyscore", -4, ["readonly"]),
+      cmd("zrevrange", -4, ["readonly"]),
+      cmd("zrevrangebyscore", -4, ["readonly"]),
+      cmd("zrangebylex", -4, ["readonly"]),
+      cmd("zrevrangebylex", -4, ["readonly"]),
+      cmd("zremrangebyrank", 4, ["write"]),
+      cmd("zremrangebyscore", 4, ["write"]),
+      cmd("zremrangebylex", 4, ["write"]),
+      cmd("zpopmin", -2, ["write", "fast"]),
+      cmd("zpopmax", -2, ["write", "fast"]),
+      cmd("zrandmember", -2, ["readonly"]),
+      cmd("zrangestore", -5, ["write", "denyoom"], 1, 2),
+      cmd("zunion", -3, ["readonly"], 0, 0),
+      cmd("zinter", -3, ["readonly"], 0, 0),
+      cmd("zdiff", -3, ["readonly"], 0, 0),
+      cmd("zunionstore", -4, ["write", "denyoom"], 1, 1),
+      cmd("zinterstore", -4, ["write", "denyoom"], 1, 1),
+      cmd("zdiffstore", -4, ["write", "denyoom"], 1, 1),
+      cmd("zscan", -3, ["readonly"])
+    ]
+  end
+
+  defp cmd(name, arity, flags, first \\ 1, last \\ 1),
+    do: %{name: name, arity: arity, flags: flags, first_key: first, last_key: last, step: 1}
+
+  @doc false
+  def handle("zadd", [key | args], ctx) do
+    with {:ok, opts, rest} <- zadd_flags(args, %{}),
+         {:ok, pairs} <- score_pairs(rest, []) do
+      incr = opts[:incr]
+
+      cond do
+        opts[:nx] && opts[:xx] ->
+          Error.new(:syntax, "ERR XX and NX options at the same time are not compatible")
+
+        (opts[:gt] && opts[:lt]) || ((opts[:gt] || opts[:lt]) && opts[:nx]) ->
+          Error.new(:syntax, "ERR GT, LT, and/or NX options at the same time are not compatible")
+
+        opts[:incr] && length(pairs) > 1 ->
+          Error.new(:syntax, "ERR INCR option supports a single increment-element pair")
+
+        true ->
+          case zadd(ctx.instance, key, pairs, Map.to_list(opts)) do
+            {:ok, s} when incr -> score(s)
+            other -> reply(other)
+          end
+      end
+    end
+  end
+
+  def handle("zincrby", [key, by, m], ctx) do
+    with {:ok, by} <- parse_score(by) do
+      case zincrby(ctx.instance, key, by, m) do
+        {:ok, s} -> score(s)
+        other -> reply(other)
+      end
+    end
+  end
+
+  def handle("zrem", [key | ms], ctx), do: reply(zrem(ctx.instance, key, ms))
+
+  def handle("zscore", [key, m], ctx) do
+    with {:ok, s} <- zscore(ctx.instance, key, m), do: score(s)
+  end
+
+  def handle("zmscore", [key | ms], ctx) do
+    with {:ok, ss} <- zmscore(ctx.instance, key, ms), do: Enum.map(ss, &score/1)
+  end
+
+  def handle("zcard", [key], ctx), do: reply(zcard(ctx.instance, key))
+
+  def handle("zcount", [key, min, max], ctx) do
+    with {:ok, min} <- score_bound(min),
+         {:ok, max} <- score_bound(max),
+         do: reply(zcount(ctx.instance, key, min, max))
+  end
+
+  def handle("zlexcount", [key, min, max], ctx) do
+    with {:ok, min} <- lex_bound(min),
+         {:ok, max} <- lex_bound(max),
+         do: reply(zlexcount(ctx.instance, key, min, max))
+  end
+
+  def handle("zrank", [key, m], ctx), do: reply(zrank(ctx.instance, key, m))
+  def handle("zrevrank", [key, m], ctx), do: reply(zrank(ctx.instance, key, m, true))
+
+  def handle("zrange", [key, a, b | opts], ctx) do
+    with {:ok, spec, ws} <- range_opts(opts, %{by: :rank}, false),
+         {a, b} = if(spec[:rev] && spec.by != :rank, do: {b, a}, else: {a, b}),
+         {:ok, spec} <- bounds(spec, a, b) do
+      range_reply(zrange(ctx.instance, key, spec), ws, ctx)
+    end
+  end
+
+  def handle(name, [key, a, b | opts], ctx)
+      when name in [
+             "zrangebyscore",
+             "zrevrangebyscore",
+             "zrangebylex",
+             "zrevrangebylex",
+             "zrevrange"
+           ] do
+    rev = String.starts_with?(name, "zrev")
+
+    by =
+      cond do
+        String.ends_with?(name, "score") -> :score
+        String.ends_with?(name, "lex") -> :lex
+        true -> :rank
+      end
+
+    {a, b} = if rev and by != :rank, do: {b, a}, else: {a, b}
+    allowed = if by == :rank, do: ["WITHSCORES"], else: ["WITHSCORES", "LIMIT"]
+    allowed = if by == :lex, do: ["LIMIT"], else: allowed
+
+    with :ok <- only(opts, allowed),
+         {:ok, spec, ws} <- range_opts(opts, %{by: by, rev: rev}, true),
+         {:ok, spec} <- bounds(spec, a, b) do
+      range_reply(zrange(ctx.instance, key, spec), ws, ctx)
+    end
+  end
+
+  def handle("zremrangebyrank", [key, a, b], ctx), do: remrange(ctx, key, :rank, a, b)
+  def handle("zremrangebyscore", [key, a, b], ctx), do: remrange(ctx, key, :score, a, b)
+  def handle("zremrangebylex", [key, a, b], ctx), do: remrange(ctx, key, :lex, a, b)
+
+  def handle(name, [key | rest], ctx) when name in ["zpopmin", "zpopmax"] do
+    count =
+      case rest do
+        [] ->
+          {:ok, nil}
+
+        [c] ->
+          case Args.int(c) do
+            {:ok, n} when n >= 0 -> {:ok, n}
+            _ -> {:error, Error.new(:out_of_range, "ERR value is out of range, must be positive")}
+          end
+
+        _ ->
+          {:error, Error.new(:syntax)}
+      end
+
+    with {:ok, count} <- count do
+      result =
+        if name == "zpopmin",
+          do: zpopmin(ctx.instance, key, count),
+          else: zpopmax(ctx.instance, key, count)
+
+      case result do
+        {:ok, items} when count == nil -> Enum.flat_map(items, fn {m, s} -> [m, score(s)] end)
+        {:ok, items} -> pairs(items, true, ctx)
+        other -> reply(other)
+      end
+    end
+  end
+
+  def handle("zrandmember", [key], ctx), do: reply(zrandmember(ctx.instance, key))
+
+  def handle("zrandmember", [key, count | rest], ctx) do
+    with {:ok, c} <- Args.int!(count) do
+      ws =
+        case Enum.map(rest, &String.upcase/1) do
+          [] -> {:ok, false}
+          ["WITHSCORES"] -> {:ok, true}
+          _ -> {:error, Error.new(:syntax)}
+        end
+
+      with {:ok, ws} <- ws do
+        if ws and c < -div(Args.max_int(), 2) do
+          Error.new(:out_of_range, "ERR value is out of range")
+        else
+          with {:ok, items} <- zrandmember(ctx.instance, key, c) do
+            if ws, do: pairs(items, true, ctx), else: Enum.map(items, &elem(&1, 0))
+          end
+        end
+      end
+    end
+  end
+
+  def handle("zrangestore", [dst, src, a, b | opts], ctx) do
+    with :ok <- no_withscores(opts),
+         {:ok, spec, _} <- range_opts(opts, %{by: :rank}, false),
+         {a, b} = if(spec[:rev] && spec.by != :rank, do: {b, a}, else: {a, b}),
+         {:ok, spec} <- bounds(spec, a, b),
+         do: reply(zrangestore(ctx.instance, dst, src, spec))
+  end
+
+  def handle(name, [numkeys | rest], ctx) when name in ["zunion", "zinter", "zdiff"] do
+    op = String.to_atom(String.trim_leading(name, "z"))
+
+    with {:ok, keys, opts} <- numkeys(numkeys, rest),
+         {:ok, weights, agg, ws} <- combine_opts(opts, length(keys), op, nil, :sum, false, true) do
+      range_reply(zcombine(ctx.instance, op, keys, weights, agg), ws, ctx)
+    end
+  end
+
+  def handle(name, [dst, numkeys | rest], ctx)
+      when name in ["zunionstore", "zinterstore", "zdiffstore"] do
+    op = name |> String.trim_leading("z") |> String.trim_trailing("store") |> String.to_atom()
+
+    with {:ok, keys, opts} <- numkeys(numkeys, rest),
+         {:ok, weights, agg, _} <- combine_opts(opts, length(keys), op, nil, :sum, false, false) do
+      reply(zstore(ctx.instance, op, dst, keys, weights, agg))
+    end
+  end
+
+  def handle("zscan", [key, cursor | opts], ctx) do
+    with {:ok, cursor} <- Collection.cursor(cursor),
+         {:ok, opts} <- Collection.scan_opts(opts, []),
+         {:ok, {next, items}} <- zscan(ctx.instance, key, cursor, opts) do
+      [
+        Integer.to_string(next),
+        Enum.flat_map(items, fn {m, s} -> [m, Args.format_float(num(s))] end)
+      ]
+    end
+  end
+
+  defp num(:inf), do: :inf
+  defp num(:neg_inf), do: :neg_inf
+  defp num(f), do: f
+
+  defp remrange(ctx, key, by, a, b) do
+    with {:ok, spec} <- bounds(%{by: by}, a, b), do: reply(zremrange(ctx.instance, key, spec))
+  end
+
+  defp numkeys(n, rest) do
+    case Args.int(n) do
+      {:ok, n} when n > 0 and n <= length(rest) ->
+        {keys, opts} = Enum.split(rest, n)
+        {:ok, keys, opts}
+
+      {:ok, n} when n > 0 ->
+        {:error, Error.new(:syntax)}
+
+      {:ok, _} ->
+        {:error, Error.new(:syntax, "ERR at least 1 input key is needed for this command")}
+
+      :error ->
+        {:error, Error.new(:not_integer)}
+    end
+  end
+
+  defp combine_opts([], _n, _op, w, agg, ws, _ws_ok), do: {:ok, w, agg, ws}
+
+  defp combine_opts([opt | rest], n, op, w, agg, ws, ws_ok) do
+    case String.upcase(opt) do
+      "WEIGHTS" when op != :diff and length(rest) >= n ->
+        {ws_args, rest} = Enum.split(rest, n)
+
+        parsed =
+          Enum.reduce_while(ws_args, {:ok, []}, fn a, {:ok, acc} ->
+            case parse_score(a) do
+              {:ok, f} -> {:cont, {:ok, [f | acc]}}
+              _ -> {:halt, {:error, Error.new(:not_float, "ERR weight value is not a float")}}
+            end
+          end)
+
+        with {:ok, ws_list} <- parsed,
+             do: combine_opts(rest, n, op, Enum.reverse(ws_list), agg, ws, ws_ok)
+
+      "AGGREGATE" when op != :diff and rest != [] ->
+        case String.upcase(hd(rest)) do
+          a when a in ["SUM", "MIN", "MAX"] ->
+            combine_opts(tl(rest), n, op, w, String.to_atom(String.downcase(a)), ws, ws_ok)
+
+          _ ->
+            {:error, Error.new(:syntax)}
+        end
+
+      "WITHSCORES" when ws_ok ->
+        combine_opts(rest, n, op, w, agg, true, ws_ok)
+
+      _ ->
+        {:error, Error.new(:syntax)}
+    end
+  end
+
+  defp only(opts, allowed) do
+    if Enum.all?(opts, fn o ->
+         String.upcase(o) in allowed or match?({_, ""}, Integer.parse(o)) or o =~ ~r/^-?\d+$/
+       end),
+       do: :ok,
+       else: {:error, Error.new(:syntax)}
+  end
+
+  defp no_withscores(opts) do
+    if Enum.any?(opts, &(String.upcase(&1) == "WITHSCORES")),
+      do: {:error, Error.new(:syntax)},
+      else: :ok
+  end
+
+  defp range_opts([], spec, ws), do: check_range(spec, ws)
+
+  defp range_opts([opt | rest], spec, ws) do
+    case {String.upcase(opt), rest} do
+      {"WITHSCORES", _} ->
+        range_opts(rest, spec, true)
+
+      {"BYSCORE", _} ->
+        range_opts(rest, %{spec | by: :score}, ws)
+
+      {"BYLEX", _} ->
+        range_opts(rest, %{spec | by: :lex}, ws)
+
+      {"REV", _} ->
+        range_opts(rest, Map.put(spec, :rev, true), ws)
+
+      {"LIMIT", [o, c | rest]} ->
+        with {:ok, o} <- Args.int!(o),
+             {:ok, c} <- Args.int!(c),
+             do: range_opts(rest, Map.put(spec, :limit, {o, c}), ws)
+
+      _ ->
+        {:error, Error.new(:syntax)}
+    end
+  end
+
+  defp range_opts(spec_ws, _, _), do: spec_ws
+
+  defp check_range(spec, ws) do
+    cond do
+      spec[:limit] && spec.by == :rank ->
+        {:error,
+         Error.new(
+           :syntax,
+           "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+         )}
+
+      ws && spec.by == :lex ->
+        {:error,
+         Error.new(
+           :syntax,
+           "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
+         )}
+
+      true ->
+        spec =
+          case spec[:limit] do
+            {o, _} when o < 0 -> Map.put(spec, :limit, {0, 0})
+            {o, c} when c < 0 -> Map.put(spec, :limit, {o, -1})
+            _ -> spec
+          end
+
+        {:ok, spec, ws}
+    end
+  end
+
+  # ZRANGE ... REV takes max first for BYSCORE/BYLEX.
+  defp bounds(%{by: :rank} = spec, a, b) do
+    with {:ok, a} <- Args.int!(a), {:ok, b} <- Args.int!(b) do
+      if spec[:rev] do
+        {:ok, %{spec | by: :rank} |> Map.merge(%{min: a, max: b})}
+      else
+        {:ok, Map.merge(spec, %{min: a, max: b})}
+      end
+    end
+  end
+
+  defp bounds(%{by: :score} = spec, a, b) do
+    with {:ok, min} <- score_bound(a),
+         {:ok, max} <- score_bound(b),
+         do: {:ok, Map.merge(spec, %{min: min, max: max})}
+  end
+
+  defp bounds(%{by: :lex} = spec, a, b) do
+    with {:ok, min} <- lex_bound(a),
+         {:ok, max} <- lex_bound(b),
+         do: {:ok, Map.merge(spec, %{min: min, max: max})}
+  end
+
+  defp range_reply({:ok, items}, ws, ctx),
+    do: if(ws, do: pairs(items, true, ctx), else: Enum.map(items, &elem(&1, 0)))
+
+  defp range_reply(other, _ws, _ctx), do: reply(other)
+
+  defp pairs(items, _ws, %{protocol: 3}), do: Enum.map(items, fn {m, s} -> [m, score(s)] end)
+  defp pairs(items, _ws, _ctx), do: Enum.flat_map(items, fn {m, s} -> [m, score(s)] end)
+
+  defp score(nil), do: nil
+  defp score(:inf), do: {:double, :inf}
+  defp score(:neg_inf), do: {:double, :neg_inf}
+  defp score(f), do: f
+
+  defp zadd_flags([opt | rest] = args, acc) do
+    case String.upcase(opt) do
+      f when f in ["NX", "XX", "GT", "LT", "CH", "INCR"] ->
+        zadd_flags(rest, Map.put(acc, String.to_atom(String.downcase(f)), true))
+
+      _ ->
+        {:ok, acc, args}
+    end
+  end
+
+  defp zadd_flags([], acc), do: {:ok, acc, []}
+
+  defp score_pairs([], []), do: {:error, Error.new(:syntax)}
+  defp score_pairs([], acc), do: {:ok, Enum.reverse(acc)}
+
+  defp score_pairs([s, m | rest], acc) do
+    with {:ok, s} <- parse_score(s), do: score_pairs(rest, [{s, m} | acc])
+  end
+
+  defp score_pairs(_, _), do: {:error, Error.new(:syntax)}
+
+  @doc false
+  def parse_score(bin) do
+    case String.downcase(bin) do
+      i when i in ["inf", "+inf", "infinity", "+infinity"] ->
+        {:ok, :inf}
+
+      i when i in ["-inf", "-infinity"] ->
+        {:ok, :neg_inf}
+
+      _ ->
+        case Args.float(bin) do
+          {:ok, f} -> {:ok, f}
+          :error -> {:error, Error.new(:not_float)}
+        end
+    end
+  end
+
+  defp score_bound("(" <> s), do: bound(s, false)
+  defp score_bound(s), do: bound(s, true)
+
+  defp bound(s, incl) do
+    case parse_score(s) do
+      {:ok, f} -> {:ok, {incl, f}}
+      _ -> {:error, Error.new(:not_float, "ERR min or max is not a float")}
+    end
+  end
+
+  defp lex_bound("-"), do: {:ok, :neg}
+  defp lex_bound("+"), do: {:ok, :pos}
+  defp lex_bound("[" <> s), do: {:ok, {true, s}}
+  defp lex_bound("(" <> s), do: {:ok, {false, s}}
+
+  defp lex_bound(_),
+    do: {:error, Error.new(:syntax, "ERR min or max not valid string range item")}
+end

@@ -1,0 +1,232 @@
+defmodule FerricStore.Collections.DifferentialTest do
+  # Differential test of the collection families (hash, list, set, zset): seeded random
+  # command sequences go to a real redis-server and to a FerricStore RESP server, and
+  # every reply must be the same. Replies whose order Redis does not define (HGETALL,
+  # SMEMBERS, ...) are compared sorted; random commands (SPOP, *RANDMEMBER) are not
+  # generated.
+  use ExUnit.Case, async: false
+
+  @moduletag :integration
+  @moduletag timeout: 300_000
+
+  defmodule Client do
+    @moduledoc false
+    def connect(port) do
+      {:ok, s} = :gen_tcp.connect(~c"127.0.0.1", port, [:binary, active: false, packet: :line])
+      s
+    end
+
+    def call(s, args) do
+      payload = ["*#{length(args)}\r\n" | Enum.map(args, &["$#{byte_size(&1)}\r\n", &1, "\r\n"])]
+      :ok = :gen_tcp.send(s, payload)
+      read(s)
+    end
+
+    defp read(s) do
+      {:ok, line} = :gen_tcp.recv(s, 0, 10_000)
+      line = String.trim_trailing(line, "\r\n")
+
+      case line do
+        "+" <> rest -> {:simple, rest}
+        "-" <> rest -> {:error, rest}
+        ":" <> n -> String.to_integer(n)
+        "$-1" -> nil
+        "*-1" -> nil
+        "$" <> n -> bulk(s, String.to_integer(n))
+        "*" <> n -> for _ <- 1..String.to_integer(n)//1, do: read(s)
+      end
+    end
+
+    defp bulk(s, n) do
+      :inet.setopts(s, packet: :raw)
+      {:ok, data} = if n + 2 > 0, do: :gen_tcp.recv(s, n + 2, 10_000), else: {:ok, ""}
+      :inet.setopts(s, packet: :line)
+      binary_part(data, 0, n)
+    end
+  end
+
+  setup_all do
+    port = 21_000 + :rand.uniform(20_000)
+
+    redis =
+      Port.open({:spawn_executable, System.find_executable("redis-server")}, [
+        :binary,
+        args: ["--port", "#{port}", "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"]
+      ])
+
+    Process.sleep(300)
+    name = :"diff_coll_#{System.unique_integer([:positive])}"
+    dir = Path.join(System.tmp_dir!(), "#{name}")
+    File.rm_rf!(dir)
+    {:ok, pid} = FerricStore.start_link(name: name, data_dir: dir, port: 0)
+    Process.unlink(pid)
+
+    on_exit(fn ->
+      {:os_pid, os_pid} = Port.info(redis, :os_pid)
+      System.cmd("kill", ["#{os_pid}"])
+      Supervisor.stop(pid)
+      File.rm_rf(dir)
+    end)
+
+    %{redis: Client.connect(port), ferric: Client.connect(FerricStore.Server.Listener.port(name))}
+  end
+
+  @keys ~w(k1 k2 k3)
+  @members ~w(a b c d e 1 2 10 -3)
+  @values ~w(x y 1 2 -7 1.5 abc)
+  @ints ~w(-3 -1 0 1 2 5 100)
+  @scores ~w(0 1 -1 2.5 -inf +inf 3 1e3 (1 (2.5 abc)
+
+  @unordered ~w(HGETALL HKEYS HVALS SMEMBERS SINTER SUNION SDIFF)
+
+  defp key, do: Enum.random(@keys)
+  defp mem, do: Enum.random(@members)
+  defp val, do: Enum.random(@values)
+  defp int, do: Enum.random(@ints)
+  defp score, do: Enum.random(@scores)
+  defp some(f), do: for(_ <- 1..Enum.random(1..3), do: f.())
+
+  defp gen(:hash) do
+    Enum.random([
+      fn -> ["HSET", key() | Enum.flat_map(some(&mem/0), &[&1, val()])] end,
+      fn -> ["HSETNX", key(), mem(), val()] end,
+      fn -> ["HGET", key(), mem()] end,
+      fn -> ["HMGET", key() | some(&mem/0)] end,
+      fn -> ["HMSET", key(), mem(), val()] end,
+      fn -> ["HGETALL", key()] end,
+      fn -> ["HDEL", key() | some(&mem/0)] end,
+      fn -> ["HEXISTS", key(), mem()] end,
+      fn -> ["HLEN", key()] end,
+      fn -> ["HKEYS", key()] end,
+      fn -> ["HVALS", key()] end,
+      fn -> ["HINCRBY", key(), mem(), int()] end,
+      fn -> ["HINCRBYFLOAT", key(), mem(), val()] end,
+      fn -> ["HSTRLEN", key(), mem()] end
+    ]).()
+  end
+
+  defp gen(:list) do
+    Enum.random([
+      fn -> ["LPUSH", key() | some(&val/0)] end,
+      fn -> ["RPUSH", key() | some(&val/0)] end,
+      fn -> ["LPUSHX", key(), val()] end,
+      fn -> ["RPUSHX", key(), val()] end,
+      fn -> ["LPOP", key()] end,
+      fn -> ["RPOP", key(), Enum.random(~w(0 1 2 5))] end,
+      fn -> ["LLEN", key()] end,
+      fn -> ["LRANGE", key(), int(), int()] end,
+      fn -> ["LINDEX", key(), int()] end,
+      fn -> ["LSET", key(), int(), val()] end,
+      fn -> ["LINSERT", key(), Enum.random(~w(BEFORE AFTER)), val(), val()] end,
+      fn -> ["LREM", key(), int(), val()] end,
+      fn -> ["LTRIM", key(), int(), int()] end,
+      fn -> ["LPOS", key(), val()] end,
+      fn ->
+        ["LPOS", key(), val(), "RANK", Enum.random(~w(1 2 -1)), "COUNT", Enum.random(~w(0 1 2))]
+      end,
+      fn -> ["LMOVE", key(), key(), Enum.random(~w(LEFT RIGHT)), Enum.random(~w(LEFT RIGHT))] end,
+      fn -> ["RPOPLPUSH", key(), key()] end
+    ]).()
+  end
+
+  defp gen(:set) do
+    Enum.random([
+      fn -> ["SADD", key() | some(&mem/0)] end,
+      fn -> ["SREM", key() | some(&mem/0)] end,
+      fn -> ["SMEMBERS", key()] end,
+      fn -> ["SISMEMBER", key(), mem()] end,
+      fn -> ["SMISMEMBER", key() | some(&mem/0)] end,
+      fn -> ["SCARD", key()] end,
+      fn -> ["SMOVE", key(), key(), mem()] end,
+      fn -> ["SINTER" | some(&key/0)] end,
+      fn -> ["SUNION" | some(&key/0)] end,
+      fn -> ["SDIFF" | some(&key/0)] end,
+      fn -> ["SINTERSTORE", key() | some(&key/0)] end,
+      fn -> ["SUNIONSTORE", key() | some(&key/0)] end,
+      fn -> ["SDIFFSTORE", key() | some(&key/0)] end,
+      fn -> ["SINTERCARD", "2", key(), key()] end
+    ]).()
+  end
+
+  defp gen(:zset) do
+    Enum.random([
+      fn ->
+        [
+          "ZADD",
+          key() | Enum.flat_map(some(&mem/0), &[Enum.random(~w(0 1 -1 2.5 3 -inf +inf)), &1])
+        ]
+      end,
+      fn -> ["ZADD", key(), Enum.random(~w(NX XX GT LT CH)), Enum.random(~w(1 2 5)), mem()] end,
+      fn -> ["ZADD", key(), "INCR", Enum.random(~w(1 -2 0.5)), mem()] end,
+      fn -> ["ZINCRBY", key(), Enum.random(~w(1 -2 0.5 abc)), mem()] end,
+      fn -> ["ZREM", key() | some(&mem/0)] end,
+      fn -> ["ZSCORE", key(), mem()] end,
+      fn -> ["ZMSCORE", key() | some(&mem/0)] end,
+      fn -> ["ZCARD", key()] end,
+      fn -> ["ZCOUNT", key(), score(), score()] end,
+      fn -> ["ZRANK", key(), mem()] end,
+      fn -> ["ZREVRANK", key(), mem()] end,
+      fn -> ["ZRANGE", key(), int(), int()] end,
+      fn -> ["ZRANGE", key(), int(), int(), "WITHSCORES"] end,
+      fn -> ["ZRANGE", key(), int(), int(), "REV"] end,
+      fn -> ["ZRANGE", key(), score(), score(), "BYSCORE"] end,
+      fn -> ["ZRANGE", key(), score(), score(), "BYSCORE", "REV", "LIMIT", "0", "2"] end,
+      fn -> ["ZRANGEBYSCORE", key(), score(), score(), "WITHSCORES"] end,
+      fn -> ["ZREVRANGEBYSCORE", key(), score(), score()] end,
+      fn -> ["ZREVRANGE", key(), int(), int()] end,
+      fn -> ["ZREMRANGEBYRANK", key(), int(), int()] end,
+      fn -> ["ZREMRANGEBYSCORE", key(), score(), score()] end,
+      fn -> ["ZPOPMIN", key()] end,
+      fn -> ["ZPOPMAX", key(), Enum.random(~w(1 2 3))] end,
+      fn -> ["ZUNIONSTORE", key(), "2", key(), key()] end,
+      fn -> ["ZINTERSTORE", key(), "2", key(), key(), "WEIGHTS", "2", "3"] end,
+      fn -> ["ZDIFFSTORE", key(), "2", key(), key()] end,
+      fn -> ["ZUNION", "2", key(), key(), "WITHSCORES"] end,
+      fn -> ["ZRANGESTORE", key(), key(), "0", "-1"] end
+    ]).()
+  end
+
+  defp gen(:keyspace) do
+    Enum.random([
+      fn -> ["TYPE", key()] end,
+      fn -> ["DEL", key()] end,
+      fn -> ["EXISTS" | some(&key/0)] end,
+      fn -> ["SET", key(), val()] end,
+      fn -> ["EXPIRE", key(), "100"] end,
+      fn -> ["TTL", key()] end,
+      fn -> ["PERSIST", key()] end
+    ]).()
+  end
+
+  defp normalize([cmd | _], reply) when is_list(reply) do
+    if String.upcase(cmd) in @unordered, do: Enum.sort(reply), else: reply
+  end
+
+  defp normalize(_cmd, reply), do: reply
+
+  for family <- [:hash, :list, :set, :zset] do
+    test "random #{family} sequences get the same replies as redis-server", ctx do
+      seed = ExUnit.configuration()[:seed]
+      :rand.seed(:exsss, {seed, 5, unquote(Atom.to_string(family)) |> :erlang.phash2()})
+
+      for seq <- 1..150 do
+        Client.call(ctx.redis, ["FLUSHALL"])
+        Client.call(ctx.ferric, ["FLUSHDB"])
+
+        Enum.reduce(1..25, [], fn _, history ->
+          cmd = if :rand.uniform(10) == 1, do: gen(:keyspace), else: gen(unquote(family))
+          history = [cmd | history]
+          expected = normalize(cmd, Client.call(ctx.redis, cmd))
+          actual = normalize(cmd, Client.call(ctx.ferric, cmd))
+
+          assert actual == expected,
+                 "sequence #{seq} (seed #{seed}):\n" <>
+                   Enum.map_join(Enum.reverse(history), "\n", &Enum.join(&1, " ")) <>
+                   "\nredis: #{inspect(expected)}\nferric: #{inspect(actual)}"
+
+          history
+        end)
+      end
+    end
+  end
+end
