@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Issue #6 benchmark: restart time and memory per key of FerricStore next to Debian's
+# redis-server (AOF, appendfsync always) on the same data, then the overwrite test.
+# Usage: bench/startup/run.sh [counts...]     (default: 1000000 5000000)
+#        OVERWRITE_GB=1 OVERWRITE_PASSES=10 (set OVERWRITE_GB=0 to skip)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export ERL_LIBS="$PWD/_vendor/erl" MIX_HOME="$PWD/_build/mix_home" MIX_ENV=${MIX_ENV:-prod}
+OUT=${BENCH_DIR:-$PWD/bench/out/startup}
+COUNTS=("${@:-1000000 5000000}")
+read -r -a COUNTS <<<"${COUNTS[*]}"
+FS_PORT=${FS_PORT:-16390}
+REDIS_PORT=${REDIS_PORT:-16391}
+RUNS=${RUNS:-3}
+mkdir -p "$OUT"
+mix compile >/dev/null
+
+# A private copy of the build, so concurrent recompiles cannot disturb the child VMs.
+CODE="$OUT/code/ferricstore"
+rm -rf "$OUT/code" && mkdir -p "$CODE/priv"
+cp -r "_build/$MIX_ENV/lib/ferricstore/ebin" "_build/$MIX_ENV/lib/ferricstore/consolidated" "$CODE/"
+cp "_build/$MIX_ENV/lib/ferricstore/priv/ferricstore_nif.so" "$CODE/priv/"
+ELIXIR=(elixir --erl "+sbwt none" -pa "$CODE/consolidated" -pa "$CODE/ebin")
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+wait_pong() { # port -> ms until the first PONG
+  local t0=$1 port=$2
+  until [ "$(redis-cli -p "$port" ping 2>/dev/null)" = "PONG" ]; do :; done
+  echo $(($(now_ms) - t0))
+}
+
+fs_restart() { # dir -> prints "ms line"
+  local dir=$1 fifo="$OUT/stdin.fifo" log="$OUT/serve.log"
+  rm -f "$fifo" && mkfifo "$fifo"
+  local t0; t0=$(now_ms)
+  "${ELIXIR[@]}" bench/startup/bench.exs serve "$dir" "$FS_PORT" <"$fifo" >"$log" 2>&1 &
+  local pid=$!
+  exec 9>"$fifo"
+  local ms; ms=$(wait_pong "$t0" "$FS_PORT")
+  until grep -q READY "$log"; do sleep 0.05; done
+  echo "$ms $(grep READY "$log")"
+  exec 9>&-   # closing stdin stops the child
+  wait "$pid" || true
+}
+
+redis_args() { # dir
+  echo --port "$REDIS_PORT" --dir "$1" --appendonly yes --appendfsync always \
+    --auto-aof-rewrite-percentage 0 --aof-use-rdb-preamble no --save "" --daemonize no \
+    --logfile "$1/redis.log"
+}
+
+redis_mem() { redis-cli -p "$REDIS_PORT" info memory | tr -d '\r' | awk -F: '$1=="used_memory"{print $2}'; }
+
+for n in "${COUNTS[@]}"; do
+  echo "================ $n keys, 256 B values"
+  fsdir="$OUT/fs_$n" && rdir="$OUT/redis_$n"
+  rm -rf "$fsdir" "$rdir" && mkdir -p "$rdir"
+
+  echo "== FerricStore load"
+  mix run --no-start bench/startup/bench.exs load "$fsdir" "$n"
+  echo "data dir: $(du -sh "$fsdir" | cut -f1)"
+  for r in $(seq "$RUNS"); do
+    read -r ms line < <(fs_restart "$fsdir")
+    echo "FerricStore restart $r: ${ms} ms process start -> first PONG; $line"
+  done
+
+  echo "== redis-server load (AOF, appendfsync always)"
+  # shellcheck disable=SC2046
+  redis-server $(redis_args "$rdir") &
+  rpid=$!
+  wait_pong "$(now_ms)" "$REDIS_PORT" >/dev/null
+  empty=$(redis_mem)
+  t0=$(now_ms)
+  python3 bench/startup/gen_redis.py "$n" | redis-cli -p "$REDIS_PORT" --pipe | tail -1
+  echo "loaded in $(($(now_ms) - t0)) ms; used_memory $(redis_mem) (empty: $empty)"
+  redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
+  wait "$rpid" || true
+  echo "AOF dir: $(du -sh "$rdir" | cut -f1)"
+  for r in $(seq "$RUNS"); do
+    t0=$(now_ms)
+    # shellcheck disable=SC2046
+    redis-server $(redis_args "$rdir") &
+    rpid=$!
+    ms=$(wait_pong "$t0" "$REDIS_PORT")
+    used=$(redis_mem)
+    keys=$(redis-cli -p "$REDIS_PORT" dbsize)
+    echo "redis-server restart $r: ${ms} ms process start -> first PONG; used_memory=$used keys=$keys" \
+      "per key=$(((used - empty) / keys)) B"
+    redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+    wait "$rpid" || true
+  done
+  rm -rf "$rdir"
+done
+
+if [ "${OVERWRITE_GB:-1}" != "0" ]; then
+  echo "================ overwrite ${OVERWRITE_GB:-1} GB of live data ${OVERWRITE_PASSES:-10} times"
+  rm -rf "$OUT/overwrite"
+  mix run --no-start bench/startup/bench.exs overwrite "$OUT/overwrite" "${OVERWRITE_GB:-1}" \
+    "${OVERWRITE_PASSES:-10}"
+  echo "on disk at the end: $(du -sh "$OUT/overwrite" | cut -f1)"
+  rm -rf "$OUT/overwrite"
+fi
