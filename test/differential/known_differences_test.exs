@@ -3,18 +3,17 @@ for file <- ~w(resp_client redis_server differences known_bugs runner) do
 end
 
 defmodule FerricStore.Differential.KnownDifferencesTest do
-  # One test per known FerricStore bug (support/known_bugs.exs): its minimal reproduction
-  # runs on redis-server and FerricStore and must get the same replies. They fail until
-  # the bug is fixed, so they are excluded unless `--include known_difference` is given
-  # (they are marked skipped otherwise: the tag is checked when this file is loaded).
+  # One test per FerricStore bug found by the harness (support/known_bugs.exs): its minimal
+  # reproduction runs on redis-server and FerricStore and must get the same replies. Open
+  # bugs fail until fixed, so they are tagged :known_difference and skipped unless
+  # `--include known_difference` is given (checked when this file is loaded); fixed ones
+  # run by default as regression tests.
   use ExUnit.Case, async: true
 
   alias FerricStore.Test.RedisServer
   alias FerricStore.Test.Differential.{KnownBugs, Runner}
 
-  @moduletag :known_difference
   @included :known_difference in Keyword.get(ExUnit.configuration(), :include, [])
-  if not @included, do: @moduletag(skip: "known bug: run with --include known_difference")
 
   setup_all do
     redis = RedisServer.start!()
@@ -37,7 +36,12 @@ defmodule FerricStore.Differential.KnownDifferencesTest do
 
   for bug <- KnownBugs.all() do
     @bug_id bug.id
-    test "#{bug.id}: #{bug.title}", %{runner: runner} do
+    if not bug.fixed, do: @tag(:known_difference)
+
+    if not bug.fixed and not @included,
+      do: @tag(skip: "known bug: run with --include known_difference")
+
+    test "#{bug.id}#{if bug.fixed, do: " (fixed)"}: #{bug.title}", %{runner: runner} do
       bug = Enum.find(KnownBugs.all(), &(&1.id == @bug_id))
 
       for protocol <- [2, 3] do

@@ -7,8 +7,9 @@ defmodule FerricStore.Test.Differential.KnownBugs do
   # sequence whose first mismatch is a known bug (the state has diverged after it, so the
   # rest of that sequence is not compared); `--include known_difference` runs it strictly.
   #
-  # When a bug is fixed: delete its entry here. Intended differences live in
-  # DIFFERENCES.md, never here.
+  # When a bug is fixed, set `fixed: true`: its reproduction then runs in the default suite
+  # as a regression test and the random test no longer tolerates it. Intended differences
+  # live in DIFFERENCES.md, never here.
 
   defp cmd(args), do: {:cmd, args}
 
@@ -18,12 +19,13 @@ defmodule FerricStore.Test.Differential.KnownBugs do
   defp args({:cmd, [_ | args]}), do: Enum.map(args, &String.upcase/1)
   defp args(_), do: []
 
-  @doc "`[%{id, title, repro, match}]`."
+  @doc "`[%{id, title, fixed, repro, match}]`."
   def all do
     [
       %{
         id: "B1",
         title: "INCRBYFLOAT does not parse increments like strtold (hex, Infinity)",
+        fixed: true,
         repro: [cmd(["INCRBYFLOAT", "k", "0x10"]), cmd(["INCRBYFLOAT", "k", "Infinity"])],
         match: fn step, _r, f ->
           name(step) == "incrbyfloat" and f == {:error, "ERR value is not a valid float"}
@@ -32,6 +34,7 @@ defmodule FerricStore.Test.Differential.KnownBugs do
       %{
         id: "B2",
         title: "INCRBYFLOAT computes in double, Redis in long double (0.1 x 3 = 0.3)",
+        fixed: true,
         repro: [
           cmd(["INCRBYFLOAT", "k", "0.1"]),
           cmd(["INCRBYFLOAT", "k", "0.1"]),
@@ -47,6 +50,7 @@ defmodule FerricStore.Test.Differential.KnownBugs do
       %{
         id: "B3",
         title: "SCAN cursor is not parsed like strtoul (\"\" and \"-1\" valid, 2^64 invalid)",
+        fixed: true,
         repro: [
           cmd(["SCAN", ""]),
           cmd(["SCAN", "-1"]),
@@ -60,6 +64,7 @@ defmodule FerricStore.Test.Differential.KnownBugs do
       %{
         id: "B4",
         title: "SET/GETEX reject a repeated option that Redis accepts (last one wins)",
+        fixed: true,
         repro: [
           cmd(["SET", "k", "v", "PX", "-5", "PX", "100000"]),
           cmd(["SET", "k", "v", "NX", "NX"]),
@@ -83,6 +88,7 @@ defmodule FerricStore.Test.Differential.KnownBugs do
       %{
         id: "B5",
         title: "SETEX/PSETEX name 'set' in the invalid expire time error",
+        fixed: true,
         repro: [
           cmd(["SETEX", "k", "9223372036854775", "v"]),
           cmd(["PSETEX", "k", "9223372036854775807", "v"])
@@ -95,6 +101,7 @@ defmodule FerricStore.Test.Differential.KnownBugs do
       %{
         id: "B6",
         title: "SET/GETEX check an option's value before the syntax of all options",
+        fixed: true,
         repro: [
           cmd(["SET", "k", "v", "EX", "NX", "1"]),
           cmd(["GETEX", "k", "EX", "1.5", "PERSIST"])
@@ -107,6 +114,7 @@ defmodule FerricStore.Test.Differential.KnownBugs do
       %{
         id: "B7",
         title: "EXPIRE ... XX LT sets a TTL on a key that has none (XX must fail)",
+        fixed: true,
         repro: [
           cmd(["SET", "k", "v"]),
           cmd(["EXPIRE", "k", "1000", "XX", "LT"]),
@@ -121,6 +129,7 @@ defmodule FerricStore.Test.Differential.KnownBugs do
       %{
         id: "B8",
         title: "GETEX on a missing key validates the expire time (Redis replies nil first)",
+        fixed: true,
         repro: [
           cmd(["GETEX", "missing", "EX", "-1"]),
           cmd(["GETEX", "missing", "EX", "9223372036854775807"])
@@ -132,6 +141,7 @@ defmodule FerricStore.Test.Differential.KnownBugs do
       %{
         id: "B9",
         title: "PXAT/EXAT near LLONG_MAX rejected (Redis accepts any positive absolute time)",
+        fixed: true,
         repro: [
           cmd(["SET", "k", "v", "PXAT", "9223372036854775807"]),
           cmd(["GETEX", "k", "PXAT", "9223372036854775807"])
@@ -144,6 +154,7 @@ defmodule FerricStore.Test.Differential.KnownBugs do
       %{
         id: "B10",
         title: "SETRANGE with an empty value checks the offset limit (Redis replies the length)",
+        fixed: true,
         repro: [
           cmd(["SETRANGE", "k", "4294967296", ""]),
           cmd(["SET", "k", "abc"]),
@@ -157,6 +168,7 @@ defmodule FerricStore.Test.Differential.KnownBugs do
       %{
         id: "B11",
         title: "GETRANGE/SUBSTR: an end below -len is not clamped to 0 (Redis returns byte 0)",
+        fixed: true,
         repro: [
           cmd(["SET", "k", "-1"]),
           cmd(["GETRANGE", "k", "-100", "-100"]),
@@ -169,6 +181,7 @@ defmodule FerricStore.Test.Differential.KnownBugs do
       %{
         id: "B12",
         title: "EXPIRE family: the time is validated before the options (Redis: options first)",
+        fixed: true,
         repro: [
           cmd(["EXPIREAT", "k", "abc", "NX", "GT"]),
           cmd(["EXPIRE", "k", "", "FOO"]),
@@ -185,7 +198,9 @@ defmodule FerricStore.Test.Differential.KnownBugs do
 
   @doc "The known bug (its id) that explains this first mismatch, or nil."
   def explain(step, redis, ferric) do
-    Enum.find_value(all(), fn bug -> if bug.match.(step, redis, ferric), do: bug.id end)
+    Enum.find_value(all(), fn bug ->
+      if not bug.fixed and bug.match.(step, redis, ferric), do: bug.id
+    end)
   end
 
   defp float?(s), do: s =~ ~r/^-?\d+(\.\d+)?$/ and s != ""
