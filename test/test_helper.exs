@@ -1,1 +1,3 @@
-ExUnit.start(exclude: [:slow, :integration, :crash, :cluster])
+# Slow, integration, crash and cluster suites are tagged; `make test` includes them.
+# :known_failure and :known_difference mark open bugs kept as reproductions.
+ExUnit.start(exclude: [:slow, :integration, :crash, :cluster, :known_failure, :known_difference])

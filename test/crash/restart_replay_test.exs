@@ -1,21 +1,20 @@
 defmodule FerricStore.Crash.RestartReplayTest do
-  # Known failures found by the SIGKILL harness (issue #6), as minimal repros. Both come
-  # from the Raft entries a killed instance had committed but not yet applied:
+  # Regressions found by the SIGKILL harness (issue #6), both about the Raft entries a
+  # killed instance had committed but not applied:
   #
-  # 1. start_link returns (and the server accepts connections) before ra has applied
-  #    them: ra re-applies them only after the restarted leader commits in its new term,
-  #    so a read right after start-up can miss a write that appears moments later.
-  # 2. ra notifies the *old* caller of each re-applied entry: `{:applied, [{corr, reply}]}`
-  #    to the pid stored in the entry. Pids repeat across OS restarts (the batcher of
-  #    shard 0 is #PID<0.154.0> in every incarnation) and the batcher's correlation ids
-  #    restart at 0, so the new batcher answers its own callers with the replies of old
-  #    entries: `:replayed` becomes CLUSTERDOWN, or an old `{:results, ...}` acknowledges
-  #    a write whose own entry is not applied yet.
+  # 1. start_link used to return before ra re-applied them (ra does so only once the
+  #    restarted leader commits in its new term), so a read right after start-up could
+  #    miss a write that appeared moments later. The shard now waits for an empty entry
+  #    to go through the log before the instance serves anything.
+  # 2. ra notifies the pid stored in each re-applied entry. Pids repeat across OS
+  #    restarts and the batcher's correlation ids restarted at 0, so the new batcher
+  #    answered its own callers with the replies of old entries. Correlations now carry
+  #    a random per-incarnation tag.
   use ExUnit.Case, async: false
 
   alias FerricStore.{CrashClient, CrashNode}
 
-  @moduletag :known_failure
+  @moduletag :crash
   @moduletag :tmp_dir
   @moduletag timeout: 180_000
 

@@ -97,6 +97,13 @@ defmodule FerricStore.Store.Compactor do
   defp copy(dir, fid, new_fid, keep) do
     locations = Enum.map(keep, fn {_kind, {_, off, size, _, _, _}} -> {off, size} end)
 
+    # The next generation must not exist yet: rows may point into it.
+    if File.exists?(Files.data_path(dir, new_fid)),
+      do: {:error, {:exists, new_fid}},
+      else: do_copy(dir, fid, new_fid, locations)
+  end
+
+  defp do_copy(dir, fid, new_fid, locations) do
     Bitcask.compact(
       Files.data_path(dir, fid),
       locations,

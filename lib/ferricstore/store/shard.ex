@@ -85,9 +85,11 @@ defmodule FerricStore.Store.Shard do
        stats: stats,
        compact_queue: :queue.new(),
        compacting: nil,
+       # Compacted files kept readable for a grace period: never compacted again.
+       retiring: MapSet.new(),
        waiting: []
      }
-     |> enqueue_compactions(due_for_compaction(tables))
+     |> then(&enqueue_compactions(&1, due_for_compaction(&1)))
      |> next_compaction()}
   end
 
@@ -95,7 +97,7 @@ defmodule FerricStore.Store.Shard do
   def handle_call(:stats, _from, state), do: {:reply, state.stats, state}
 
   def handle_call(:compact_all, from, state) do
-    sealed = sealed_fids(state.tables)
+    sealed = sealed_fids(state)
     state = %{state | waiting: [{from, sealed} | state.waiting]}
     {:noreply, state |> enqueue_compactions(sealed) |> next_compaction() |> answer_waiting()}
   end
@@ -138,18 +140,18 @@ defmodule FerricStore.Store.Shard do
         # Readers that looked the row up just before it moved may still read the old
         # file: it goes away a little later.
         Process.send_after(self(), {:delete_file, fid}, 2_000)
+        {:noreply, finish_compaction(%{state | retiring: MapSet.put(state.retiring, fid)})}
 
       {:error, reason} ->
         Logger.warning("compaction of file #{fid} in #{state.dir} failed: #{inspect(reason)}")
+        {:noreply, finish_compaction(state)}
     end
-
-    {:noreply, %{state | compacting: nil} |> next_compaction() |> answer_waiting()}
   end
 
   def handle_info({:delete_file, fid}, state) do
     :ets.delete(state.tables.files, fid)
     Files.remove(state.dir, fid)
-    {:noreply, state}
+    {:noreply, %{state | retiring: MapSet.delete(state.retiring, fid)}}
   end
 
   def handle_info({:EXIT, pid, _reason}, %{compacting: {fid, pid}} = state) do
@@ -185,15 +187,24 @@ defmodule FerricStore.Store.Shard do
     state
   end
 
-  defp sealed_fids(tables) do
+  defp finish_compaction(state),
+    do: %{state | compacting: nil} |> next_compaction() |> answer_waiting()
+
+  # Sealed files that may be compacted: not the active one, not one already compacted
+  # and waiting to be deleted.
+  defp sealed_fids(%{tables: tables, retiring: retiring}) do
     {active, _, _} = Keydir.meta(tables.meta, :active)
-    for {fid, _} <- :ets.tab2list(tables.files), fid != active, do: fid
+
+    for {fid, _} <- :ets.tab2list(tables.files),
+        fid != active and not MapSet.member?(retiring, fid),
+        do: fid
   end
 
-  defp due_for_compaction(tables) do
+  defp due_for_compaction(state) do
+    %{tables: tables} = state
     config = Keydir.meta(tables.meta, :config)
 
-    for fid <- sealed_fids(tables),
+    for fid <- sealed_fids(state),
         size = Keydir.meta(tables.meta, {:size, fid}, 0),
         dead = Keydir.meta(tables.meta, {:dead, fid}, 0),
         dead >= config.compaction_min_bytes and dead >= size * config.compaction_ratio,
@@ -221,10 +232,10 @@ defmodule FerricStore.Store.Shard do
       {{:value, fid}, queue} ->
         state = %{state | compact_queue: queue}
 
-        if :ets.member(state.tables.files, fid) do
+        if fid in sealed_fids(state) do
           shard = self()
           %{tables: tables, dir: dir} = state
-          oldest? = fid == Enum.min(sealed_fids(tables))
+          oldest? = fid == Enum.min(sealed_fids(state))
 
           pid =
             spawn_link(fn ->
