@@ -53,6 +53,10 @@ defmodule FerricStore.Bitcask do
   @spec size(file()) :: {:ok, non_neg_integer()} | {:error, reason()}
   def size(file), do: NIF.size(file)
 
+  @doc "Bytes available on the file system that holds `path` (statvfs; microseconds)."
+  @spec available_space(Path.t()) :: {:ok, non_neg_integer()} | {:error, reason()}
+  def available_space(path), do: NIF.available_space(path(path))
+
   @doc "Offset of the first record in a data file."
   @spec header_size() :: pos_integer()
   def header_size, do: NIF.header_size()

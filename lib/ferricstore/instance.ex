@@ -23,12 +23,14 @@ defmodule FerricStore.Instance do
     timeout: 15_000,
     hot_cache: true,
     max_file_size: 256 * 1024 * 1024,
-    checkpoint_bytes: 64 * 1024 * 1024,
+    checkpoint_bytes: 32 * 1024 * 1024,
+    wal_max_bytes: 32 * 1024 * 1024,
     checkpoint_entries: 100_000,
     port: nil,
     bind: "127.0.0.1",
     password: nil,
-    maxmemory: 0
+    maxmemory: 0,
+    min_free_disk: 64 * 1024 * 1024
   ]
 
   def start_link(opts) do
@@ -63,7 +65,10 @@ defmodule FerricStore.Instance do
     each = fn mod -> for n <- 0..(shards - 1), do: {mod, shard_opts.(n)} end
 
     children =
-      [{FerricStore.Store.RaSystem, name: ra_system, dir: Path.join(data_dir, "raft")}] ++
+      [
+        {FerricStore.Store.RaSystem,
+         name: ra_system, dir: Path.join(data_dir, "raft"), wal_max_bytes: opts[:wal_max_bytes]}
+      ] ++
         each.(Shard) ++ each.(Batcher) ++ each.(Expirer) ++ listener(opts)
 
     Supervisor.init(children, strategy: :rest_for_one, max_restarts: 3, max_seconds: 5)

@@ -17,6 +17,7 @@ defmodule FerricStore.Bitcask.NIF do
   def hint_create(_path), do: :erlang.nif_error(:nif_not_loaded)
   def hint_open(_path), do: :erlang.nif_error(:nif_not_loaded)
   def size(_file), do: :erlang.nif_error(:nif_not_loaded)
+  def available_space(_path), do: :erlang.nif_error(:nif_not_loaded)
   def header_size, do: :erlang.nif_error(:nif_not_loaded)
   def truncate(_file, _offset), do: :erlang.nif_error(:nif_not_loaded)
   def append_batch(_file, _offset, _entries), do: :erlang.nif_error(:nif_not_loaded)

@@ -52,7 +52,9 @@ defmodule FerricStore.Store.Batcher do
        # re-applies old entries, notifies that pid again. Pids repeat across restarts,
        # so correlations carry this incarnation's random tag and stale ones are ignored.
        incarnation: :crypto.strong_rand_bytes(8),
-       next_corr: 0
+       next_corr: 0,
+       data_dir: opts[:data_dir],
+       min_free_disk: Keyword.get(opts, :min_free_disk, 64 * 1024 * 1024)
      }}
   end
 
@@ -100,6 +102,34 @@ defmodule FerricStore.Store.Batcher do
   defp flush(state) when map_size(state.in_flight) >= @max_in_flight, do: state
 
   defp flush(state) do
+    if disk_full?(state), do: refuse(state), else: submit(state)
+  end
+
+  # ra's log cannot take writes on a full disk (its segment writer crashes and writes
+  # hang), so a write is refused with a clear error while less than `min_free_disk` is
+  # left, and accepted again as soon as there is room. One statvfs per Raft entry.
+  defp disk_full?(%{data_dir: nil}), do: false
+
+  defp disk_full?(state) do
+    case FerricStore.Bitcask.available_space(state.data_dir) do
+      {:ok, free} -> free < state.min_free_disk
+      {:error, _} -> false
+    end
+  end
+
+  defp refuse(state) do
+    error =
+      {:error,
+       FerricStore.Error.new(
+         :disk_full,
+         "MISCONF Errors writing to the data directory: No space left on device"
+       )}
+
+    Enum.each(state.pending, fn {_op, from} -> GenServer.reply(from, error) end)
+    %{state | pending: [], pending_count: 0}
+  end
+
+  defp submit(state) do
     {ops, froms} = state.pending |> Enum.reverse() |> Enum.unzip()
     corr = {state.incarnation, state.next_corr}
     :ok = :ra.pipeline_command(state.server_id, {:batch, ops}, corr, :normal)

@@ -28,7 +28,11 @@ defmodule FerricStore.Store.RaSystem do
         name: name,
         data_dir: String.to_charlist(dir),
         wal_data_dir: String.to_charlist(dir),
-        names: :ra_system.derive_names(name)
+        names: :ra_system.derive_names(name),
+        # ra re-reads its whole current WAL file at start-up (entries below the snapshot
+        # included): a small WAL keeps restarts fast. Entries move on into segments,
+        # which snapshots (our checkpoints) delete.
+        wal_max_size_bytes: Keyword.get(opts, :wal_max_bytes, 32 * 1024 * 1024)
       })
 
     case :ra_system.start(config) do

@@ -12,6 +12,7 @@
 
 pub mod compact;
 pub mod data;
+pub mod disk;
 mod error;
 pub mod format;
 pub mod hint;

@@ -169,6 +169,15 @@ fn size<'a>(env: Env<'a>, file: ResourceArc<FileRes>) -> Term<'a> {
     }
 }
 
+/// Bytes available on the file system holding `path` (a statvfs call: microseconds).
+#[rustler::nif]
+fn available_space<'a>(env: Env<'a>, path: Binary) -> Term<'a> {
+    match ferricstore_engine::disk::available_space(&path_of(&path)) {
+        Ok(n) => (atoms::ok(), n).encode(env),
+        Err(e) => err(env, &e),
+    }
+}
+
 #[rustler::nif]
 fn header_size() -> u64 {
     FILE_HEADER_LEN
