@@ -92,6 +92,24 @@ defmodule FerricStore.Store.Compactor do
     end
   end
 
+  # Collections (docs/collections.md): a header lives in the keydir like a string; a
+  # member in the members table, tagged with its collection's generation.
+  defp classify({:header, _type, _key, _meta}, true, _tables, _fid, _off),
+    do: {:keep_unless_oldest, :marker}
+
+  defp classify({:header, type, key, _meta}, false, tables, fid, off),
+    do: classify({type, key}, false, tables, fid, off)
+
+  defp classify({:member, _type, _key, _gen, _member, _score}, true, _tables, _fid, _off),
+    do: {:keep_unless_oldest, :marker}
+
+  defp classify({:member, _type, key, gen, member, _score}, false, tables, fid, off) do
+    case :ets.lookup(tables.members, {key, member}) do
+      [{_, _, ^gen, ^fid, ^off, _}] -> {:keep, {:member, key, member}}
+      _ -> :drop
+    end
+  end
+
   defp classify(_other, _tombstone?, _tables, _fid, _off), do: :unknown
 
   defp copy(dir, fid, new_fid, keep) do
@@ -113,6 +131,13 @@ defmodule FerricStore.Store.Compactor do
   end
 
   defp move(_tables, :marker, _fid, _old_off, _new_fid, _new_off), do: :ok
+
+  defp move(tables, {:member, key, member}, fid, old_off, new_fid, new_off) do
+    :ets.select_replace(tables.members, [
+      {{{key, member}, :"$1", :"$2", fid, old_off, :"$3"}, [],
+       [{{{{key, member}}, :"$1", :"$2", new_fid, new_off, :"$3"}}]}
+    ])
+  end
 
   defp move(tables, {:row, key}, fid, old_off, new_fid, new_off) do
     :ets.select_replace(tables.keydir, [
