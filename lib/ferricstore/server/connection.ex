@@ -34,6 +34,7 @@ defmodule FerricStore.Server.Connection do
   alias FerricStore.Commands
   alias FerricStore.Commands.Context
   alias FerricStore.Protocol.RESP
+  alias FerricStore.Server.Pipeline
   alias FerricStore.Server.{Config, Listener}
 
   @active_n 100
@@ -175,7 +176,30 @@ defmodule FerricStore.Server.Connection do
   # huge pipeline does not hold all its replies in memory.
   defp run([], state, out, _size), do: {:ok, out, state}
 
-  defp run([command | rest], state, out, size) do
+  defp run([command | rest] = commands, state, out, size) do
+    case Enum.split_while(commands, &Pipeline.pipelined?/1) do
+      {[_, _ | _] = writes, rest} -> run_writes(writes, rest, state, out, size)
+      _ -> run_one(command, rest, state, out, size)
+    end
+  end
+
+  # Two or more consecutive writes: in flight together (FerricStore.Server.Pipeline).
+  defp run_writes(writes, rest, state, out, size) do
+    encoded = Enum.map(Pipeline.run(writes, state.ctx), &RESP.encode(&1, state.ctx.protocol))
+    size = size + IO.iodata_length(encoded)
+    state = %{state | last_cmd: hd(List.last(writes))}
+
+    if size > @flush_bytes do
+      case :gen_tcp.send(state.socket, [out, encoded]) do
+        :ok -> run(rest, state, [], 0)
+        {:error, _} -> {:stop, state}
+      end
+    else
+      run(rest, state, [out, encoded], size)
+    end
+  end
+
+  defp run_one(command, rest, state, out, size) do
     %{ctx: ctx} = state
 
     case Commands.dispatch(command, ctx) do

@@ -28,13 +28,53 @@ defmodule FerricStore.Store.Batcher do
   @spec name(atom(), non_neg_integer()) :: atom()
   def name(instance, shard), do: :"#{instance}.batcher.#{shard}"
 
-  @doc "Submits one operation and waits for its result."
+  @doc """
+  Submits one operation and waits for its result.
+
+  A process that runs one command of a pipeline (see `FerricStore.Server.Pipeline`)
+  has the pipeline's owner in its dictionary: it tells the owner as soon as its request
+  is queued here, so the owner can start the next command, whose request then queues
+  behind this one. Pipelined writes of one connection thus share Raft entries, in order.
+  """
   @spec submit(atom(), non_neg_integer(), tuple(), timeout()) :: term()
   def submit(instance, shard, op, timeout) do
-    GenServer.call(name(instance, shard), {:op, op}, timeout)
+    case Process.get(:ferricstore_pipeline) do
+      nil -> call(name(instance, shard), op, timeout)
+      owner -> pipelined_call(name(instance, shard), op, timeout, owner)
+    end
+  end
+
+  defp call(name, op, timeout) do
+    GenServer.call(name, {:op, op}, timeout)
   catch
     :exit, {:timeout, _} -> {:error, FerricStore.Error.new(:timeout)}
     :exit, {:noproc, _} -> {:error, FerricStore.Error.new(:unavailable)}
+  end
+
+  # GenServer.call split in two: send (then tell the owner), then wait.
+  defp pipelined_call(name, op, timeout, owner) do
+    case Process.whereis(name) do
+      nil ->
+        {:error, FerricStore.Error.new(:unavailable)}
+
+      pid ->
+        ref = Process.monitor(pid)
+        send(pid, {:"$gen_call", {self(), ref}, {:op, op}})
+        send(owner, {:ferricstore_submitted, self()})
+
+        receive do
+          {^ref, reply} ->
+            Process.demonitor(ref, [:flush])
+            reply
+
+          {:DOWN, ^ref, _, _, _} ->
+            {:error, FerricStore.Error.new(:unavailable)}
+        after
+          timeout ->
+            Process.demonitor(ref, [:flush])
+            {:error, FerricStore.Error.new(:timeout)}
+        end
+    end
   end
 
   ## Callbacks
