@@ -50,6 +50,7 @@ defmodule FerricStore.Commands do
     FerricStore.Commands.Objects
   ]
 
+  @upper_key {__MODULE__, :upper_names}
   @table_key {__MODULE__, :table}
 
   @type spec :: %{
@@ -82,9 +83,7 @@ defmodule FerricStore.Commands do
   """
   @spec dispatch([binary()], Context.t()) :: result()
   def dispatch([name | args], %Context{} = ctx) do
-    lname = downcase(name)
-
-    case lookup(lname) do
+    case lookup_any_case(name) do
       nil ->
         {unknown_command(name, args), ctx}
 
@@ -122,6 +121,7 @@ defmodule FerricStore.Commands do
       |> Enum.reverse()
       |> Map.new()
 
+    :persistent_term.put(@upper_key, Map.new(table, fn {name, v} -> {upcase(name), v} end))
     :persistent_term.put(@table_key, table)
     table
   end
@@ -140,6 +140,23 @@ defmodule FerricStore.Commands do
     do: Error.new(:wrong_arity, "ERR wrong number of arguments for '#{name}' command")
 
   ## Helpers
+
+  # Clients send names in upper or lower case: both are looked up as they are before
+  # a mixed-case name is lowercased (one map lookup per command in the common case).
+  defp lookup_any_case(name) do
+    table = table()
+
+    case Map.get(table, name) do
+      nil ->
+        case Map.get(:persistent_term.get(@upper_key, %{}), name) do
+          nil -> Map.get(table, downcase(name))
+          found -> found
+        end
+
+      found ->
+        found
+    end
+  end
 
   defp table do
     case :persistent_term.get(@table_key, nil) do

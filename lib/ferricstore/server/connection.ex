@@ -78,7 +78,20 @@ defmodule FerricStore.Server.Connection do
     ctx = Context.new(instance: instance, server: %{password: Config.password(instance)})
 
     {:ok,
-     %{socket: Keyword.fetch!(opts, :socket), ctx: ctx, cont: nil, last_cmd: nil, last_at: nil}}
+     %{
+       socket: Keyword.fetch!(opts, :socket),
+       ctx: ctx,
+       cont: nil,
+       last_cmd: nil,
+       last_at: nil,
+       # Per-request bookkeeping is batched: the registry row (CLIENT LIST), the INFO
+       # command counter and the bulk-length limit are refreshed at most once a second
+       # (or at once when the connection's context changed).
+       registry: Listener.registry(instance),
+       touched_at: 0,
+       commands: 0,
+       max_bulk: Config.max_bulk_len(instance)
+     }}
   end
 
   @impl true
@@ -113,14 +126,12 @@ defmodule FerricStore.Server.Connection do
   def handle_info({:tcp, sock, data}, %{socket: sock} = state) do
     {commands, tail} =
       case state.cont do
-        nil -> RESP.parse_all(data, parse_opts(state.ctx))
+        nil -> RESP.parse_all(data, parse_opts(state))
         cont -> RESP.parse_all({cont, data}, [])
       end
 
-    state = %{state | cont: nil}
-
-    if commands != [],
-      do: Config.incr(state.ctx.instance, :total_commands_processed, length(commands))
+    ctx_before = state.ctx
+    state = %{state | cont: nil, commands: state.commands + length(commands)}
 
     case run(commands, state, [], 0) do
       {:stop, state} ->
@@ -129,10 +140,10 @@ defmodule FerricStore.Server.Connection do
       {:ok, out, state} ->
         case tail do
           :done ->
-            send_out(state, out) |> touch()
+            send_out(state, out) |> touch(ctx_before)
 
           {:continuation, cont} ->
-            send_out(%{state | cont: cont}, out) |> touch()
+            send_out(%{state | cont: cont}, out) |> touch(ctx_before)
 
           {:error, message} ->
             _ = :gen_tcp.send(sock, [out, ?-, message, "\r\n"])
@@ -149,7 +160,10 @@ defmodule FerricStore.Server.Connection do
     end
   end
 
-  def handle_info({:tcp_closed, sock}, %{socket: sock} = state), do: {:stop, :normal, state}
+  def handle_info({:tcp_closed, sock}, %{socket: sock} = state) do
+    flush_stats(state)
+    {:stop, :normal, state}
+  end
 
   def handle_info({:tcp_error, sock, _reason}, %{socket: sock} = state),
     do: {:stop, :normal, state}
@@ -167,9 +181,8 @@ defmodule FerricStore.Server.Connection do
 
   ## Helpers
 
-  defp parse_opts(ctx) do
-    max = Config.max_bulk_len(ctx.instance)
-    [max_bulk_len: max, auth_required: not ctx.authenticated?]
+  defp parse_opts(state) do
+    [max_bulk_len: state.max_bulk, auth_required: not state.ctx.authenticated?]
   end
 
   # Runs commands in order, accumulating encoded replies; flushes past @flush_bytes so a
@@ -233,19 +246,34 @@ defmodule FerricStore.Server.Connection do
     end
   end
 
-  # Keeps the registry row (CLIENT LIST) current: name, protocol, last command, idle time.
-  defp touch({:noreply, %{ctx: ctx} = state}) do
+  # Keeps the registry row (CLIENT LIST: name, protocol, last command, idle time) and the
+  # INFO counters current: at once when the context changed, else at most once a second.
+  defp touch({:noreply, %{ctx: ctx} = state}, ctx_before) do
     now = System.monotonic_time(:millisecond)
-    cmd = if state.last_cmd, do: Commands.downcase(state.last_cmd), else: "NULL"
+    state = %{state | last_at: now}
 
-    Registry.update_value(Listener.registry(ctx.instance), ctx.client_id, fn _ ->
-      info(ctx, %{last_at: now, cmd: cmd})
-    end)
+    if ctx != ctx_before or now - state.touched_at >= 1_000 do
+      cmd = if state.last_cmd, do: Commands.downcase(state.last_cmd), else: "NULL"
 
-    {:noreply, %{state | last_at: now}}
+      Registry.update_value(state.registry, ctx.client_id, fn _ ->
+        info(ctx, %{last_at: now, cmd: cmd})
+      end)
+
+      flush_stats(state)
+
+      {:noreply,
+       %{state | touched_at: now, commands: 0, max_bulk: Config.max_bulk_len(ctx.instance)}}
+    else
+      {:noreply, state}
+    end
   end
 
-  defp touch(other), do: other
+  defp touch(other, _ctx_before), do: other
+
+  defp flush_stats(%{commands: 0}), do: :ok
+
+  defp flush_stats(state),
+    do: Config.incr(state.ctx.instance, :total_commands_processed, state.commands)
 
   defp format_addr({{a, b, c, d}, port}), do: "#{a}.#{b}.#{c}.#{d}:#{port}"
   defp format_addr({ip, port}), do: "#{:inet.ntoa(ip)}:#{port}"

@@ -23,9 +23,15 @@ defmodule FerricStore.Server.Pipeline do
     sadd srem zadd zincrby zrem
   ))
 
+  @pipelined_any_case MapSet.union(@pipelined, MapSet.new(@pipelined, &String.upcase/1))
+
   @doc "Whether `command` may run concurrently with its neighbours (see above)."
   @spec pipelined?([binary()]) :: boolean()
-  def pipelined?([name | _]), do: MapSet.member?(@pipelined, Commands.downcase(name))
+  def pipelined?([name | _]) do
+    MapSet.member?(@pipelined_any_case, name) or
+      MapSet.member?(@pipelined, Commands.downcase(name))
+  end
+
   def pipelined?(_), do: false
 
   @doc "Runs `commands` (all `pipelined?/1`) and returns their replies in order."
