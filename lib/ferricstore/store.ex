@@ -49,9 +49,9 @@ defmodule FerricStore.Store do
   @doc "Runs a write operation of `family` on the shard that owns `key`."
   @spec write(instance(), binary(), atom(), tuple()) :: term()
   def write(instance, key, family, op) do
-    config = config(instance)
-    shard = Router.shard(key, config.shards)
-    Batcher.submit(instance, shard, {now(), family, op}, config.timeout)
+    %{shards: shards, tables: tables, timeout: timeout} = config(instance)
+    batcher = elem(tables, Router.shard(key, shards)).batcher
+    Batcher.submit_to(batcher, {now(), family, op}, timeout)
   end
 
   @doc "Runs a write on the one shard that owns all `keys` (CROSSSLOT error otherwise)."
@@ -60,8 +60,11 @@ defmodule FerricStore.Store do
     config = config(instance)
 
     case Router.same_shard(keys, config.shards) do
-      {:ok, shard} -> Batcher.submit(instance, shard, {now(), family, op}, config.timeout)
-      {:error, reason} -> {:error, FerricStore.Error.new(reason)}
+      {:ok, shard} ->
+        Batcher.submit_to(elem(config.tables, shard).batcher, {now(), family, op}, config.timeout)
+
+      {:error, reason} ->
+        {:error, FerricStore.Error.new(reason)}
     end
   end
 

@@ -44,6 +44,9 @@ defmodule FerricStore.Commands.Strings do
   end
 
   @doc "SET. `opts`: ttl/px/ex/pxat/exat, keepttl, nx, xx, get."
+  def set(instance, key, value, []) when is_binary(key) and is_binary(value),
+    do: Store.write(instance, key, :strings, {:set, key, value, 0, nil, false})
+
   def set(instance, key, value, opts) when is_binary(key) and is_binary(value) do
     with {:ok, exp} <- expiry(opts, Store.now(), Keyword.get(opts, :command, "set")),
          {:ok, cond} <- condition(opts) do

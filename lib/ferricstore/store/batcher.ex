@@ -37,10 +37,14 @@ defmodule FerricStore.Store.Batcher do
   behind this one. Pipelined writes of one connection thus share Raft entries, in order.
   """
   @spec submit(atom(), non_neg_integer(), tuple(), timeout()) :: term()
-  def submit(instance, shard, op, timeout) do
+  def submit(instance, shard, op, timeout), do: submit_to(name(instance, shard), op, timeout)
+
+  @doc "Like `submit/4`, given the batcher's registered name."
+  @spec submit_to(atom(), tuple(), timeout()) :: term()
+  def submit_to(name, op, timeout) do
     case Process.get(:ferricstore_pipeline) do
-      nil -> call(name(instance, shard), op, timeout)
-      owner -> pipelined_call(name(instance, shard), op, timeout, owner)
+      nil -> call(name, op, timeout)
+      owner -> pipelined_call(name, op, timeout, owner)
     end
   end
 

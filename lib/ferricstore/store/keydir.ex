@@ -38,7 +38,10 @@ defmodule FerricStore.Store.Keydir do
       files: :"#{instance}.files.#{n}",
       meta: :"#{instance}.meta.#{n}",
       members: :"#{instance}.members.#{n}",
-      scores: :"#{instance}.scores.#{n}"
+      scores: :"#{instance}.scores.#{n}",
+      # Not a table: the shard's batcher, named here so writers find it without
+      # building an atom per call.
+      batcher: FerricStore.Store.Batcher.name(instance, n)
     }
   end
 
