@@ -16,7 +16,11 @@ defmodule StartupBench do
     n = String.to_integer(n)
     {:ok, _} = FerricStore.start_link(name: :bench, data_dir: dir)
     {us, :ok} = :timer.tc(fn -> load(n, 256) end)
-    IO.puts("loaded #{n} keys in #{Float.round(us / 1.0e6, 1)} s (#{round(n / (us / 1.0e6))} keys/s)")
+
+    IO.puts(
+      "loaded #{n} keys in #{Float.round(us / 1.0e6, 1)} s (#{round(n / (us / 1.0e6))} keys/s)"
+    )
+
     IO.puts("disk bytes (data files): #{FerricStore.info(name: :bench).disk_bytes}")
     stop()
   end
