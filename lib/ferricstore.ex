@@ -54,12 +54,14 @@ defmodule FerricStore do
       nil
   """
 
-  alias FerricStore.Commands.{Keyspace, Strings}
+  alias FerricStore.Commands.{Hashes, Keyspace, Lists, Objects, Sets, Strings, ZSets}
 
   @type key :: binary()
   @type value :: binary()
   @type error :: {:error, FerricStore.Error.t()}
   @type opts :: keyword()
+  @type score :: float() | :inf | :neg_inf
+  @type score_bound :: number() | :inf | :neg_inf | {:exclusive, number()} | binary()
 
   @doc "Starts an instance; see the module documentation for the options."
   @spec start_link(keyword()) :: Supervisor.on_start()
@@ -326,6 +328,565 @@ defmodule FerricStore do
   @spec info(opts()) :: map()
   def info(opts \\ []), do: FerricStore.Store.Info.info(name(opts))
 
+  ## Whole values (any type)
+
+  @doc """
+  Renames `src` to `dst` (any type, with its TTL), replacing `dst`. With `nx: true`
+  only when `dst` does not exist, returning `{:ok, true}` when renamed. Both keys must
+  live on one shard.
+
+      iex> FerricStore.sadd("draft", ["a", "b"])
+      {:ok, 2}
+      iex> FerricStore.rename("draft", "final")
+      :ok
+      iex> FerricStore.smembers("final")
+      {:ok, ["a", "b"]}
+      iex> FerricStore.rename("draft", "other")
+      {:error, %FerricStore.Error{reason: :no_such_key, message: "ERR no such key"}}
+  """
+  @spec rename(key(), key(), opts()) :: :ok | {:ok, boolean()} | error()
+  def rename(src, dst, opts \\ []), do: Objects.rename(name(opts), src, dst, opts[:nx] == true)
+
+  @doc "Renames `src` to `dst` only if `dst` does not exist: `{:ok, true}` when renamed."
+  @spec renamenx(key(), key(), opts()) :: {:ok, boolean()} | error()
+  def renamenx(src, dst, opts \\ []), do: Objects.rename(name(opts), src, dst, true)
+
+  @doc """
+  Copies `src` (any type, with its TTL) to `dst`: `{:ok, true}` when copied,
+  `{:ok, false}` when `src` is missing or `dst` exists (unless `replace: true`).
+  """
+  @spec copy(key(), key(), opts()) :: {:ok, boolean()} | error()
+  def copy(src, dst, opts \\ []), do: Objects.copy(name(opts), src, dst, opts[:replace] == true)
+
+  @doc """
+  The internal representation Redis 7.0 would report for the value at `key`
+  (`"embstr"`, `"int"`, `"raw"`, `"listpack"`, `"hashtable"`, `"quicklist"`,
+  `"intset"`, `"skiplist"`), or nil for a missing key.
+  """
+  @spec object_encoding(key(), opts()) :: {:ok, String.t() | nil}
+  def object_encoding(key, opts \\ []), do: Objects.encoding(name(opts), key)
+
+  @doc "A random key, or nil when there is none."
+  @spec randomkey(opts()) :: {:ok, key() | nil}
+  def randomkey(opts \\ []), do: Objects.randomkey(name(opts))
+
+  ## Hashes
+
+  @doc """
+  Sets fields of the hash at `key` from a map or a list of `{field, value}` pairs;
+  returns how many fields were added.
+
+      iex> FerricStore.hset("user:7", %{"name" => "ada", "lang" => "elixir"})
+      {:ok, 2}
+      iex> FerricStore.hget("user:7", "name")
+      {:ok, "ada"}
+      iex> FerricStore.hgetall("user:7")
+      {:ok, %{"lang" => "elixir", "name" => "ada"}}
+      iex> FerricStore.hincrby("user:7", "logins", 3)
+      {:ok, 3}
+  """
+  @spec hset(key(), map() | [{binary(), value()}], opts()) :: {:ok, non_neg_integer()} | error()
+  def hset(key, fields, opts \\ []), do: Hashes.hset(name(opts), key, Enum.to_list(fields))
+
+  @doc "Sets `field` only if it does not exist: `{:ok, true}` when set."
+  @spec hsetnx(key(), binary(), value(), opts()) :: {:ok, boolean()} | error()
+  def hsetnx(key, field, value, opts \\ []),
+    do: bool(Hashes.hsetnx(name(opts), key, field, value))
+
+  @doc "The value of `field`, or nil."
+  @spec hget(key(), binary(), opts()) :: {:ok, value() | nil} | error()
+  def hget(key, field, opts \\ []), do: Hashes.hget(name(opts), key, field)
+
+  @doc "The values of `fields` (nil for missing ones)."
+  @spec hmget(key(), [binary()], opts()) :: {:ok, [value() | nil]} | error()
+  def hmget(key, fields, opts \\ []), do: Hashes.hmget(name(opts), key, fields)
+
+  @doc "Every field and value, as a map (`%{}` for a missing key)."
+  @spec hgetall(key(), opts()) :: {:ok, %{binary() => value()}} | error()
+  def hgetall(key, opts \\ []),
+    do: with({:ok, pairs} <- Hashes.hgetall(name(opts), key), do: {:ok, Map.new(pairs)})
+
+  @doc "Deletes fields; returns how many existed."
+  @spec hdel(key(), binary() | [binary()], opts()) :: {:ok, non_neg_integer()} | error()
+  def hdel(key, fields, opts \\ []), do: Hashes.hdel(name(opts), key, List.wrap(fields))
+
+  @doc "Does `field` exist?"
+  @spec hexists(key(), binary(), opts()) :: {:ok, boolean()} | error()
+  def hexists(key, field, opts \\ []), do: Hashes.hexists(name(opts), key, field)
+
+  @doc "Number of fields."
+  @spec hlen(key(), opts()) :: {:ok, non_neg_integer()} | error()
+  def hlen(key, opts \\ []), do: Hashes.hlen(name(opts), key)
+
+  @doc "Every field name (in field order)."
+  @spec hkeys(key(), opts()) :: {:ok, [binary()]} | error()
+  def hkeys(key, opts \\ []), do: Hashes.hkeys(name(opts), key)
+
+  @doc "Every value (in field order)."
+  @spec hvals(key(), opts()) :: {:ok, [value()]} | error()
+  def hvals(key, opts \\ []), do: Hashes.hvals(name(opts), key)
+
+  @doc "Length of the value of `field` (0 when missing)."
+  @spec hstrlen(key(), binary(), opts()) :: {:ok, non_neg_integer()} | error()
+  def hstrlen(key, field, opts \\ []), do: Hashes.hstrlen(name(opts), key, field)
+
+  @doc "Increments the integer value of `field` by `by`."
+  @spec hincrby(key(), binary(), integer(), opts()) :: {:ok, integer()} | error()
+  def hincrby(key, field, by, opts \\ []), do: Hashes.hincrby(name(opts), key, field, by)
+
+  @doc "Increments the float value of `field` by `by`; returns the new value."
+  @spec hincrbyfloat(key(), binary(), number(), opts()) :: {:ok, float()} | error()
+  def hincrbyfloat(key, field, by, opts \\ []) do
+    with {:ok, text} <- Hashes.hincrbyfloat(name(opts), key, field, by), do: {:ok, to_float(text)}
+  end
+
+  @doc """
+  Random fields: one field (or nil) without `count:`; with `count: n` up to n distinct
+  fields (n > 0) or abs(n) fields that may repeat (n < 0). `with_values: true` returns
+  `{field, value}` pairs.
+  """
+  @spec hrandfield(key(), opts()) :: {:ok, binary() | nil | list()} | error()
+  def hrandfield(key, opts \\ []),
+    do: Hashes.hrandfield(name(opts), key, opts[:count], opts[:with_values] == true)
+
+  @doc "One step of an iteration over the fields: `{:ok, {next_cursor, [{field, value}]}}` (`match:`, `count:`)."
+  @spec hscan(key(), non_neg_integer(), opts()) ::
+          {:ok, {non_neg_integer(), [{binary(), value()}]}} | error()
+  def hscan(key, cursor, opts \\ []), do: Hashes.hscan(name(opts), key, cursor, opts)
+
+  ## Lists
+
+  @doc """
+  Pushes elements (one or a list) at the head of the list; returns its new length.
+
+      iex> FerricStore.rpush("queue", ["a", "b"])
+      {:ok, 2}
+      iex> FerricStore.lpush("queue", "z")
+      {:ok, 3}
+      iex> FerricStore.lrange("queue", 0, -1)
+      {:ok, ["z", "a", "b"]}
+      iex> FerricStore.rpop("queue")
+      {:ok, "b"}
+      iex> FerricStore.lpop("queue", count: 5)
+      {:ok, ["z", "a"]}
+  """
+  @spec lpush(key(), value() | [value()], opts()) :: {:ok, non_neg_integer()} | error()
+  def lpush(key, elems, opts \\ []), do: Lists.lpush(name(opts), key, List.wrap(elems))
+
+  @doc "Pushes elements at the tail of the list; returns its new length."
+  @spec rpush(key(), value() | [value()], opts()) :: {:ok, non_neg_integer()} | error()
+  def rpush(key, elems, opts \\ []), do: Lists.rpush(name(opts), key, List.wrap(elems))
+
+  @doc "Like `lpush/3`, only if the list exists (0 otherwise)."
+  @spec lpushx(key(), value() | [value()], opts()) :: {:ok, non_neg_integer()} | error()
+  def lpushx(key, elems, opts \\ []), do: Lists.lpushx(name(opts), key, List.wrap(elems))
+
+  @doc "Like `rpush/3`, only if the list exists (0 otherwise)."
+  @spec rpushx(key(), value() | [value()], opts()) :: {:ok, non_neg_integer()} | error()
+  def rpushx(key, elems, opts \\ []), do: Lists.rpushx(name(opts), key, List.wrap(elems))
+
+  @doc "Pops the first element (or nil); with `count: n` a list of up to n elements (nil when missing)."
+  @spec lpop(key(), opts()) :: {:ok, value() | [value()] | nil} | error()
+  def lpop(key, opts \\ []), do: Lists.lpop(name(opts), key, opts[:count])
+
+  @doc "Pops the last element (or nil); with `count: n` a list of up to n elements."
+  @spec rpop(key(), opts()) :: {:ok, value() | [value()] | nil} | error()
+  def rpop(key, opts \\ []), do: Lists.rpop(name(opts), key, opts[:count])
+
+  @doc "Length of the list (0 when missing)."
+  @spec llen(key(), opts()) :: {:ok, non_neg_integer()} | error()
+  def llen(key, opts \\ []), do: Lists.llen(name(opts), key)
+
+  @doc "Elements between `start` and `stop` (inclusive, negative from the end)."
+  @spec lrange(key(), integer(), integer(), opts()) :: {:ok, [value()]} | error()
+  def lrange(key, start, stop, opts \\ []), do: Lists.lrange(name(opts), key, start, stop)
+
+  @doc "The element at `index` (negative from the end), or nil."
+  @spec lindex(key(), integer(), opts()) :: {:ok, value() | nil} | error()
+  def lindex(key, index, opts \\ []), do: Lists.lindex(name(opts), key, index)
+
+  @doc "Sets the element at `index`."
+  @spec lset(key(), integer(), value(), opts()) :: :ok | error()
+  def lset(key, index, elem, opts \\ []), do: Lists.lset(name(opts), key, index, elem)
+
+  @doc "Inserts `elem` `:before` or `:after` the first `pivot`; the new length, -1 without pivot."
+  @spec linsert(key(), :before | :after, value(), value(), opts()) :: {:ok, integer()} | error()
+  def linsert(key, where, pivot, elem, opts \\ []) when where in [:before, :after],
+    do: Lists.linsert(name(opts), key, where, pivot, elem)
+
+  @doc "Removes `count` occurrences of `elem` (from the tail if negative, all if 0)."
+  @spec lrem(key(), integer(), value(), opts()) :: {:ok, non_neg_integer()} | error()
+  def lrem(key, count, elem, opts \\ []), do: Lists.lrem(name(opts), key, count, elem)
+
+  @doc "Keeps only the elements between `start` and `stop`."
+  @spec ltrim(key(), integer(), integer(), opts()) :: :ok | error()
+  def ltrim(key, start, stop, opts \\ []), do: Lists.ltrim(name(opts), key, start, stop)
+
+  @doc "Position of `elem` (nil); options `rank:`, `count:` (a list of positions), `maxlen:`."
+  @spec lpos(key(), value(), opts()) :: {:ok, integer() | [integer()] | nil} | error()
+  def lpos(key, elem, opts \\ []), do: Lists.lpos(name(opts), key, elem, opts)
+
+  @doc "Atomically pops from `src` (`:left`/`:right`) and pushes to `dst`; the element or nil."
+  @spec lmove(key(), key(), :left | :right, :left | :right, opts()) ::
+          {:ok, value() | nil} | error()
+  def lmove(src, dst, from, to, opts \\ [])
+      when from in [:left, :right] and to in [:left, :right],
+      do: Lists.lmove(name(opts), src, dst, from, to)
+
+  @doc "`lmove(src, dst, :right, :left)`."
+  @spec rpoplpush(key(), key(), opts()) :: {:ok, value() | nil} | error()
+  def rpoplpush(src, dst, opts \\ []), do: Lists.rpoplpush(name(opts), src, dst)
+
+  ## Sets
+
+  @doc """
+  Adds members (one or a list); returns how many were new.
+
+      iex> FerricStore.sadd("tags", ["elixir", "redis", "elixir"])
+      {:ok, 2}
+      iex> FerricStore.sismember("tags", "redis")
+      {:ok, true}
+      iex> FerricStore.smembers("tags")
+      {:ok, ["elixir", "redis"]}
+  """
+  @spec sadd(key(), binary() | [binary()], opts()) :: {:ok, non_neg_integer()} | error()
+  def sadd(key, members, opts \\ []), do: Sets.sadd(name(opts), key, List.wrap(members))
+
+  @doc "Removes members; returns how many existed."
+  @spec srem(key(), binary() | [binary()], opts()) :: {:ok, non_neg_integer()} | error()
+  def srem(key, members, opts \\ []), do: Sets.srem(name(opts), key, List.wrap(members))
+
+  @doc "Every member (in member order)."
+  @spec smembers(key(), opts()) :: {:ok, [binary()]} | error()
+  def smembers(key, opts \\ []), do: Sets.smembers(name(opts), key)
+
+  @doc "Is `member` in the set?"
+  @spec sismember(key(), binary(), opts()) :: {:ok, boolean()} | error()
+  def sismember(key, member, opts \\ []), do: Sets.sismember(name(opts), key, member)
+
+  @doc "Membership of each of `members`."
+  @spec smismember(key(), [binary()], opts()) :: {:ok, [boolean()]} | error()
+  def smismember(key, members, opts \\ []), do: Sets.smismember(name(opts), key, members)
+
+  @doc "Number of members."
+  @spec scard(key(), opts()) :: {:ok, non_neg_integer()} | error()
+  def scard(key, opts \\ []), do: Sets.scard(name(opts), key)
+
+  @doc "Removes and returns a random member (or nil); with `count: n` a list."
+  @spec spop(key(), opts()) :: {:ok, binary() | [binary()] | nil} | error()
+  def spop(key, opts \\ []), do: Sets.spop(name(opts), key, opts[:count])
+
+  @doc "A random member (or nil); with `count: n` distinct (n > 0) or repeating (n < 0) members."
+  @spec srandmember(key(), opts()) :: {:ok, binary() | [binary()] | nil} | error()
+  def srandmember(key, opts \\ []), do: Sets.srandmember(name(opts), key, opts[:count])
+
+  @doc "Atomically moves `member` from `src` to `dst`: `{:ok, true}` when moved."
+  @spec smove(key(), key(), binary(), opts()) :: {:ok, boolean()} | error()
+  def smove(src, dst, member, opts \\ []), do: bool(Sets.smove(name(opts), src, dst, member))
+
+  @doc "Members in every set of `keys`."
+  @spec sinter([key()], opts()) :: {:ok, [binary()]} | error()
+  def sinter(keys, opts \\ []), do: Sets.sinter(name(opts), List.wrap(keys))
+
+  @doc "Members in any set of `keys`."
+  @spec sunion([key()], opts()) :: {:ok, [binary()]} | error()
+  def sunion(keys, opts \\ []), do: Sets.sunion(name(opts), List.wrap(keys))
+
+  @doc "Members of the first set in none of the others."
+  @spec sdiff([key()], opts()) :: {:ok, [binary()]} | error()
+  def sdiff(keys, opts \\ []), do: Sets.sdiff(name(opts), List.wrap(keys))
+
+  @doc "Stores `sinter(keys)` at `dst`; returns its size."
+  @spec sinterstore(key(), [key()], opts()) :: {:ok, non_neg_integer()} | error()
+  def sinterstore(dst, keys, opts \\ []), do: Sets.sinterstore(name(opts), dst, List.wrap(keys))
+
+  @doc "Stores `sunion(keys)` at `dst`; returns its size."
+  @spec sunionstore(key(), [key()], opts()) :: {:ok, non_neg_integer()} | error()
+  def sunionstore(dst, keys, opts \\ []), do: Sets.sunionstore(name(opts), dst, List.wrap(keys))
+
+  @doc "Stores `sdiff(keys)` at `dst`; returns its size."
+  @spec sdiffstore(key(), [key()], opts()) :: {:ok, non_neg_integer()} | error()
+  def sdiffstore(dst, keys, opts \\ []), do: Sets.sdiffstore(name(opts), dst, List.wrap(keys))
+
+  @doc "Size of the intersection of `keys`, stopping at `limit:` (0: no limit)."
+  @spec sintercard([key()], opts()) :: {:ok, non_neg_integer()} | error()
+  def sintercard(keys, opts \\ []),
+    do: Sets.sintercard(name(opts), List.wrap(keys), Keyword.get(opts, :limit, 0))
+
+  @doc "One step of an iteration over the members: `{:ok, {next_cursor, members}}`."
+  @spec sscan(key(), non_neg_integer(), opts()) ::
+          {:ok, {non_neg_integer(), [binary()]}} | error()
+  def sscan(key, cursor, opts \\ []), do: Sets.sscan(name(opts), key, cursor, opts)
+
+  ## Sorted sets
+
+  @doc """
+  Adds or updates members from `{score, member}` pairs (or a `%{member => score}` map);
+  returns how many were added. Scores are numbers, `:inf` or `:neg_inf` (and are
+  returned as floats or those atoms). Options: `nx:`, `xx:`, `gt:`, `lt:`, `ch:` (count
+  changed members too), `incr:` (one pair; returns the new score or nil).
+
+      iex> FerricStore.zadd("board", [{10, "ada"}, {7.5, "bob"}])
+      {:ok, 2}
+      iex> FerricStore.zadd("board", [{5, "ada"}], gt: true, ch: true)
+      {:ok, 0}
+      iex> FerricStore.zrange("board", 0, -1, with_scores: true)
+      {:ok, [{"bob", 7.5}, {"ada", 10.0}]}
+      iex> FerricStore.zrange("board", 8, :inf, by: :score)
+      {:ok, ["ada"]}
+      iex> FerricStore.zrank("board", "ada")
+      {:ok, 1}
+  """
+  @spec zadd(key(), [{score(), binary()}] | %{binary() => score()}, opts()) ::
+          {:ok, non_neg_integer() | score() | nil} | error()
+  def zadd(key, pairs, opts \\ []) do
+    pairs = if is_map(pairs), do: Enum.map(pairs, fn {m, s} -> {s, m} end), else: pairs
+    flags = for f <- [:nx, :xx, :gt, :lt, :ch, :incr], opts[f] == true, do: {f, true}
+
+    with {:ok, pairs} <- zpairs(pairs, []),
+         :ok <- zadd_check(flags, pairs),
+         do: ZSets.zadd(name(opts), key, pairs, flags)
+  end
+
+  @doc "Increments the score of `member` by `by`; returns the new score."
+  @spec zincrby(key(), score(), binary(), opts()) :: {:ok, score()} | error()
+  def zincrby(key, by, member, opts \\ []) do
+    with {:ok, by} <- zscore_arg(by), do: ZSets.zincrby(name(opts), key, by, member)
+  end
+
+  @doc "Removes members; returns how many existed."
+  @spec zrem(key(), binary() | [binary()], opts()) :: {:ok, non_neg_integer()} | error()
+  def zrem(key, members, opts \\ []), do: ZSets.zrem(name(opts), key, List.wrap(members))
+
+  @doc "The score of `member`, or nil."
+  @spec zscore(key(), binary(), opts()) :: {:ok, score() | nil} | error()
+  def zscore(key, member, opts \\ []), do: ZSets.zscore(name(opts), key, member)
+
+  @doc "The scores of `members` (nil for missing ones)."
+  @spec zmscore(key(), [binary()], opts()) :: {:ok, [score() | nil]} | error()
+  def zmscore(key, members, opts \\ []), do: ZSets.zmscore(name(opts), key, members)
+
+  @doc "Number of members."
+  @spec zcard(key(), opts()) :: {:ok, non_neg_integer()} | error()
+  def zcard(key, opts \\ []), do: ZSets.zcard(name(opts), key)
+
+  @doc """
+  Number of members with a score between `min` and `max`: numbers, `:inf`, `:neg_inf`,
+  `{:exclusive, score}` or Redis' syntax as a string (`"(1.5"`, `"-inf"`).
+  """
+  @spec zcount(key(), score_bound(), score_bound(), opts()) ::
+          {:ok, non_neg_integer()} | error()
+  def zcount(key, min, max, opts \\ []) do
+    with {:ok, min} <- zbound(:score, min),
+         {:ok, max} <- zbound(:score, max),
+         do: ZSets.zcount(name(opts), key, min, max)
+  end
+
+  @doc "Number of members between two lex bounds in Redis' syntax (`\"[a\"`, `\"(b\"`, `\"-\"`, `\"+\"`)."
+  @spec zlexcount(key(), binary(), binary(), opts()) :: {:ok, non_neg_integer()} | error()
+  def zlexcount(key, min, max, opts \\ []) do
+    with {:ok, min} <- zbound(:lex, min),
+         {:ok, max} <- zbound(:lex, max),
+         do: ZSets.zlexcount(name(opts), key, min, max)
+  end
+
+  @doc "0-based rank of `member` by ascending score, or nil."
+  @spec zrank(key(), binary(), opts()) :: {:ok, non_neg_integer() | nil} | error()
+  def zrank(key, member, opts \\ []), do: ZSets.zrank(name(opts), key, member)
+
+  @doc "0-based rank of `member` by descending score, or nil."
+  @spec zrevrank(key(), binary(), opts()) :: {:ok, non_neg_integer() | nil} | error()
+  def zrevrank(key, member, opts \\ []), do: ZSets.zrank(name(opts), key, member, true)
+
+  @doc """
+  Members between `min` and `max`: ranks (default), scores (`by: :score`, bounds as in
+  `zcount/4`) or lex bounds (`by: :lex`). `rev: true` walks from the highest (bounds
+  stay `min`, `max`), `limit: {offset, count}` (by score or lex), `with_scores: true`
+  returns `{member, score}` pairs.
+  """
+  @spec zrange(key(), term(), term(), opts()) ::
+          {:ok, [binary()] | [{binary(), score()}]} | error()
+  def zrange(key, min, max, opts \\ []) do
+    with {:ok, spec} <- zspec(min, max, opts),
+         {:ok, items} <- ZSets.zrange(name(opts), key, spec) do
+      {:ok, if(opts[:with_scores], do: items, else: Enum.map(items, &elem(&1, 0)))}
+    end
+  end
+
+  @doc "Stores `zrange(src, min, max, opts)` at `dst`; returns its size."
+  @spec zrangestore(key(), key(), term(), term(), opts()) :: {:ok, non_neg_integer()} | error()
+  def zrangestore(dst, src, min, max, opts \\ []) do
+    with {:ok, spec} <- zspec(min, max, opts),
+         do: ZSets.zrangestore(name(opts), dst, src, spec)
+  end
+
+  @doc "Removes the members ranked `start`..`stop`; returns how many."
+  @spec zremrangebyrank(key(), integer(), integer(), opts()) ::
+          {:ok, non_neg_integer()} | error()
+  def zremrangebyrank(key, start, stop, opts \\ []) do
+    with {:ok, spec} <- zspec(start, stop, by: :rank), do: ZSets.zremrange(name(opts), key, spec)
+  end
+
+  @doc "Removes the members with a score between `min` and `max`; returns how many."
+  @spec zremrangebyscore(key(), score_bound(), score_bound(), opts()) ::
+          {:ok, non_neg_integer()} | error()
+  def zremrangebyscore(key, min, max, opts \\ []) do
+    with {:ok, spec} <- zspec(min, max, by: :score), do: ZSets.zremrange(name(opts), key, spec)
+  end
+
+  @doc "Removes the members between two lex bounds; returns how many."
+  @spec zremrangebylex(key(), binary(), binary(), opts()) :: {:ok, non_neg_integer()} | error()
+  def zremrangebylex(key, min, max, opts \\ []) do
+    with {:ok, spec} <- zspec(min, max, by: :lex), do: ZSets.zremrange(name(opts), key, spec)
+  end
+
+  @doc "Pops the member with the lowest score: `[{member, score}]`, up to `count:` (default 1)."
+  @spec zpopmin(key(), opts()) :: {:ok, [{binary(), score()}]} | error()
+  def zpopmin(key, opts \\ []), do: ZSets.zpopmin(name(opts), key, Keyword.get(opts, :count, 1))
+
+  @doc "Pops the member with the highest score: `[{member, score}]`, up to `count:` (default 1)."
+  @spec zpopmax(key(), opts()) :: {:ok, [{binary(), score()}]} | error()
+  def zpopmax(key, opts \\ []), do: ZSets.zpopmax(name(opts), key, Keyword.get(opts, :count, 1))
+
+  @doc "A random member (or nil); with `count: n` a list of `{member, score}` pairs."
+  @spec zrandmember(key(), opts()) :: {:ok, binary() | [{binary(), score()}] | nil} | error()
+  def zrandmember(key, opts \\ []), do: ZSets.zrandmember(name(opts), key, opts[:count])
+
+  @doc """
+  Union of the sorted sets at `keys` as `{member, score}` pairs in score order. Options:
+  `weights:` (one number per key), `aggregate:` (`:sum`, `:min`, `:max`).
+  """
+  @spec zunion([key()], opts()) :: {:ok, [{binary(), score()}]} | error()
+  def zunion(keys, opts \\ []), do: zcombine(:union, keys, opts)
+
+  @doc "Intersection of the sorted sets at `keys` (options as `zunion/2`)."
+  @spec zinter([key()], opts()) :: {:ok, [{binary(), score()}]} | error()
+  def zinter(keys, opts \\ []), do: zcombine(:inter, keys, opts)
+
+  @doc "Members of the first sorted set in none of the others."
+  @spec zdiff([key()], opts()) :: {:ok, [{binary(), score()}]} | error()
+  def zdiff(keys, opts \\ []), do: zcombine(:diff, keys, opts)
+
+  @doc "Stores `zunion(keys, opts)` at `dst`; returns its size."
+  @spec zunionstore(key(), [key()], opts()) :: {:ok, non_neg_integer()} | error()
+  def zunionstore(dst, keys, opts \\ []), do: zstore(:union, dst, keys, opts)
+
+  @doc "Stores `zinter(keys, opts)` at `dst`; returns its size."
+  @spec zinterstore(key(), [key()], opts()) :: {:ok, non_neg_integer()} | error()
+  def zinterstore(dst, keys, opts \\ []), do: zstore(:inter, dst, keys, opts)
+
+  @doc "Stores `zdiff(keys)` at `dst`; returns its size."
+  @spec zdiffstore(key(), [key()], opts()) :: {:ok, non_neg_integer()} | error()
+  def zdiffstore(dst, keys, opts \\ []), do: zstore(:diff, dst, keys, opts)
+
+  @doc "One step of an iteration over the members: `{:ok, {next_cursor, [{member, score}]}}`."
+  @spec zscan(key(), non_neg_integer(), opts()) ::
+          {:ok, {non_neg_integer(), [{binary(), score()}]}} | error()
+  def zscan(key, cursor, opts \\ []), do: ZSets.zscan(name(opts), key, cursor, opts)
+
+  defp zcombine(op, keys, opts) do
+    with {:ok, weights} <- zweights(opts[:weights]),
+         do:
+           ZSets.zcombine(
+             name(opts),
+             op,
+             List.wrap(keys),
+             weights,
+             Keyword.get(opts, :aggregate, :sum)
+           )
+  end
+
+  defp zstore(op, dst, keys, opts) do
+    with {:ok, weights} <- zweights(opts[:weights]),
+         do:
+           ZSets.zstore(
+             name(opts),
+             op,
+             dst,
+             List.wrap(keys),
+             weights,
+             Keyword.get(opts, :aggregate, :sum)
+           )
+  end
+
+  defp zweights(nil), do: {:ok, nil}
+  defp zweights(ws), do: zpairs(Enum.map(ws, &{&1, nil}), []) |> zweights_back()
+  defp zweights_back({:ok, pairs}), do: {:ok, Enum.map(pairs, &elem(&1, 0))}
+  defp zweights_back(error), do: error
+
+  defp zpairs([], acc), do: {:ok, Enum.reverse(acc)}
+
+  defp zpairs([{score, member} | rest], acc) do
+    with {:ok, s} <- zscore_arg(score), do: zpairs(rest, [{s, member} | acc])
+  end
+
+  defp zscore_arg(s) when s in [:inf, :neg_inf], do: {:ok, s}
+  defp zscore_arg(s) when is_number(s), do: {:ok, s * 1.0}
+  defp zscore_arg(s) when is_binary(s), do: ZSets.parse_score(s)
+  defp zscore_arg(_), do: {:error, FerricStore.Error.new(:not_float)}
+
+  defp zadd_check(flags, pairs) do
+    cond do
+      flags[:nx] && flags[:xx] ->
+        {:error,
+         FerricStore.Error.new(
+           :syntax,
+           "ERR XX and NX options at the same time are not compatible"
+         )}
+
+      (flags[:gt] && flags[:lt]) || (flags[:nx] && (flags[:gt] || flags[:lt])) ->
+        {:error,
+         FerricStore.Error.new(
+           :syntax,
+           "ERR GT, LT, and/or NX options at the same time are not compatible"
+         )}
+
+      flags[:incr] && length(pairs) != 1 ->
+        {:error,
+         FerricStore.Error.new(
+           :syntax,
+           "ERR INCR option supports a single increment-element pair"
+         )}
+
+      true ->
+        :ok
+    end
+  end
+
+  defp zspec(min, max, opts) do
+    by = Keyword.get(opts, :by, :rank)
+    spec = %{by: by, rev: opts[:rev] == true}
+
+    spec =
+      case opts[:limit] do
+        nil -> spec
+        {o, _} when o < 0 -> Map.put(spec, :limit, {0, 0})
+        {o, c} when c < 0 -> Map.put(spec, :limit, {o, -1})
+        limit -> Map.put(spec, :limit, limit)
+      end
+
+    with {:ok, min} <- zbound(by, min), {:ok, max} <- zbound(by, max) do
+      {:ok, Map.merge(spec, %{min: min, max: max})}
+    end
+  end
+
+  defp zbound(:rank, i) when is_integer(i), do: {:ok, i}
+  defp zbound(:score, {:exclusive, s}), do: with({:ok, s} <- zscore_arg(s), do: {:ok, {false, s}})
+  defp zbound(:score, s) when is_binary(s), do: ZSets.score_bound(s)
+  defp zbound(:score, s), do: with({:ok, s} <- zscore_arg(s), do: {:ok, {true, s}})
+  defp zbound(:lex, s) when is_binary(s), do: ZSets.lex_bound(s)
+  defp zbound(_by, _), do: {:error, FerricStore.Error.new(:syntax)}
+
+  defp bool({:ok, n}) when is_integer(n), do: {:ok, n > 0}
+  defp bool(other), do: other
+
+  defp to_float(f) when is_float(f), do: f
+
+  defp to_float(text) when is_binary(text) do
+    {f, ""} = Float.parse(text)
+    f
+  end
+
   @api [
     get: 2,
     set: 3,
@@ -359,7 +920,85 @@ defmodule FerricStore do
     keys: 2,
     scan: 2,
     dbsize: 1,
-    flushdb: 1
+    flushdb: 1,
+    rename: 3,
+    renamenx: 3,
+    copy: 3,
+    object_encoding: 2,
+    randomkey: 1,
+    hset: 3,
+    hsetnx: 4,
+    hget: 3,
+    hmget: 3,
+    hgetall: 2,
+    hdel: 3,
+    hexists: 3,
+    hlen: 2,
+    hkeys: 2,
+    hvals: 2,
+    hstrlen: 3,
+    hincrby: 4,
+    hincrbyfloat: 4,
+    hrandfield: 2,
+    hscan: 3,
+    lpush: 3,
+    rpush: 3,
+    lpushx: 3,
+    rpushx: 3,
+    lpop: 2,
+    rpop: 2,
+    llen: 2,
+    lrange: 4,
+    lindex: 3,
+    lset: 4,
+    lrem: 4,
+    ltrim: 4,
+    lpos: 3,
+    linsert: 5,
+    lmove: 5,
+    rpoplpush: 3,
+    sadd: 3,
+    srem: 3,
+    smembers: 2,
+    sismember: 3,
+    smismember: 3,
+    scard: 2,
+    spop: 2,
+    srandmember: 2,
+    smove: 4,
+    sinter: 2,
+    sunion: 2,
+    sdiff: 2,
+    sinterstore: 3,
+    sunionstore: 3,
+    sdiffstore: 3,
+    sintercard: 2,
+    sscan: 3,
+    zadd: 3,
+    zincrby: 4,
+    zrem: 3,
+    zscore: 3,
+    zmscore: 3,
+    zcard: 2,
+    zcount: 4,
+    zlexcount: 4,
+    zrank: 3,
+    zrevrank: 3,
+    zrange: 4,
+    zrangestore: 5,
+    zremrangebyrank: 4,
+    zremrangebyscore: 4,
+    zremrangebylex: 4,
+    zpopmin: 2,
+    zpopmax: 2,
+    zrandmember: 2,
+    zunion: 2,
+    zinter: 2,
+    zdiff: 2,
+    zunionstore: 3,
+    zinterstore: 3,
+    zdiffstore: 3,
+    zscan: 3
   ]
 
   @doc false

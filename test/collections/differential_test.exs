@@ -51,9 +51,12 @@ defmodule FerricStore.Collections.DifferentialTest do
     redis =
       Port.open({:spawn_executable, System.find_executable("redis-server")}, [
         :binary,
-        args: ["--port", "#{port}", "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"]
+        args:
+          ["--port", "#{port}", "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"] ++
+            ["--databases", "1"]
       ])
 
+    {:os_pid, os_pid} = Port.info(redis, :os_pid)
     Process.sleep(300)
     name = :"diff_coll_#{System.unique_integer([:positive])}"
     dir = Path.join(System.tmp_dir!(), "#{name}")
@@ -62,7 +65,6 @@ defmodule FerricStore.Collections.DifferentialTest do
     Process.unlink(pid)
 
     on_exit(fn ->
-      {:os_pid, os_pid} = Port.info(redis, :os_pid)
       System.cmd("kill", ["#{os_pid}"])
       Supervisor.stop(pid)
       File.rm_rf(dir)
@@ -198,11 +200,52 @@ defmodule FerricStore.Collections.DifferentialTest do
     ]).()
   end
 
+  # Commands on whole values of any type (FerricStore.Commands.Objects).
+  defp gen(:objects) do
+    Enum.random([
+      fn -> ["RENAME", key(), key()] end,
+      fn -> ["RENAMENX", key(), key()] end,
+      fn -> ["COPY", key(), key()] end,
+      fn -> ["COPY", key(), key(), "REPLACE"] end,
+      fn -> ["COPY", key(), key(), "DB", Enum.random(~w(0 1 x))] end,
+      fn -> ["OBJECT", "ENCODING", key()] end,
+      fn -> ["RANDOMKEY"] end,
+      fn -> ["TTL", key()] end
+    ]).()
+  end
+
   defp normalize([cmd | _], reply) when is_list(reply) do
     if String.upcase(cmd) in @unordered, do: Enum.sort(reply), else: reply
   end
 
+  # RANDOMKEY: only whether there was a key to return.
+  defp normalize(["RANDOMKEY"], reply), do: reply != nil
   defp normalize(_cmd, reply), do: reply
+
+  test "RENAME, COPY, OBJECT ENCODING and RANDOMKEY over every type get the same replies", ctx do
+    seed = ExUnit.configuration()[:seed]
+    :rand.seed(:exsss, {seed, 5, 7})
+    families = [:hash, :list, :set, :zset, :keyspace]
+
+    for seq <- 1..100 do
+      Client.call(ctx.redis, ["FLUSHALL"])
+      Client.call(ctx.ferric, ["FLUSHDB"])
+
+      Enum.reduce(1..25, [], fn _, history ->
+        cmd = if :rand.uniform(3) == 1, do: gen(:objects), else: gen(Enum.random(families))
+        history = [cmd | history]
+        expected = normalize(cmd, Client.call(ctx.redis, cmd))
+        actual = normalize(cmd, Client.call(ctx.ferric, cmd))
+
+        assert actual == expected,
+               "sequence #{seq} (seed #{seed}):\n" <>
+                 Enum.map_join(Enum.reverse(history), "\n", &Enum.join(&1, " ")) <>
+                 "\nredis: #{inspect(expected)}\nferric: #{inspect(actual)}"
+
+        history
+      end)
+    end
+  end
 
   for family <- [:hash, :list, :set, :zset] do
     test "random #{family} sequences get the same replies as redis-server", ctx do
@@ -214,7 +257,13 @@ defmodule FerricStore.Collections.DifferentialTest do
         Client.call(ctx.ferric, ["FLUSHDB"])
 
         Enum.reduce(1..25, [], fn _, history ->
-          cmd = if :rand.uniform(10) == 1, do: gen(:keyspace), else: gen(unquote(family))
+          cmd =
+            case :rand.uniform(10) do
+              1 -> gen(:keyspace)
+              2 -> gen(:objects)
+              _ -> gen(unquote(family))
+            end
+
           history = [cmd | history]
           expected = normalize(cmd, Client.call(ctx.redis, cmd))
           actual = normalize(cmd, Client.call(ctx.ferric, cmd))

@@ -266,8 +266,18 @@ defmodule FerricStore.Commands.Sets do
     Enum.reduce(members, {meta, b, 0}, fn m, {meta, b, n} ->
       if Batch.member(b, key, m),
         do: {meta, b, n},
-        else: {%{meta | n: meta.n + 1}, Batch.put_member(b, :set, key, meta.gen, m, ""), n + 1}
+        else: {grown(meta, m), Batch.put_member(b, :set, key, meta.gen, m, ""), n + 1}
     end)
+  end
+
+  # Redis converts an intset to a hashtable for good (OBJECT ENCODING) once it holds a
+  # non-integer or more than 512 members; `big: true` in the header remembers it.
+  defp grown(%{n: n} = meta, m) do
+    meta = %{meta | n: n + 1}
+
+    if Map.get(meta, :big, false) or (n + 1 <= 512 and match?({:ok, _}, Args.int(m))),
+      do: meta,
+      else: Map.put(meta, :big, true)
   end
 
   defp remove(b, key, meta, members) do

@@ -145,16 +145,23 @@ defmodule FerricStore.Commands.ZSets do
 
   @doc "ZUNION/ZINTER/ZDIFF (no store): `{member, score}` pairs in score order."
   def zcombine(instance, op, keys, weights \\ nil, aggregate \\ :sum) do
+    # As Redis, sets count as sorted sets with every score 1.
     Enum.reduce_while(keys, {:ok, []}, fn key, {:ok, acc} ->
-      case Collection.read(instance, key, :zset) do
-        {:ok, nil} ->
+      case Store.lookup(instance, key) do
+        nil ->
           {:cont, {:ok, [%{} | acc]}}
 
-        {:ok, {_, t}} ->
+        {_, :zset, _, _, _, _, _} ->
+          t = Store.tables_for(instance, key)
           {:cont, {:ok, [Map.new(Collection.collect(t, key, :edge, :asc, :all)) | acc]}}
 
-        error ->
-          {:halt, error}
+        {_, :set, _, _, _, _, _} ->
+          t = Store.tables_for(instance, key)
+          ones = Collection.collect(t, key, :edge, :asc, :all, fn {m, _} -> {m, 1.0} end)
+          {:cont, {:ok, [Map.new(ones) | acc]}}
+
+        _ ->
+          {:halt, {:error, Error.new(:wrongtype)}}
       end
     end)
     |> case do
@@ -623,7 +630,7 @@ defmodule FerricStore.Commands.ZSets do
     allowed = if by == :lex, do: ["LIMIT"], else: allowed
 
     with :ok <- only(opts, allowed),
-         {:ok, spec, ws} <- range_opts(opts, %{by: by, rev: rev}, true),
+         {:ok, spec, ws} <- range_opts(opts, %{by: by, rev: rev}, false),
          {:ok, spec} <- bounds(spec, a, b) do
       range_reply(zrange(ctx.instance, key, spec), ws, ctx)
     end
@@ -928,8 +935,9 @@ defmodule FerricStore.Commands.ZSets do
     end
   end
 
-  defp score_bound("(" <> s), do: bound(s, false)
-  defp score_bound(s), do: bound(s, true)
+  @doc false
+  def score_bound("(" <> s), do: bound(s, false)
+  def score_bound(s), do: bound(s, true)
 
   defp bound(s, incl) do
     case parse_score(s) do
@@ -938,11 +946,12 @@ defmodule FerricStore.Commands.ZSets do
     end
   end
 
-  defp lex_bound("-"), do: {:ok, :neg}
-  defp lex_bound("+"), do: {:ok, :pos}
-  defp lex_bound("[" <> s), do: {:ok, {true, s}}
-  defp lex_bound("(" <> s), do: {:ok, {false, s}}
+  @doc false
+  def lex_bound("-"), do: {:ok, :neg}
+  def lex_bound("+"), do: {:ok, :pos}
+  def lex_bound("[" <> s), do: {:ok, {true, s}}
+  def lex_bound("(" <> s), do: {:ok, {false, s}}
 
-  defp lex_bound(_),
+  def lex_bound(_),
     do: {:error, Error.new(:syntax, "ERR min or max not valid string range item")}
 end

@@ -1,0 +1,302 @@
+defmodule FerricStore.Commands.Objects do
+  @moduledoc false
+  # Commands on whole values of any type (RENAME, RENAMENX, COPY, OBJECT ENCODING,
+  # RANDOMKEY): caller side, machine side (`execute/2`) and RESP side, as in Strings.
+  #
+  # RENAME and COPY of a collection run as one Raft operation on the shard that owns
+  # both keys (CROSSSLOT otherwise): the members are read through the batch, written
+  # again under the destination key with a new generation, and the source's header is
+  # tombstoned. O(N) in the collection size (members are keyed by the key name), where
+  # Redis' RENAME is O(1).
+
+  alias FerricStore.{Error, Store}
+  alias FerricStore.Commands.{Args, Collection}
+  alias FerricStore.Store.Batch
+
+  # Redis 7.0 defaults deciding the compact encodings.
+  @listpack_entries 128
+  @listpack_value 64
+  @intset_entries 512
+  @embstr_len 44
+
+  ## Caller side
+
+  @doc "RENAME (`nx` false) / RENAMENX: `:ok` / `{:ok, bool}`, or ERR no such key."
+  def rename(instance, src, dst, nx \\ false),
+    do: Store.write_keys(instance, [src, dst], :objects, {:rename, src, dst, nx})
+
+  @doc "COPY: `{:ok, true}` when copied; `replace` overwrites an existing destination."
+  def copy(instance, src, dst, replace \\ false) do
+    if src == dst,
+      do: {:error, Error.new(:same_object, "ERR source and destination objects are the same")},
+      else: Store.write_keys(instance, [src, dst], :objects, {:copy, src, dst, replace})
+  end
+
+  @doc "OBJECT ENCODING: the name Redis 7.0 would report, or nil for a missing key."
+  def encoding(instance, key) do
+    case Store.lookup(instance, key) do
+      nil ->
+        {:ok, nil}
+
+      {_, :string, _, _, _, _, _} ->
+        with {:ok, value} <- Store.get_string(instance, key), do: {:ok, string_encoding(value)}
+
+      {_, :list, _, _, _, _, _} ->
+        {:ok, "quicklist"}
+
+      {_, type, meta, _, _, _, _} ->
+        {:ok, collection_encoding(type, meta.n, Store.tables_for(instance, key), key, meta)}
+    end
+  end
+
+  @doc "RANDOMKEY: a random live key, or nil when there is none."
+  def randomkey(instance) do
+    shards = Enum.shuffle(Store.shards(instance))
+    now = Store.now()
+
+    {:ok,
+     Enum.find_value(shards, fn n ->
+       keydir = Store.tables(instance, n).keydir
+       random_key(keydir, :ets.info(keydir, :size), now, 0)
+     end)}
+  end
+
+  # A few random slot probes, then a walk from the first key (sparse or mostly expired
+  # tables).
+  defp random_key(_keydir, 0, _now, _tries), do: nil
+
+  defp random_key(keydir, size, now, tries) when tries < 32 do
+    slots = max(size * 2, 256)
+
+    case safe_slot(keydir, :rand.uniform(slots) - 1) do
+      rows when is_list(rows) and rows != [] ->
+        case for({key, _, _, exp, _, _, _} <- rows, live?(exp, now), do: key) do
+          [] -> random_key(keydir, size, now, tries + 1)
+          keys -> Enum.random(keys)
+        end
+
+      _ ->
+        random_key(keydir, size, now, tries + 1)
+    end
+  end
+
+  defp random_key(keydir, _size, now, _tries) do
+    :ets.foldl(
+      fn {key, _, _, exp, _, _, _}, acc ->
+        if acc == nil and live?(exp, now), do: key, else: acc
+      end,
+      nil,
+      keydir
+    )
+  end
+
+  defp safe_slot(keydir, slot) do
+    :ets.slot(keydir, slot)
+  rescue
+    ArgumentError -> :"$end_of_table"
+  end
+
+  defp live?(0, _now), do: true
+  defp live?(exp, now), do: exp > now
+
+  @doc false
+  # SET stores an integer in canonical form (fits a C long) as "int", short strings as
+  # "embstr". APPEND/SETRANGE would make a Redis value "raw"; this store keeps no such
+  # history, so it answers from the current bytes.
+  def string_encoding(value) do
+    cond do
+      byte_size(value) <= 20 and canonical_int?(value) -> "int"
+      byte_size(value) <= @embstr_len -> "embstr"
+      true -> "raw"
+    end
+  end
+
+  defp canonical_int?(value), do: match?({:ok, _}, Args.int(value))
+
+  defp collection_encoding(:set, n, tables, key, meta) do
+    if n <= @intset_entries and not Map.get(meta, :big, false) and
+         all_members?(tables, key, fn {m, _} -> byte_size(m) <= 20 and canonical_int?(m) end),
+       do: "intset",
+       else: "hashtable"
+  end
+
+  defp collection_encoding(:hash, n, tables, key, _meta) do
+    small? =
+      n <= @listpack_entries and
+        all_members?(tables, key, fn {f, v} ->
+          byte_size(f) <= @listpack_value and value_size(v) <= @listpack_value
+        end)
+
+    if small?, do: "listpack", else: "hashtable"
+  end
+
+  defp collection_encoding(:zset, n, tables, key, _meta) do
+    if n <= @listpack_entries and
+         all_members?(tables, key, fn {m, _} -> byte_size(m) <= @listpack_value end),
+       do: "listpack",
+       else: "skiplist"
+  end
+
+  defp value_size(v) when is_binary(v), do: byte_size(v)
+  defp value_size({:cold, _fid, _off, size}), do: size
+
+  defp all_members?(tables, key, pred) do
+    FerricStore.Store.Members.walk(tables.members, key, :edge, :asc, {%{}, false}, true, fn
+      item, true -> if pred.(item), do: {:cont, true}, else: {:halt, false}
+    end)
+  end
+
+  ## Machine side
+
+  @doc false
+  def execute({:rename, src, dst, nx}, b) do
+    case Batch.get(b, src) do
+      nil ->
+        {{:error, Error.new(:no_such_key)}, b}
+
+      _ when src == dst ->
+        {if(nx, do: {:ok, false}, else: :ok), b}
+
+      entry ->
+        dst_entry = Batch.get(b, dst)
+
+        if nx and dst_entry != nil do
+          {{:ok, false}, b}
+        else
+          with {:ok, b} <- put_copy(b, entry, dst, dst_entry, src) do
+            {type, _, _} = entry
+            {if(nx, do: {:ok, true}, else: :ok), Batch.delete(b, src, type)}
+          end
+        end
+    end
+  catch
+    {:io, b} -> {{:error, Error.new(:io)}, b}
+  end
+
+  def execute({:copy, src, dst, replace}, b) do
+    case Batch.get(b, src) do
+      nil ->
+        {{:ok, false}, b}
+
+      entry ->
+        dst_entry = Batch.get(b, dst)
+
+        if dst_entry != nil and not replace do
+          {{:ok, false}, b}
+        else
+          with {:ok, b} <- put_copy(b, entry, dst, dst_entry, src), do: {{:ok, true}, b}
+        end
+    end
+  catch
+    {:io, b} -> {{:error, Error.new(:io)}, b}
+  end
+
+  # Writes the value of `entry` (read at `src`) at `dst`, replacing what is there.
+  defp put_copy(b, {:string, value, exp}, dst, dst_entry, _src) do
+    case Batch.value(b, value) do
+      {:ok, bytes} -> {:ok, b |> clear(dst, dst_entry) |> Batch.put(dst, :string, bytes, exp)}
+      {:error, _} -> {{:error, Error.new(:io)}, b}
+    end
+  end
+
+  defp put_copy(b, {type, meta, exp}, dst, dst_entry, src) do
+    members = Collection.all(b, src)
+    b = b |> clear(dst, dst_entry) |> Batch.drop_members(dst)
+    gen = Batch.new_gen(b)
+
+    b =
+      Enum.reduce(members, b, fn {m, v}, b ->
+        Batch.put_member(b, type, dst, gen, m, member_value(b, type, v))
+      end)
+
+    {:ok, Batch.put(b, dst, type, %{meta | gen: gen}, exp)}
+  end
+
+  defp clear(b, _dst, nil), do: b
+  defp clear(b, dst, {type, _, _}), do: Batch.delete(b, dst, type)
+
+  # Hash values and list elements may be cold (on disk only): read them.
+  defp member_value(b, type, v) when type in [:hash, :list] do
+    case Batch.value(b, v) do
+      {:ok, bytes} -> bytes
+      {:error, _} -> throw({:io, b})
+    end
+  end
+
+  defp member_value(_b, _type, v), do: v
+
+  ## RESP side
+
+  @doc false
+  def commands do
+    [
+      cmd("rename", 3, ["write"], 1, 2),
+      cmd("renamenx", 3, ["write", "fast"], 1, 2),
+      cmd("copy", -3, ["write"], 1, 2),
+      cmd("randomkey", 1, ["readonly"], 0, 0, 0),
+      Map.put(cmd("object", -2, [], 0, 0, 0), :subcommands, [
+        cmd("object|encoding", 3, ["readonly"], 2, 2),
+        cmd("object|help", 2, ["loading", "stale"], 0, 0, 0)
+      ])
+    ]
+  end
+
+  defp cmd(name, arity, flags, first, last, step \\ 1),
+    do: %{name: name, arity: arity, flags: flags, first_key: first, last_key: last, step: step}
+
+  @doc false
+  def handle("rename", [src, dst], ctx), do: reply(rename(ctx.instance, src, dst))
+
+  def handle("renamenx", [src, dst], ctx),
+    do: Collection.bool(rename(ctx.instance, src, dst, true))
+
+  def handle("copy", [src, dst | opts], ctx) do
+    with {:ok, replace} <- copy_opts(opts, false),
+         do: Collection.bool(copy(ctx.instance, src, dst, replace))
+  end
+
+  def handle("randomkey", [], ctx), do: reply(randomkey(ctx.instance))
+
+  def handle("object", [sub | args], ctx) do
+    case {FerricStore.Commands.downcase(sub), args} do
+      {"encoding", [key]} -> reply(encoding(ctx.instance, key))
+      {"help", []} -> help()
+    end
+  end
+
+  # Redis reads every option (DB must parse as an integer and name a database: this is
+  # a one-database server) before it looks at the keys.
+  defp copy_opts([], replace), do: {:ok, replace}
+
+  defp copy_opts([opt | rest], replace) do
+    case {FerricStore.Commands.downcase(opt), rest} do
+      {"replace", _} ->
+        copy_opts(rest, true)
+
+      {"db", [n | rest]} ->
+        case Args.int!(n) do
+          {:ok, 0} -> copy_opts(rest, replace)
+          {:ok, _} -> Error.new(:out_of_range, "ERR DB index is out of range")
+          {:error, e} -> e
+        end
+
+      _ ->
+        Error.new(:syntax)
+    end
+  end
+
+  defp help do
+    [
+      "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "ENCODING <key>",
+      "    Return the kind of internal representation used in order to store the value",
+      "    associated with a <key>.",
+      "HELP",
+      "    Print this help."
+    ]
+  end
+
+  defp reply(:ok), do: :ok
+  defp reply({:ok, value}), do: value
+  defp reply({:error, %Error{} = e}), do: e
+end
