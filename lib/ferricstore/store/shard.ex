@@ -348,18 +348,33 @@ defmodule FerricStore.Store.Shard do
         _ -> {Enum.drop(fids, -1), List.last(fids)}
       end
 
-    stats =
-      Enum.reduce(sealed, stats, fn fid, stats ->
+    sealed =
+      Enum.map(sealed, fn fid ->
         {:ok, file} = Bitcask.open_read(data_path(dir, fid))
         {:ok, size} = Bitcask.size(file)
         :ets.insert(tables.files, {fid, file})
         Keydir.put_meta(tables.meta, {:size, fid}, size)
-        load_sealed(dir, fid, file, tables, now, stats)
+        {fid, file}
       end)
 
     {:ok, file} = Bitcask.open(data_path(dir, active))
     :ets.insert(tables.files, {active, file})
+
+    # Reading the files (hint files, scans) and filling ETS take about as long each:
+    # a reader process reads ahead while this process inserts.
+    plan =
+      Enum.map(sealed, fn {fid, f} -> {:sealed, fid, f, hint_path(dir, fid)} end) ++
+        [{:active, active, file}]
+
+    reader = start_reader(plan)
+
+    stats =
+      Enum.reduce(sealed, stats, fn {fid, f}, stats ->
+        load_sealed(dir, fid, f, tables, now, stats)
+      end)
+
     {stats, end_offset} = load_active(file, active, tables, now, stats)
+    stop_reader(reader)
     FerricStore.Store.Members.finish_load(tables)
     Keydir.put_meta(tables.meta, :active, {active, file, end_offset})
     Keydir.put_meta(tables.meta, :applied, stats.applied)
@@ -373,15 +388,101 @@ defmodule FerricStore.Store.Shard do
     stats
   end
 
+  ## Read-ahead at start-up
+  #
+  # The reader performs, in order, exactly the reads the loader will ask for: per sealed
+  # file its hint file, and a scan of the file when the hint is missing or unusable; then
+  # the scan of the active file. Scans follow {:more, next} and stop at any other status
+  # (a resync after corruption is read by the loader itself). At most two results wait
+  # in the loader's mailbox.
+
+  @read_ahead 2
+
+  defp start_reader(plan) do
+    loader = self()
+    pid = spawn_link(fn -> read_plan(plan, loader, @read_ahead) end)
+    Process.put(:ferricstore_reader, pid)
+    pid
+  end
+
+  defp stop_reader(pid) do
+    Process.delete(:ferricstore_reader)
+    Process.unlink(pid)
+    Process.exit(pid, :kill)
+    flush_reads()
+  end
+
+  defp flush_reads do
+    receive do
+      {:read_ahead, _, _} -> flush_reads()
+    after
+      0 -> :ok
+    end
+  end
+
+  defp read_plan([], _loader, _credits), do: :ok
+
+  defp read_plan([{:sealed, fid, file, hint} | rest], loader, credits) do
+    result = if File.exists?(hint), do: Bitcask.hint_read(hint), else: :no_hint
+    credits = emit(loader, {:hint, fid}, result, credits)
+
+    credits =
+      case result do
+        {:ok, _} -> credits
+        _ -> read_scans(file, fid, Bitcask.header_size(), loader, credits)
+      end
+
+    read_plan(rest, loader, credits)
+  end
+
+  defp read_plan([{:active, fid, file} | rest], loader, credits) do
+    credits = read_scans(file, fid, Bitcask.header_size(), loader, credits)
+    read_plan(rest, loader, credits)
+  end
+
+  defp read_scans(file, fid, offset, loader, credits) do
+    result = Bitcask.scan(file, offset, @scan_chunk)
+    credits = emit(loader, {:scan, fid, offset}, result, credits)
+
+    case result do
+      {:ok, _, {:more, next}} -> read_scans(file, fid, next, loader, credits)
+      _ -> credits
+    end
+  end
+
+  defp emit(loader, key, result, 0) do
+    receive do
+      :read_credit -> emit(loader, key, result, 1)
+    end
+  end
+
+  defp emit(loader, key, result, credits) do
+    send(loader, {:read_ahead, key, result})
+    credits - 1
+  end
+
+  # The loader's side: a planned read comes from the reader, in order.
+  defp planned_read(key) do
+    reader = Process.get(:ferricstore_reader)
+
+    receive do
+      {:read_ahead, ^key, result} ->
+        send(reader, :read_credit)
+        result
+    end
+  end
+
   defp load_sealed(dir, fid, file, tables, now, stats) do
     hint = hint_path(dir, fid)
 
-    case File.exists?(hint) && Bitcask.hint_read(hint) do
+    case planned_read({:hint, fid}) do
       {:ok, entries} ->
         load_entries(entries, fid, tables, now, stats)
 
       other ->
-        if other, do: Logger.warning("hint file #{hint} unusable (#{inspect(other)}), scanning")
+        if other != :no_hint,
+          do: Logger.warning("hint file #{hint} unusable (#{inspect(other)}), scanning")
+
         {stats, _pending, _end} = scan_all(file, fid, tables, now, stats, true)
         stats
     end
@@ -411,11 +512,15 @@ defmodule FerricStore.Store.Shard do
   # last checkpoint, which is where any such hole must lie.
   defp scan_all(file, fid, tables, now, stats, resync?) do
     start = Bitcask.header_size()
-    scan_from(file, fid, start, tables, now, stats, [], start, resync?)
+    scan_from(file, fid, start, tables, now, stats, [], start, {resync?, true})
   end
 
-  defp scan_from(file, fid, offset, tables, now, stats, pending, good_end, resync?) do
-    {:ok, entries, status} = Bitcask.scan(file, offset, @scan_chunk)
+  # `planned?`: this scan step is one the reader reads ahead (false after a resync).
+  defp scan_from(file, fid, offset, tables, now, stats, pending, good_end, {resync?, planned?}) do
+    {:ok, entries, status} =
+      if planned?,
+        do: planned_read({:scan, fid, offset}),
+        else: Bitcask.scan(file, offset, @scan_chunk)
 
     {stats, pending, good_end} =
       Enum.reduce(entries, {stats, pending, good_end}, fn entry, {stats, pending, good_end} ->
@@ -435,7 +540,7 @@ defmodule FerricStore.Store.Shard do
 
     case status do
       {:more, next} ->
-        scan_from(file, fid, next, tables, now, stats, pending, good_end, resync?)
+        scan_from(file, fid, next, tables, now, stats, pending, good_end, {resync?, planned?})
 
       {:done, _end} ->
         {stats, Enum.reverse(pending), good_end}
@@ -450,8 +555,11 @@ defmodule FerricStore.Store.Shard do
         stats = %{stats | skipped: stats.skipped + 1}
 
         case Bitcask.next_record(file, at + 1) do
-          {:ok, next} -> scan_from(file, fid, next, tables, now, stats, [], good_end, resync?)
-          :none -> {stats, [], good_end}
+          {:ok, next} ->
+            scan_from(file, fid, next, tables, now, stats, [], good_end, {true, false})
+
+          :none ->
+            {stats, [], good_end}
         end
 
       {:torn, _at} ->
