@@ -225,6 +225,17 @@ defmodule FerricStore.CollectionsApiTest do
     end
   end
 
+  @tag instance_opts: [shards: 4]
+  test "RENAME and COPY across shards are CROSSSLOT errors", %{opts: o} do
+    router = FerricStore.Store.Router
+    other = Enum.find(1..1000, &(router.shard("k#{&1}", 4) != router.shard("src", 4)))
+    {:ok, 1} = FerricStore.sadd("src", "m", o)
+
+    assert {:error, %Error{reason: :crossslot}} = FerricStore.rename("src", "k#{other}", o)
+    assert {:error, %Error{reason: :crossslot}} = FerricStore.copy("src", "k#{other}", o)
+    assert {:ok, ["m"]} = FerricStore.smembers("src", o)
+  end
+
   defmodule Cache do
     use FerricStore, otp_app: :ferricstore_collections_api_test
   end
