@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Collections benchmark (issue #5): redis-benchmark at 50 clients with hash, sorted-set,
+# list and set commands over big collections (members `__rand_int__` in a keyspace of
+# KEYSPACE), against FerricStore (standalone RESP server) and redis-server with
+# `appendonly yes, appendfsync always`, in one run. Each collection is first filled
+# (unmeasured, -P 16) so reads and writes work on big collections. Prints a table and
+# writes it into bench/RESULTS.md under "## Collections (issue #5)".
+#
+# Usage: bench/collections/run.sh [--no-write]   (env: N for requests per test, NPRE for
+# the prefill requests per collection, KEYSPACE). ~2-4 minutes.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+export ERL_LIBS=$ROOT/_vendor/erl MIX_HOME=$ROOT/_build/mix_home LANG=C.UTF-8 LC_ALL=C.UTF-8
+WRITE=1; [ "${1:-}" = "--no-write" ] && WRITE=0
+
+N=${N:-20000}
+NSLOW=${NSLOW:-2000} # ZRANK and ZRANGE by rank are O(N) / O(rank) here (docs/collections.md)
+NPRE=${NPRE:-100000}
+KEYSPACE=${KEYSPACE:-100000}
+HEADING="## Collections (issue #5)"
+
+for t in redis-server redis-benchmark redis-cli; do
+  command -v $t >/dev/null || { echo "bench/collections: $t is required" >&2; exit 1; }
+done
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferric_coll_bench.XXXXXX")
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+wait_ping() { # port name
+  for _ in $(seq 1 600); do
+    [ "$(redis-cli -p "$1" PING 2>/dev/null)" = "PONG" ] && return 0
+    sleep 0.1
+  done
+  echo "bench/collections: $2 on port $1 did not answer PING" >&2; exit 1
+}
+
+MIX_ENV=prod
+if ! MIX_ENV=prod mix compile >"$WORK/compile.log" 2>&1; then
+  echo "bench/collections: MIX_ENV=prod compile failed, using dev (see $WORK/compile.log)" >&2
+  MIX_ENV=dev; mix compile >/dev/null
+fi
+FPORT=$(free_port)
+MIX_ENV=$MIX_ENV FERRICSTORE_SERVER=true FERRICSTORE_PORT=$FPORT \
+  FERRICSTORE_DATA_DIR="$WORK/ferric" mix run --no-halt >"$WORK/ferric.log" 2>&1 &
+PIDS+=($!)
+
+APORT=$(free_port)
+mkdir -p "$WORK/aof"
+redis-server --port "$APORT" --bind 127.0.0.1 --daemonize no --dir "$WORK/aof" \
+  --save "" --appendonly yes --appendfsync always --logfile "$WORK/aof.log" &
+PIDS+=($!)
+
+wait_ping "$FPORT" FerricStore; wait_ping "$APORT" "redis (AOF always)"
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# name | command (redis-benchmark arguments after the options); names ending in "*" run
+# NSLOW requests instead of N.
+TESTS=(
+  "HSET|HSET h:big f:__rand_int__ v:__rand_int__"
+  "HGET|HGET h:big f:__rand_int__"
+  "ZADD|ZADD z:big __rand_int__ m:__rand_int__"
+  "ZRANGE by rank (10 from rank 1000)*|ZRANGE z:big 1000 1009"
+  "ZRANGE by score (LIMIT 0 10)|ZRANGE z:big __rand_int__ +inf BYSCORE LIMIT 0 10"
+  "ZRANK*|ZRANK z:big m:__rand_int__"
+  "LPUSH|LPUSH l:big e:__rand_int__"
+  "RPOP|RPOP l:big"
+  "SADD|SADD s:big m:__rand_int__"
+  "SISMEMBER|SISMEMBER s:big m:__rand_int__"
+)
+PREFILL=(
+  "HSET h:big f:__rand_int__ v:__rand_int__"
+  "ZADD z:big __rand_int__ m:__rand_int__"
+  "RPUSH l:big e:__rand_int__"
+  "SADD s:big m:__rand_int__"
+)
+
+declare -A PORT=([ferric]=$FPORT [aof]=$APORT)
+declare -A RPS SIZES
+bench() { # port n extra-args... -- command
+  local port=$1 n=$2; shift 2
+  # shellcheck disable=SC2086
+  redis-benchmark -h 127.0.0.1 -p "$port" -c 50 -n "$n" -r "$KEYSPACE" --csv "$@" 2>/dev/null |
+    tail -n 1 | cut -d, -f2 | tr -d '"'
+}
+
+for tgt in ferric aof; do
+  redis-cli -p "${PORT[$tgt]}" FLUSHALL >/dev/null
+  for cmd in "${PREFILL[@]}"; do
+    # shellcheck disable=SC2086
+    bench "${PORT[$tgt]}" "$NPRE" -P 16 $cmd >/dev/null
+  done
+  sizes="$(redis-cli -p "${PORT[$tgt]}" HLEN h:big) $(redis-cli -p "${PORT[$tgt]}" ZCARD z:big) $(redis-cli -p "${PORT[$tgt]}" LLEN l:big) $(redis-cli -p "${PORT[$tgt]}" SCARD s:big)"
+  echo "bench/collections: $tgt prefilled (hash zset list set sizes: $sizes)" >&2
+  SIZES[$tgt]=$sizes
+  for t in "${TESTS[@]}"; do
+    name=${t%%|*}; cmd=${t#*|}
+    n=$N; [ "${name: -1}" = "*" ] && n=$NSLOW
+    # shellcheck disable=SC2086
+    RPS[$name.$tgt]=$(bench "${PORT[$tgt]}" "$n" $cmd)
+    echo "bench/collections: $tgt $name: ${RPS[$name.$tgt]}" >&2
+  done
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
+fmt() { awk -v a="$1" 'BEGIN { printf "%\047.0f", a }'; }
+
+cmdline="bench/collections/run.sh (N=$N NSLOW=$NSLOW NPRE=$NPRE KEYSPACE=$KEYSPACE, -c 50, redis-benchmark $(redis-benchmark --version | awk '{print $2}'), FerricStore MIX_ENV=$MIX_ENV)"
+{
+  echo "$HEADING"
+  echo
+  echo "Run: \`$cmdline\` on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average before the run $LOAD (shared machine: figures vary by up to ~2-3x between runs)."
+  echo "Requests per second at 50 clients (redis-benchmark --csv, -r $KEYSPACE). Each collection was first filled with $NPRE requests at -P 16 (\`*\`: $NSLOW requests instead of $N; sizes after the prefill, hash zset list set: FerricStore ${SIZES[ferric]}, redis ${SIZES[aof]}). \`redis fsync\` = redis-server --appendonly yes --appendfsync always (reads served by the same server)."
+  echo
+  echo "| test | command | FerricStore | redis fsync | Ferric / redis |"
+  echo "|---|---|---:|---:|---:|"
+  for t in "${TESTS[@]}"; do
+    name=${t%%|*}; cmd=${t#*|}
+    f=${RPS[$name.ferric]:-0}; a=${RPS[$name.aof]:-0}
+    echo "| $name | \`$cmd\` | $(fmt "$f") | $(fmt "$a") | $(ratio "$f" "$a") |"
+  done
+} >"$WORK/section.md"
+
+cat "$WORK/section.md"
+
+if [ "$WRITE" = 1 ]; then
+  python3 - "$WORK/section.md" <<'PY'
+import re, sys
+section = open(sys.argv[1]).read().rstrip("\n") + "\n"
+path = "bench/RESULTS.md"
+try:
+    text = open(path).read()
+except FileNotFoundError:
+    text = "# Benchmark results\n"
+heading = section.splitlines()[0]
+start = text.find(heading + "\n")
+if start < 0:
+    text = text.rstrip("\n") + "\n\n" + section
+else:
+    nxt = re.search(r"^## ", text[start + len(heading):], re.M)
+    end = start + len(heading) + nxt.start() if nxt else len(text)
+    rest = text[end:]
+    text = text[:start] + section + ("\n" + rest if rest else "")
+open(path, "w").write(text)
+PY
+  echo "bench/collections: wrote the table into bench/RESULTS.md" >&2
+fi
