@@ -7,7 +7,8 @@ defmodule FerricStore.Collections.DifferentialTest do
   use ExUnit.Case, async: false
 
   @moduletag :integration
-  @moduletag timeout: 300_000
+  # Each test takes a few seconds: a stuck server fails it in a minute, not five.
+  @moduletag timeout: 60_000
 
   defmodule Client do
     @moduledoc false
@@ -244,6 +245,53 @@ defmodule FerricStore.Collections.DifferentialTest do
 
         history
       end)
+    end
+  end
+
+  test "OBJECT ENCODING at the encoding thresholds matches redis-server", ctx do
+    Client.call(ctx.redis, ["FLUSHALL"])
+    Client.call(ctx.ferric, ["FLUSHDB"])
+    ints = fn n -> Enum.map(1..n, &Integer.to_string/1) end
+    x = &String.duplicate("x", &1)
+
+    cmds = [
+      ["SET", "s44", x.(44)],
+      ["SET", "s45", x.(45)],
+      ["SET", "max", "9223372036854775807"],
+      ["SET", "over", "9223372036854775808"],
+      ["SET", "neg0", "-0"],
+      ["SET", "lead0", "01"],
+      ["SET", "neg", "-12"],
+      ["SADD", "i512" | ints.(512)],
+      ["SADD", "i513" | ints.(513)],
+      ["SADD", "mixed", "1", "a"],
+      ["SREM", "mixed", "a"],
+      ["SADD", "shrunk" | ints.(513)],
+      ["SREM", "shrunk", "513"],
+      ["HSET", "h64", "f", x.(64)],
+      ["HSET", "h65", "f", x.(65)],
+      ["HSET", "f65", x.(65), "v"],
+      ["HSET", "h128" | Enum.flat_map(ints.(128), &[&1, "v"])],
+      ["HSET", "h129" | Enum.flat_map(ints.(129), &[&1, "v"])],
+      ["ZADD", "z128" | Enum.flat_map(ints.(128), &["1", &1])],
+      ["ZADD", "z129" | Enum.flat_map(ints.(129), &["1", &1])],
+      ["ZADD", "z65", "1", x.(65)],
+      ["RPUSH", "l", "a"],
+      ["COPY", "i513", "i513copy"],
+      ["RENAME", "shrunk", "shrunk2"]
+    ]
+
+    for cmd <- cmds do
+      assert Client.call(ctx.ferric, cmd) == Client.call(ctx.redis, cmd), Enum.join(cmd, " ")
+    end
+
+    keys =
+      ~w(s44 s45 max over neg0 lead0 neg i512 i513 mixed shrunk2 h64 h65 f65 h512 h513) ++
+        ~w(z128 z129 z65 l i513copy missing)
+
+    for key <- keys do
+      cmd = ["OBJECT", "ENCODING", key]
+      assert {key, Client.call(ctx.ferric, cmd)} == {key, Client.call(ctx.redis, cmd)}
     end
   end
 

@@ -14,7 +14,8 @@ defmodule FerricStore.Commands.Objects do
   alias FerricStore.Store.Batch
 
   # Redis 7.0 defaults deciding the compact encodings.
-  @listpack_entries 128
+  @hash_entries 512
+  @zset_entries 128
   @listpack_value 64
   @intset_entries 512
   @embstr_len 44
@@ -122,7 +123,7 @@ defmodule FerricStore.Commands.Objects do
 
   defp collection_encoding(:hash, n, tables, key, _meta) do
     small? =
-      n <= @listpack_entries and
+      n <= @hash_entries and
         all_members?(tables, key, fn {f, v} ->
           byte_size(f) <= @listpack_value and value_size(v) <= @listpack_value
         end)
@@ -131,7 +132,7 @@ defmodule FerricStore.Commands.Objects do
   end
 
   defp collection_encoding(:zset, n, tables, key, _meta) do
-    if n <= @listpack_entries and
+    if n <= @zset_entries and
          all_members?(tables, key, fn {m, _} -> byte_size(m) <= @listpack_value end),
        do: "listpack",
        else: "skiplist"
