@@ -199,17 +199,8 @@ defmodule FerricStore.Server.Connection do
   # Two or more consecutive writes: in flight together (FerricStore.Server.Pipeline).
   defp run_writes(writes, rest, state, out, size) do
     encoded = Enum.map(Pipeline.run(writes, state.ctx), &RESP.encode(&1, state.ctx.protocol))
-    size = size + IO.iodata_length(encoded)
     state = %{state | last_cmd: hd(List.last(writes))}
-
-    if size > @flush_bytes do
-      case :gen_tcp.send(state.socket, [out, encoded]) do
-        :ok -> run(rest, state, [], 0)
-        {:error, _} -> {:stop, state}
-      end
-    else
-      run(rest, state, [out, encoded], size)
-    end
+    continue(rest, state, [out, encoded], size + IO.iodata_length(encoded))
   end
 
   defp run_one(command, rest, state, out, size) do
@@ -218,17 +209,8 @@ defmodule FerricStore.Server.Connection do
     case Commands.dispatch(command, ctx) do
       {reply, %Context{} = ctx} ->
         encoded = RESP.encode(reply, ctx.protocol)
-        size = size + IO.iodata_length(encoded)
         state = %{state | ctx: ctx, last_cmd: hd(command)}
-
-        if size > @flush_bytes do
-          case :gen_tcp.send(state.socket, [out, encoded]) do
-            :ok -> run(rest, state, [], 0)
-            {:error, _} -> {:stop, state}
-          end
-        else
-          run(rest, state, [out, encoded], size)
-        end
+        continue(rest, state, [out, encoded], size + IO.iodata_length(encoded))
 
       {:close, reply, ctx} ->
         _ = :gen_tcp.send(state.socket, [out, RESP.encode(reply, ctx.protocol)])
@@ -236,6 +218,16 @@ defmodule FerricStore.Server.Connection do
         {:stop, %{state | ctx: ctx}}
     end
   end
+
+  # Goes on with the rest of the pipeline; replies past @flush_bytes are sent first.
+  defp continue(rest, state, out, size) when size > @flush_bytes do
+    case :gen_tcp.send(state.socket, out) do
+      :ok -> run(rest, state, [], 0)
+      {:error, _} -> {:stop, state}
+    end
+  end
+
+  defp continue(rest, state, out, size), do: run(rest, state, out, size)
 
   defp send_out(state, []), do: {:noreply, state}
 
