@@ -79,9 +79,13 @@ defmodule FerricStore.Commands.ZSets do
               {:ok, nil}
 
             s ->
-              pos = {Members.score_key(s), member}
-              ms = [{{{key, :"$1", :"$2"}}, [{:<, {{:"$1", :"$2"}}, {:const, pos}}], [true]}]
-              below = :ets.select_count(t.scores, ms)
+              # Members with a lower score, then those with the same score and a lower
+              # member (a bound {key, score} prefix: ETS walks only that range). Two
+              # plain comparisons per row are ~2x faster than one on a built tuple.
+              sk = Members.score_key(s)
+              lower = [{{{key, :"$1", :_}}, [{:<, :"$1", {:const, sk}}], [true]}]
+              tied = [{{{key, sk, :"$1"}}, [{:<, :"$1", member}], [true]}]
+              below = :ets.select_count(t.scores, lower) + :ets.select_count(t.scores, tied)
               {:ok, if(rev, do: meta.n - 1 - below, else: below)}
           end
       end
