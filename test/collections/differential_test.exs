@@ -276,6 +276,17 @@ defmodule FerricStore.Collections.DifferentialTest do
       ["ZADD", "z128" | Enum.flat_map(ints.(128), &["1", &1])],
       ["ZADD", "z129" | Enum.flat_map(ints.(129), &["1", &1])],
       ["ZADD", "z65", "1", x.(65)],
+      ["HSET", "hshr", "f", x.(65)],
+      ["HSET", "hshr", "f", "v"],
+      ["HSET", "h513s" | Enum.flat_map(ints.(513), &[&1, "v"])],
+      ["HDEL", "h513s", "1"],
+      ["HSET", "hnx", "f", "v"],
+      ["HSETNX", "hnx", "f", x.(65)],
+      ["ZADD", "z129s" | Enum.flat_map(ints.(129), &["1", &1])],
+      ["ZREM", "z129s", "1"],
+      ["ZADD", "zdup" | Enum.flat_map(1..129, fn _ -> ["1", "a"] end)],
+      ["ZADD", "zl", "1", "a", "1", x.(65)],
+      ["ZREM", "zl", x.(65)],
       ["RPUSH", "l", "a"],
       ["COPY", "i513", "i513copy"],
       ["RENAME", "shrunk", "shrunk2"]
@@ -287,7 +298,7 @@ defmodule FerricStore.Collections.DifferentialTest do
 
     keys =
       ~w(s44 s45 max over neg0 lead0 neg i512 i513 mixed shrunk2 h64 h65 f65 h512 h513) ++
-        ~w(z128 z129 z65 l i513copy missing)
+        ~w(z128 z129 z65 l i513copy missing hshr h513s hnx z129s zdup zl)
 
     for key <- keys do
       cmd = ["OBJECT", "ENCODING", key]

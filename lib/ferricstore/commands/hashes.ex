@@ -163,6 +163,11 @@ defmodule FerricStore.Commands.Hashes do
   @doc false
   def execute({:hset, key, pairs, nx?}, b) do
     with {:ok, {meta, exp}, b} <- Collection.open(b, key, :hash) do
+      # As Redis, long fields or values convert the hash before anything is written
+      # (HSETNX: only when it writes).
+      long? = Enum.any?(pairs, fn {f, v} -> byte_size(f) > 64 or byte_size(v) > 64 end)
+      meta = if long? and not nx?, do: Map.put(meta, :big, true), else: meta
+
       {added, meta, b} =
         Enum.reduce(pairs, {0, meta, b}, fn {f, v}, {added, meta, b} ->
           case Batch.member(b, key, f) do
@@ -178,6 +183,8 @@ defmodule FerricStore.Commands.Hashes do
           end
         end)
 
+      meta = if long? and added > 0, do: Map.put(meta, :big, true), else: meta
+      meta = grown(meta)
       reply = if nx?, do: {:ok, added == 1}, else: {:ok, added}
       if meta.n == 0, do: {reply, b}, else: {reply, Collection.save(b, key, :hash, meta, exp)}
     else
@@ -237,12 +244,18 @@ defmodule FerricStore.Commands.Hashes do
          cur = Collection.member_bytes(b, key, field),
          {:ok, reply, text} <- fun.(cur) do
       b = Batch.put_member(b, :hash, key, meta.gen, field, text)
-      meta = if cur == nil, do: %{meta | n: meta.n + 1}, else: meta
+      meta = if cur == nil, do: grown(%{meta | n: meta.n + 1}), else: meta
       {{:ok, reply}, Collection.save(b, key, :hash, meta, exp)}
     else
       {:error, _} = error -> {error, b}
     end
   end
+
+  # Redis converts a listpack hash to a hashtable for good (OBJECT ENCODING) past 512
+  # fields or with a field or value longer than 64 bytes; `big: true` in the header
+  # remembers it.
+  defp grown(%{n: n} = meta) when n > 512, do: Map.put(meta, :big, true)
+  defp grown(meta), do: meta
 
   defp int_value(nil), do: {:ok, 0}
 

@@ -121,9 +121,9 @@ defmodule FerricStore.Commands.Objects do
        else: "hashtable"
   end
 
-  defp collection_encoding(:hash, n, tables, key, _meta) do
+  defp collection_encoding(:hash, n, tables, key, meta) do
     small? =
-      n <= @hash_entries and
+      n <= @hash_entries and not Map.get(meta, :big, false) and
         all_members?(tables, key, fn {f, v} ->
           byte_size(f) <= @listpack_value and value_size(v) <= @listpack_value
         end)
@@ -131,8 +131,8 @@ defmodule FerricStore.Commands.Objects do
     if small?, do: "listpack", else: "hashtable"
   end
 
-  defp collection_encoding(:zset, n, tables, key, _meta) do
-    if n <= @zset_entries and
+  defp collection_encoding(:zset, n, tables, key, meta) do
+    if n <= @zset_entries and not Map.get(meta, :big, false) and
          all_members?(tables, key, fn {m, _} -> byte_size(m) <= @listpack_value end),
        do: "listpack",
        else: "skiplist"

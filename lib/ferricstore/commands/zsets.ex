@@ -356,7 +356,7 @@ defmodule FerricStore.Commands.ZSets do
               {meta, b, added, changed, nil}
 
             cur == nil ->
-              {%{meta | n: meta.n + 1}, put(b, key, meta, m, new), added + 1, changed, new}
+              {grown(meta, m), put(b, key, meta, m, new), added + 1, changed, new}
 
             opts[:gt] && Members.score_key(new) <= Members.score_key(cur) ->
               {meta, b, added, changed, nil}
@@ -493,6 +493,17 @@ defmodule FerricStore.Commands.ZSets do
   end
 
   defp put(b, key, meta, m, score), do: Batch.put_member(b, :zset, key, meta.gen, m, score)
+
+  # Redis converts a listpack sorted set to a skiplist for good (OBJECT ENCODING) once it
+  # holds more than 128 members or a member longer than 64 bytes; `big: true` in the
+  # header remembers it.
+  defp grown(%{n: n} = meta, m) do
+    meta = %{meta | n: n + 1}
+
+    if Map.get(meta, :big, false) or (n + 1 <= 128 and byte_size(m) <= 64),
+      do: meta,
+      else: Map.put(meta, :big, true)
+  end
 
   defp remove(b, key, meta, members) do
     Enum.reduce(members, {meta, b, 0}, fn m, {meta, b, n} ->
