@@ -70,6 +70,21 @@ defmodule FerricStore.CollectionsRestartTest do
     assert snapshot(o) == after_writes
   end
 
+  test "encodings that Redis keeps after shrinking are kept across restarts", %{opts: o} = ctx do
+    {:ok, _} = FerricStore.sadd("s", ["1", "x"], o)
+    {:ok, 1} = FerricStore.srem("s", "x", o)
+    {:ok, _} = FerricStore.hset("h", %{"f" => String.duplicate("v", 65)}, o)
+    {:ok, _} = FerricStore.hset("h", %{"f" => "v"}, o)
+    {:ok, _} = FerricStore.zadd("z", [{1, String.duplicate("m", 65)}, {2, "a"}], o)
+    {:ok, 1} = FerricStore.zrem("z", String.duplicate("m", 65), o)
+    :ok = FerricStore.rename("z", "z2", o)
+    encodings = fn -> Enum.map(~w(s h z2), &FerricStore.object_encoding!(&1, o)) end
+    assert encodings.() == ~w(hashtable hashtable skiplist)
+
+    restart(ctx)
+    assert encodings.() == ~w(hashtable hashtable skiplist)
+  end
+
   test "old generations do not come back after DEL, overwrite or re-creation", %{opts: o} = ctx do
     fill(o)
     {:ok, 4} = FerricStore.del(~w(h l s z), o)
