@@ -140,6 +140,27 @@ defmodule FerricStore.CollectionsApiTest do
       assert {:ok, "b"} = FerricStore.zrandmember("z", o)
     end
 
+    test "ranges by rank (select from the nearer end) agree with the ordered walk", %{opts: o} do
+      pairs = for i <- 1..300, do: {rem(i * 7, 13) * 1.0, "m#{i}"}
+      {:ok, 302} = FerricStore.zadd("big", [{:neg_inf, "lo"}, {:inf, "hi"} | pairs], o)
+      {:ok, all} = FerricStore.zrange("big", :neg_inf, :inf, [by: :score, with_scores: true] ++ o)
+      :rand.seed(:exsss, {1, 2, 3})
+
+      for _ <- 1..300 do
+        {a, b} = {Enum.random(-320..320), Enum.random(-320..320)}
+        rev = Enum.random([true, false])
+        list = if rev, do: Enum.reverse(all), else: all
+        n = length(list)
+        s = if a < 0, do: max(n + a, 0), else: a
+        e = if b < 0, do: n + b, else: min(b, n - 1)
+        expected = if s > e or s >= n, do: [], else: Enum.slice(list, s..e)
+
+        assert {:ok, ^expected} =
+                 FerricStore.zrange("big", a, b, [rev: rev, with_scores: true] ++ o),
+               "#{a} #{b} rev=#{rev}"
+      end
+    end
+
     test "lex ranges, unions and stores", %{opts: o} do
       {:ok, 3} = FerricStore.zadd("lex", [{0, "a"}, {0, "b"}, {0, "c"}], o)
       assert {:ok, ["b", "c"]} = FerricStore.zrange("lex", "(a", "+", [by: :lex] ++ o)

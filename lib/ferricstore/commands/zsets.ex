@@ -103,6 +103,9 @@ defmodule FerricStore.Commands.ZSets do
         nil ->
           {:ok, []}
 
+        {meta, t} when spec.by == :rank ->
+          {:ok, rank_items(t.scores, key, meta.n, spec)}
+
         {meta, t} ->
           walker = fn start, dir, acc, fun ->
             Members.walk_scores(t.scores, key, start, dir, {%{}, false}, acc, fun)
@@ -249,6 +252,41 @@ defmodule FerricStore.Commands.ZSets do
 
     Enum.reverse(acc)
   end
+
+  # ZRANGE by rank on the read side: one ets:select (or select_reverse, from the nearer
+  # end) of the first rows up to the range, in C, instead of a walk item by item.
+  defp rank_items(scores, key, n, spec) do
+    {s, e} = rank_range(n, spec.min, spec.max)
+    # Positions in ascending order.
+    {a, b} = if spec[:rev], do: {n - 1 - e, n - 1 - s}, else: {s, e}
+    ms = [{{{key, :"$1", :"$2"}}, [], [{{:"$2", :"$1"}}]}]
+
+    items =
+      cond do
+        s > e ->
+          []
+
+        a <= n - 1 - b ->
+          scores |> :ets.select(ms, b + 1) |> rows() |> Enum.drop(a)
+
+        true ->
+          scores
+          |> :ets.select_reverse(ms, n - a)
+          |> rows()
+          |> Enum.drop(n - 1 - b)
+          |> Enum.reverse()
+      end
+
+    items = Enum.map(items, fn {m, sk} -> {m, score_of_key(sk)} end)
+    if spec[:rev], do: Enum.reverse(items), else: items
+  end
+
+  defp rows({rows, _continuation}), do: rows
+  defp rows(:"$end_of_table"), do: []
+
+  defp score_of_key({0, _}), do: :neg_inf
+  defp score_of_key({2, _}), do: :inf
+  defp score_of_key({1, f}), do: f
 
   defp rank_range(n, start, stop) do
     start = if start < 0, do: max(n + start, 0), else: start
