@@ -288,6 +288,11 @@ defmodule FerricStore.Collections.DifferentialTest do
       ["ZADD", "zl", "1", "a", "1", x.(65)],
       ["ZREM", "zl", x.(65)],
       ["RPUSH", "l", "a"],
+      ["SRANDMEMBER", "i512", "-9223372036854775808"],
+      ["SRANDMEMBER", "missing", "-9223372036854775808"],
+      ["HRANDFIELD", "h64", "-9223372036854775808"],
+      ["HRANDFIELD", "h64", "-9223372036854775808", "WITHVALUES"],
+      ["ZRANDMEMBER", "z65", "-9223372036854775808", "WITHSCORES"],
       ["COPY", "i513", "i513copy"],
       ["RENAME", "shrunk", "shrunk2"]
     ]

@@ -144,6 +144,24 @@ defmodule FerricStore.Commands.Collection do
 
   def scan_opts(_, _acc), do: {:error, Error.new(:syntax)}
 
+  @doc """
+  The count of SRANDMEMBER/HRANDFIELD/ZRANDMEMBER, as Redis' getRangeLong(-LONG_MAX,
+  LONG_MAX): LLONG_MIN (whose absolute value would not fit) is out of range.
+  """
+  def count_arg(bin) do
+    case FerricStore.Commands.Args.int!(bin) do
+      {:ok, n} when n == -9_223_372_036_854_775_808 ->
+        {:error,
+         Error.new(
+           :out_of_range,
+           "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+         )}
+
+      other ->
+        other
+    end
+  end
+
   @doc "Parses a SCAN cursor."
   def cursor(bin) do
     case Integer.parse(bin) do

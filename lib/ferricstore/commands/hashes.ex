@@ -344,7 +344,7 @@ defmodule FerricStore.Commands.Hashes do
   def handle("hrandfield", [key], ctx), do: reply(hrandfield(ctx.instance, key))
 
   def handle("hrandfield", [key, count | rest], ctx) do
-    with {:ok, count} <- Args.int!(count),
+    with {:ok, count} <- Collection.count_arg(count),
          {:ok, wv} <- withvalues(rest) do
       cond do
         wv and count < -div(Args.max_int(), 2) ->

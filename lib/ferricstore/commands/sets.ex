@@ -369,7 +369,7 @@ defmodule FerricStore.Commands.Sets do
   def handle("srandmember", [key], ctx), do: reply(srandmember(ctx.instance, key))
 
   def handle("srandmember", [key, count], ctx) do
-    with {:ok, c} <- Args.int!(count) do
+    with {:ok, c} <- Collection.count_arg(count) do
       if c < -div(Args.max_int(), 2),
         do: Error.new(:out_of_range, "ERR value is out of range"),
         else: reply(srandmember(ctx.instance, key, c))

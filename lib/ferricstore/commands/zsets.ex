@@ -726,7 +726,7 @@ defmodule FerricStore.Commands.ZSets do
   def handle("zrandmember", [key], ctx), do: reply(zrandmember(ctx.instance, key))
 
   def handle("zrandmember", [key, count | rest], ctx) do
-    with {:ok, c} <- Args.int!(count) do
+    with {:ok, c} <- Collection.count_arg(count) do
       ws =
         case Enum.map(rest, &String.upcase/1) do
           [] -> {:ok, false}
