@@ -275,3 +275,21 @@ defmodule FerricStore.CollectionsApiTest do
     assert ["x"] == Cache.lrange!("l2", 0, -1)
   end
 end
+
+defmodule FerricStore.HincrbyfloatTest do
+  use FerricStore.StoreCase, async: true
+
+  @moduletag :tmp_dir
+
+  test "HINCRBYFLOAT adds in long double like INCRBYFLOAT (and Redis)", %{opts: o} do
+    for _ <- 1..3, do: {:ok, _} = FerricStore.hincrbyfloat("h", "f", 0.1, o)
+    assert {:ok, "0.3"} = FerricStore.hget("h", "f", o)
+    assert {:ok, 0.3} = FerricStore.hincrbyfloat("h", "f", 0, o)
+
+    :ok =
+      FerricStore.hset("h", %{"big" => "123456789012345678"}, o) |> then(fn {:ok, _} -> :ok end)
+
+    {:ok, _} = FerricStore.hincrbyfloat("h", "big", 0.5, o)
+    assert {:ok, "123456789012345678.5"} = FerricStore.hget("h", "big", o)
+  end
+end

@@ -6,7 +6,7 @@ defmodule FerricStore.Commands.Hashes do
   import FerricStore.Commands.Collection, only: [safely: 1, reply: 1, bool: 1]
 
   alias FerricStore.{Error, Store}
-  alias FerricStore.Commands.{Args, Collection}
+  alias FerricStore.Commands.{Args, Collection, LongDouble}
   alias FerricStore.Store.Batch
 
   import Args, only: [is_int64: 1]
@@ -32,8 +32,21 @@ defmodule FerricStore.Commands.Hashes do
 
   def hincrby(_instance, _key, _field, _by), do: {:error, Error.new(:not_integer)}
 
-  def hincrbyfloat(instance, key, field, by) when is_number(by),
-    do: write(instance, key, {:hincrbyfloat, key, field, by * 1.0})
+  # Like INCRBYFLOAT: the increment travels as text and the sum is a long double
+  # (FerricStore.Commands.LongDouble), as in Redis.
+  def hincrbyfloat(instance, key, field, by) when is_float(by),
+    do: hincrbyfloat(instance, key, field, Float.to_string(by))
+
+  def hincrbyfloat(instance, key, field, by) when is_integer(by),
+    do: hincrbyfloat(instance, key, field, Integer.to_string(by))
+
+  def hincrbyfloat(instance, key, field, by) when is_binary(by) do
+    case LongDouble.parse(by) do
+      {:ok, {_, _}} -> write(instance, key, {:hincrbyfloat, key, field, by})
+      {:ok, _infinite} -> {:error, Error.new(:nan_or_infinity, "ERR value is NaN or Infinity")}
+      :error -> {:error, Error.new(:not_float)}
+    end
+  end
 
   defp write(instance, key, op), do: Store.write(instance, key, :hashes, op)
 
@@ -227,13 +240,15 @@ defmodule FerricStore.Commands.Hashes do
 
   def execute({:hincrbyfloat, key, field, by}, b) do
     incr(b, key, field, fn cur ->
-      with {:ok, f} <- float_value(cur) do
-        try do
-          new = f + by
-          text = Args.format_float(new)
-          {:ok, text, text}
-        rescue
-          ArithmeticError -> {:error, Error.new(:nan_or_infinity)}
+      with {:ok, current} <- float_value(cur),
+           {:ok, incr} <- LongDouble.parse(by) do
+        case LongDouble.add(current, incr) do
+          {:ok, sum} ->
+            text = LongDouble.format(sum)
+            {:ok, text, text}
+
+          :error ->
+            {:error, Error.new(:nan_or_infinity)}
         end
       end
     end)
@@ -266,10 +281,10 @@ defmodule FerricStore.Commands.Hashes do
     end
   end
 
-  defp float_value(nil), do: {:ok, 0.0}
+  defp float_value(nil), do: {:ok, {0, 1}}
 
   defp float_value(v) do
-    case Args.float(v) do
+    case LongDouble.parse(v) do
       {:ok, f} -> {:ok, f}
       :error -> {:error, Error.new(:not_float, "ERR hash value is not a float")}
     end
@@ -334,12 +349,7 @@ defmodule FerricStore.Commands.Hashes do
     with {:ok, by} <- Args.int!(by), do: reply(hincrby(ctx.instance, key, f, by))
   end
 
-  def handle("hincrbyfloat", [key, f, by], ctx) do
-    case Args.float(by) do
-      {:ok, by} -> reply(hincrbyfloat(ctx.instance, key, f, by))
-      :error -> Error.new(:not_float)
-    end
-  end
+  def handle("hincrbyfloat", [key, f, by], ctx), do: reply(hincrbyfloat(ctx.instance, key, f, by))
 
   def handle("hrandfield", [key], ctx), do: reply(hrandfield(ctx.instance, key))
 
