@@ -25,6 +25,7 @@ defmodule FerricStore.Instance do
     max_file_size: 256 * 1024 * 1024,
     checkpoint_bytes: 32 * 1024 * 1024,
     wal_max_bytes: 32 * 1024 * 1024,
+    segment_max_entries: 64,
     checkpoint_entries: 100_000,
     port: nil,
     bind: "127.0.0.1",
@@ -67,7 +68,10 @@ defmodule FerricStore.Instance do
     children =
       [
         {FerricStore.Store.RaSystem,
-         name: ra_system, dir: Path.join(data_dir, "raft"), wal_max_bytes: opts[:wal_max_bytes]}
+         name: ra_system,
+         dir: Path.join(data_dir, "raft"),
+         wal_max_bytes: opts[:wal_max_bytes],
+         segment_max_entries: opts[:segment_max_entries]}
       ] ++
         each.(Shard) ++ each.(Batcher) ++ each.(Expirer) ++ listener(opts)
 
