@@ -1,3 +1,7 @@
+for file <- ~w(resp_client redis_server) do
+  Code.require_file("../differential/support/#{file}.exs", __DIR__)
+end
+
 defmodule FerricStore.Collections.DifferentialTest do
   # Differential test of the collection families (hash, list, set, zset): seeded random
   # command sequences go to a real redis-server and to a FerricStore RESP server, and
@@ -47,18 +51,12 @@ defmodule FerricStore.Collections.DifferentialTest do
   end
 
   setup_all do
-    port = 21_000 + :rand.uniform(20_000)
-
+    # A free port, and a server that answers before the tests start (a fixed sleep was
+    # not enough on a loaded machine).
     redis =
-      Port.open({:spawn_executable, System.find_executable("redis-server")}, [
-        :binary,
-        args:
-          ["--port", "#{port}", "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"] ++
-            ["--databases", "1"]
-      ])
+      FerricStore.Test.RedisServer.start!(["--save", "", "--appendonly", "no", "--databases", "1"])
 
-    {:os_pid, os_pid} = Port.info(redis, :os_pid)
-    Process.sleep(300)
+    port = redis.port
     name = :"diff_coll_#{System.unique_integer([:positive])}"
     dir = Path.join(System.tmp_dir!(), "#{name}")
     File.rm_rf!(dir)
@@ -66,7 +64,7 @@ defmodule FerricStore.Collections.DifferentialTest do
     Process.unlink(pid)
 
     on_exit(fn ->
-      System.cmd("kill", ["#{os_pid}"])
+      FerricStore.Test.RedisServer.stop(redis)
       Supervisor.stop(pid)
       File.rm_rf(dir)
     end)

@@ -107,7 +107,7 @@ defmodule FerricStore.Test.RespServerCase do
       args = Enum.map(args, &String.trim(&1, "\""))
       p = Port.open({:spawn_executable, exe}, [:binary, args: args])
       {:os_pid, os_pid} = Port.info(p, :os_pid)
-      wait_port(port, 50)
+      wait_port(port, 200)
       {port, fn -> System.cmd("kill", [Integer.to_string(os_pid)]) end}
     end
   end

@@ -226,6 +226,10 @@ defmodule FerricStore.Commands.Sets do
       {:ok, sets} ->
         result = sets |> Enum.reverse() |> combine_sets(op) |> Enum.sort()
 
+        # Redis builds the result as an intset and converts it for good on the first
+        # non-integer member or past 512 members (OBJECT ENCODING).
+        big? = length(result) > 512 or Enum.any?(result, &(Args.int(&1) == :error))
+
         b =
           replace(
             b,
@@ -234,7 +238,8 @@ defmodule FerricStore.Commands.Sets do
             fn b, gen ->
               Enum.reduce(result, b, &Batch.put_member(&2, :set, dst, gen, &1, ""))
             end,
-            length(result)
+            length(result),
+            if(big?, do: %{big: true}, else: %{})
           )
 
         {{:ok, length(result)}, b}
