@@ -50,8 +50,18 @@ defmodule FerricStore.Raft.Machine do
     end
   end
 
+  # Checkpoints can reach the log out of order with respect to the indexes they name
+  # (a later one can be snapshotted before an earlier one's entry is applied), and on
+  # replay after a restart an old one can name an index below ra's snapshot, whose term
+  # ra no longer knows (ra exits with term_not_found_for_index). So the state, which is
+  # what ra snapshots, remembers the highest released index and older ones do nothing.
   def apply(%{index: index}, {:checkpoint, upto}, state) when upto < index do
-    {state, :ok, [{:release_cursor, upto, state}]}
+    if upto > Map.get(state, :released, 0) do
+      state = Map.put(state, :released, upto)
+      {state, :ok, [{:release_cursor, upto, state}]}
+    else
+      {state, :ok}
+    end
   end
 
   def apply(_meta, _unknown, state), do: {state, {:error, :unknown_command}}
