@@ -189,39 +189,55 @@ defmodule FerricStore.BitcaskTest do
         end)
 
       assert end_off >= 1_000_000_000
-      # The VM does not report the monitoring process itself, so a collector process
-      # receives the monitor messages and we look for ones naming the test process.
-      me = self()
-      # Keep the (multi-MB) result lists from triggering long major GCs of the test
-      # process itself: GC pauses are not what this test measures.
-      Process.flag(:min_heap_size, 8_000_000)
-      collector = spawn_link(fn -> collect([]) end)
-      :erlang.system_monitor(collector, [{:long_schedule, 5}])
 
-      {:ok, {count, live}, {:done, ^end_off}} =
-        Bitcask.fold(f, {0, []}, fn {_, off, size, _, _, _}, {n, live} ->
-          {n + 1, if(rem(n, 4) == 0, do: [{off, size} | live], else: live)}
-        end)
-
-      assert count == 256_000
-      live = Enum.reverse(live)
-
-      {:ok, moved} =
-        Bitcask.compact(path, live, Path.join(dir, "c.data"), Path.join(dir, "c.hint"))
-
-      assert length(moved) == 64_000
-      {:ok, hinted} = Bitcask.hint_read(Path.join(dir, "c.hint"))
-      assert length(hinted) == 64_000
-      :erlang.system_monitor(:undefined)
-      send(collector, {:report, me})
-
+      # On this 2-core machine the OS can preempt a scheduler thread for several ms while
+      # the Rust compaction and fsync threads run, and long_schedule measures wall time.
+      # A call that really holds its scheduler fails every attempt (its chunks are the
+      # same each time), so one quiet attempt out of two is required.
       long =
-        receive do
-          {:long_schedules, msgs} ->
-            for {:monitor, ^me, :long_schedule, info} <- msgs, bitcask_call?(info), do: info
+        case monitored_fold_and_compact(f, path, dir, end_off, 1) do
+          [] -> []
+          _noise -> monitored_fold_and_compact(f, path, dir, end_off, 2)
         end
 
-      assert long == [], "long_schedule on the test process: #{inspect(long)}"
+      assert long == [], "long_schedule on the worker: #{inspect(long)}"
+    end
+  end
+
+  # Folds the whole file, compacts a quarter of it and reads the hint file back in a
+  # fresh process under {:long_schedule, 5}; returns the events naming Bitcask calls.
+  # The process's heap is preallocated for everything the calls allocate (~5 M words),
+  # so garbage collection of the caller's own result lists cannot pause it. The VM does
+  # not report the monitoring process itself, so a collector receives the messages.
+  defp monitored_fold_and_compact(f, path, dir, end_off, attempt) do
+    test = self()
+    collector = spawn_link(fn -> collect([]) end)
+    :erlang.system_monitor(collector, [{:long_schedule, 5}])
+
+    {worker, ref} =
+      :erlang.spawn_opt(
+        fn ->
+          {:ok, {count, live}, {:done, ^end_off}} =
+            Bitcask.fold(f, {0, []}, fn {_, off, size, _, _, _}, {n, live} ->
+              {n + 1, if(rem(n, 4) == 0, do: [{off, size} | live], else: live)}
+            end)
+
+          dst = Path.join(dir, "c#{attempt}")
+          {:ok, moved} = Bitcask.compact(path, Enum.reverse(live), dst <> ".data", dst <> ".hint")
+          {:ok, hinted} = Bitcask.hint_read(dst <> ".hint")
+          send(test, {:done, count, length(moved), length(hinted)})
+        end,
+        [:monitor, min_heap_size: 32_000_000]
+      )
+
+    assert_receive {:done, 256_000, 64_000, 64_000}, 240_000
+    assert_receive {:DOWN, ^ref, :process, ^worker, :normal}
+    :erlang.system_monitor(:undefined)
+    send(collector, {:report, test})
+
+    receive do
+      {:long_schedules, msgs} ->
+        for {:monitor, ^worker, :long_schedule, info} <- msgs, bitcask_call?(info), do: info
     end
   end
 

@@ -46,6 +46,32 @@ const APPEND_STEP_BYTES: usize = 1024 * 1024;
 // Errors and small helpers
 // ---------------------------------------------------------------------------------------
 
+/// Charges a NIF call's run time to the calling process (`consume_timeslice`, 100 % is
+/// about 1 ms). Each call does a bounded chunk, but the BEAM counts a NIF call as a
+/// single reduction: without this, a process looping over chunks (scan, hint read,
+/// compaction steps) could keep its scheduler for many milliseconds without being
+/// preempted.
+struct Charge<'a> {
+    env: Env<'a>,
+    started: std::time::Instant,
+}
+
+impl<'a> Charge<'a> {
+    fn new(env: Env<'a>) -> Self {
+        Charge {
+            env,
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Drop for Charge<'_> {
+    fn drop(&mut self) {
+        let percent = (self.started.elapsed().as_micros() / 10).clamp(1, 100) as i32;
+        let _ = rustler::schedule::consume_timeslice(self.env, percent);
+    }
+}
+
 fn posix_atom(e: &std::io::Error) -> &'static str {
     match e.raw_os_error() {
         Some(1) => "eperm",
@@ -205,6 +231,8 @@ fn append_batch<'a>(
     offset: u64,
     entries: Term<'a>,
 ) -> NifResult<Term<'a>> {
+    let _charge = Charge::new(env);
+
     let mut batch = data::Batch::new(offset);
     let mut locs: Vec<Term<'a>> = Vec::new();
     let mut rest = entries;
@@ -285,6 +313,8 @@ fn pread_many<'a>(
     file: ResourceArc<FileRes>,
     locs: Vec<(u64, u64)>,
 ) -> Vec<Term<'a>> {
+    let _charge = Charge::new(env);
+
     locs.iter()
         .map(|&(offset, size)| read_one(env, &file.file, offset, size))
         .collect()
@@ -354,6 +384,8 @@ fn fsync_dir_async<'a>(env: Env<'a>, path: Binary, reference: Term<'a>) -> Term<
 
 #[rustler::nif]
 fn scan<'a>(env: Env<'a>, file: ResourceArc<FileRes>, from: u64, max_records: usize) -> Term<'a> {
+    let _charge = Charge::new(env);
+
     let mut entries: Vec<Term<'a>> = Vec::new();
     let max = max_records.clamp(1, MAX_STEP_RECORDS);
     let st = data::scan_chunk(&file.file, from, max, CHUNK_BYTES, |e| {
@@ -371,6 +403,8 @@ fn scan<'a>(env: Env<'a>, file: ResourceArc<FileRes>, from: u64, max_records: us
 
 #[rustler::nif]
 fn next_record_step<'a>(env: Env<'a>, file: ResourceArc<FileRes>, from: u64) -> Term<'a> {
+    let _charge = Charge::new(env);
+
     match data::next_record_step(&file.file, from, CHUNK_BYTES) {
         Ok(NextRecord::Found(o)) => (atoms::ok(), o).encode(env),
         Ok(NextRecord::More(o)) => (atoms::more(), o).encode(env),
@@ -387,6 +421,8 @@ fn hint_build_step<'a>(
     data_off: u64,
     hint_off: u64,
 ) -> Term<'a> {
+    let _charge = Charge::new(env);
+
     match hint::build_step(
         &data_file.file,
         &hint_file.file,
@@ -404,6 +440,8 @@ fn hint_build_step<'a>(
 
 #[rustler::nif]
 fn hint_read_step<'a>(env: Env<'a>, hint_file: ResourceArc<FileRes>, off: u64) -> Term<'a> {
+    let _charge = Charge::new(env);
+
     let mut entries: Vec<Term<'a>> = Vec::new();
     match hint::read_step(&hint_file.file, off, CHUNK_BYTES, MAX_STEP_RECORDS, |e| {
         entries.push(entry_term(env, &e))
@@ -431,6 +469,8 @@ fn compact_step<'a>(
     hint_off: u64,
     reference: Term<'a>,
 ) -> NifResult<Term<'a>> {
+    let _charge = Charge::new(env);
+
     let mut step: Vec<(u64, u64)> = Vec::new();
     let mut bytes = 0u64;
     let mut rest = locs;
