@@ -174,14 +174,18 @@ defmodule FerricStore.Commands.Keyspace do
     end
   end
 
-  defp safe_slot(keydir, slot) do
+  @doc false
+  # One hash slot of a keydir table, or the end for a slot past its size (the table may
+  # have shrunk since the cursor was handed out).
+  def safe_slot(keydir, slot) do
     :ets.slot(keydir, slot)
   rescue
     ArgumentError -> :"$end_of_table"
   end
 
-  defp live?(0, _now), do: true
-  defp live?(exp, now), do: exp > now
+  @doc false
+  def live?(0, _now), do: true
+  def live?(exp, now), do: exp > now
 
   ## Machine side
 

@@ -10,7 +10,7 @@ defmodule FerricStore.Commands.Objects do
   # Redis' RENAME is O(1).
 
   alias FerricStore.{Error, Store}
-  alias FerricStore.Commands.{Args, Collection}
+  alias FerricStore.Commands.{Args, Collection, Keyspace}
   alias FerricStore.Store.Batch
 
   # Redis 7.0 defaults deciding the compact encodings.
@@ -69,9 +69,9 @@ defmodule FerricStore.Commands.Objects do
   defp random_key(keydir, size, now, tries) when tries < 32 do
     slots = max(size * 2, 256)
 
-    case safe_slot(keydir, :rand.uniform(slots) - 1) do
+    case Keyspace.safe_slot(keydir, :rand.uniform(slots) - 1) do
       rows when is_list(rows) and rows != [] ->
-        case for({key, _, _, exp, _, _, _} <- rows, live?(exp, now), do: key) do
+        case for({key, _, _, exp, _, _, _} <- rows, Keyspace.live?(exp, now), do: key) do
           [] -> random_key(keydir, size, now, tries + 1)
           keys -> Enum.random(keys)
         end
@@ -84,21 +84,12 @@ defmodule FerricStore.Commands.Objects do
   defp random_key(keydir, _size, now, _tries) do
     :ets.foldl(
       fn {key, _, _, exp, _, _, _}, acc ->
-        if acc == nil and live?(exp, now), do: key, else: acc
+        if acc == nil and Keyspace.live?(exp, now), do: key, else: acc
       end,
       nil,
       keydir
     )
   end
-
-  defp safe_slot(keydir, slot) do
-    :ets.slot(keydir, slot)
-  rescue
-    ArgumentError -> :"$end_of_table"
-  end
-
-  defp live?(0, _now), do: true
-  defp live?(exp, now), do: exp > now
 
   @doc false
   # SET stores an integer in canonical form (fits a C long) as "int", short strings as

@@ -10,19 +10,3 @@ use crate::Result;
 pub fn available_space(path: &Path) -> Result<u64> {
     Ok(fs4::available_space(path)?)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reports_some_space_for_a_temp_dir() {
-        let dir = tempfile::tempdir().unwrap();
-        assert!(available_space(dir.path()).unwrap() > 0);
-    }
-
-    #[test]
-    fn a_missing_path_is_an_error() {
-        assert!(available_space(Path::new("/definitely/not/here")).is_err());
-    }
-}
