@@ -7,6 +7,7 @@ defmodule FerricStore.Commands.Connection do
   `FerricStore.Server.Config`); the only user is `default`.
   """
 
+  import FerricStore.Commands.Spec
   alias FerricStore.Commands
   alias FerricStore.Commands.Context
   alias FerricStore.Error
@@ -24,53 +25,42 @@ defmodule FerricStore.Commands.Connection do
   @doc false
   def commands do
     [
-      spec("ping", -1, ~w(fast sentinel), @conn),
-      spec("echo", 2, ~w(fast), @conn),
-      spec("select", 2, ~w(loading stale fast), @conn),
-      spec("hello", -1, @noauth ++ ["sentinel"], @conn),
-      spec("auth", -2, @noauth ++ ["sentinel"], @conn),
-      spec("quit", -1, @noauth, @conn),
-      spec("reset", 1, @noauth, @conn),
-      Map.put(spec("client", -2, ~w(sentinel), ["@slow"]), :subcommands, [
-        spec("client|id", 2, ~w(noscript loading stale), @conn),
-        spec("client|setname", 3, ~w(noscript loading stale), ["@slow", "@connection"]),
-        spec("client|getname", 2, ~w(noscript loading stale), ["@slow", "@connection"]),
-        spec("client|setinfo", 4, ~w(noscript loading stale), ["@slow", "@connection"]),
-        spec("client|info", 2, ~w(noscript loading stale), ["@slow", "@connection"]),
-        spec("client|list", -2, ~w(admin noscript loading stale), [
+      keyless("ping", -1, ~w(fast sentinel), @conn),
+      keyless("echo", 2, ~w(fast), @conn),
+      keyless("select", 2, ~w(loading stale fast), @conn),
+      keyless("hello", -1, @noauth ++ ["sentinel"], @conn),
+      keyless("auth", -2, @noauth ++ ["sentinel"], @conn),
+      keyless("quit", -1, @noauth, @conn),
+      keyless("reset", 1, @noauth, @conn),
+      Map.put(keyless("client", -2, ~w(sentinel), ["@slow"]), :subcommands, [
+        keyless("client|id", 2, ~w(noscript loading stale), @conn),
+        keyless("client|setname", 3, ~w(noscript loading stale), ["@slow", "@connection"]),
+        keyless("client|getname", 2, ~w(noscript loading stale), ["@slow", "@connection"]),
+        keyless("client|setinfo", 4, ~w(noscript loading stale), ["@slow", "@connection"]),
+        keyless("client|info", 2, ~w(noscript loading stale), ["@slow", "@connection"]),
+        keyless("client|list", -2, ~w(admin noscript loading stale), [
           "@admin",
           "@slow",
           "@dangerous",
           "@connection"
         ]),
-        spec("client|kill", -3, ~w(admin noscript loading stale), [
+        keyless("client|kill", -3, ~w(admin noscript loading stale), [
           "@admin",
           "@slow",
           "@dangerous",
           "@connection"
         ]),
-        spec("client|no-evict", 3, ~w(admin noscript loading stale), [
+        keyless("client|no-evict", 3, ~w(admin noscript loading stale), [
           "@admin",
           "@slow",
           "@dangerous",
           "@connection"
         ]),
-        spec("client|no-touch", 3, ~w(noscript loading stale), ["@slow", "@connection"]),
-        spec("client|help", 2, ~w(loading stale), ["@slow", "@connection"])
+        keyless("client|no-touch", 3, ~w(noscript loading stale), ["@slow", "@connection"]),
+        keyless("client|help", 2, ~w(loading stale), ["@slow", "@connection"])
       ])
     ]
   end
-
-  defp spec(name, arity, flags, cats),
-    do: %{
-      name: name,
-      arity: arity,
-      flags: flags,
-      first_key: 0,
-      last_key: 0,
-      step: 0,
-      acl_categories: cats
-    }
 
   @doc false
   def handle("ping", [], _ctx), do: {:simple, "PONG"}

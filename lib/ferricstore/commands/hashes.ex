@@ -5,6 +5,7 @@ defmodule FerricStore.Commands.Hashes do
 
   import FerricStore.Commands.Collection, only: [safely: 1, reply: 1, bool: 1]
 
+  import FerricStore.Commands.Spec
   alias FerricStore.{Error, Store}
   alias FerricStore.Commands.{Args, Collection, LongDouble}
   alias FerricStore.Store.Batch
@@ -313,9 +314,6 @@ defmodule FerricStore.Commands.Hashes do
       cmd("hscan", -3, ["readonly"])
     ]
   end
-
-  defp cmd(name, arity, flags),
-    do: %{name: name, arity: arity, flags: flags, first_key: 1, last_key: 1, step: 1}
 
   @doc false
   def handle(name, [key | args], ctx) when name in ["hset", "hmset"] do

@@ -3,6 +3,7 @@ defmodule FerricStore.Commands.Keyspace do
   # Keyspace commands (DEL, EXISTS, the EXPIRE family, TTL, TYPE, KEYS, SCAN, DBSIZE,
   # FLUSHDB): caller side, machine side (`execute/2`) and RESP side, as in Strings.
 
+  import FerricStore.Commands.Spec
   alias FerricStore.{Error, Store}
   alias FerricStore.Commands.{Args, Glob}
   alias FerricStore.Store.Batch
@@ -267,9 +268,6 @@ defmodule FerricStore.Commands.Keyspace do
       cmd("scan", -2, ["readonly"], 0, 0, 0)
     ]
   end
-
-  defp cmd(name, arity, flags, first \\ 1, last \\ 1, step \\ 1),
-    do: %{name: name, arity: arity, flags: flags, first_key: first, last_key: last, step: step}
 
   @doc false
   def handle(name, keys, ctx) when name in ["del", "unlink"], do: reply(del(ctx.instance, keys))

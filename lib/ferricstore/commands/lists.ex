@@ -7,6 +7,7 @@ defmodule FerricStore.Commands.Lists do
 
   import FerricStore.Commands.Collection, only: [safely: 1, reply: 1]
 
+  import FerricStore.Commands.Spec
   alias FerricStore.{Error, Store}
   alias FerricStore.Commands.{Args, Collection}
   alias FerricStore.Store.Batch
@@ -357,9 +358,6 @@ defmodule FerricStore.Commands.Lists do
       cmd("rpoplpush", 3, ["write", "denyoom"], 1, 2)
     ]
   end
-
-  defp cmd(name, arity, flags, first \\ 1, last \\ 1),
-    do: %{name: name, arity: arity, flags: flags, first_key: first, last_key: last, step: 1}
 
   @doc false
   def handle("lpush", [key | es], ctx), do: reply(lpush(ctx.instance, key, es))

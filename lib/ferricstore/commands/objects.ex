@@ -9,6 +9,7 @@ defmodule FerricStore.Commands.Objects do
   # tombstoned. O(N) in the collection size (members are keyed by the key name), where
   # Redis' RENAME is O(1).
 
+  import FerricStore.Commands.Spec
   alias FerricStore.{Error, Store}
   alias FerricStore.Commands.{Args, Collection, Keyspace}
   alias FerricStore.Store.Batch
@@ -232,9 +233,6 @@ defmodule FerricStore.Commands.Objects do
       ])
     ]
   end
-
-  defp cmd(name, arity, flags, first, last, step \\ 1),
-    do: %{name: name, arity: arity, flags: flags, first_key: first, last_key: last, step: step}
 
   @doc false
   def handle("rename", [src, dst], ctx), do: reply(rename(ctx.instance, src, dst))

@@ -7,6 +7,7 @@ defmodule FerricStore.Commands.Server do
   settings from `FerricStore.Server.Config`.
   """
 
+  import FerricStore.Commands.Spec
   alias FerricStore.Commands
   alias FerricStore.Commands.Connection
   alias FerricStore.Error
@@ -19,46 +20,43 @@ defmodule FerricStore.Commands.Server do
   @doc false
   def commands do
     [
-      Map.put(spec("command", -1, ~w(loading stale), ["@slow", "@connection"]), :subcommands, [
-        spec("command|count", 2, ~w(loading stale), ["@slow", "@connection"]),
-        spec("command|info", -2, ~w(loading stale), ["@slow", "@connection"]),
-        spec("command|docs", -2, ~w(loading stale), ["@slow", "@connection"]),
-        spec("command|list", -2, ~w(loading stale), ["@slow", "@connection"]),
-        spec("command|help", 2, ~w(loading stale), ["@slow", "@connection"])
+      Map.put(keyless("command", -1, ~w(loading stale), ["@slow", "@connection"]), :subcommands, [
+        keyless("command|count", 2, ~w(loading stale), ["@slow", "@connection"]),
+        keyless("command|info", -2, ~w(loading stale), ["@slow", "@connection"]),
+        keyless("command|docs", -2, ~w(loading stale), ["@slow", "@connection"]),
+        keyless("command|list", -2, ~w(loading stale), ["@slow", "@connection"]),
+        keyless("command|help", 2, ~w(loading stale), ["@slow", "@connection"])
       ]),
-      spec("info", -1, ~w(loading stale sentinel), ["@slow", "@dangerous"]),
-      spec("time", 1, ~w(loading stale fast), ["@fast"]),
-      Map.put(spec("config", -2, [], ["@slow"]), :subcommands, [
-        spec("config|get", -3, ~w(admin noscript loading stale), ["@admin", "@slow", "@dangerous"]),
-        spec("config|set", -4, ~w(admin noscript loading stale), ["@admin", "@slow", "@dangerous"]),
-        spec("config|resetstat", 2, ~w(admin noscript loading stale), [
+      keyless("info", -1, ~w(loading stale sentinel), ["@slow", "@dangerous"]),
+      keyless("time", 1, ~w(loading stale fast), ["@fast"]),
+      Map.put(keyless("config", -2, [], ["@slow"]), :subcommands, [
+        keyless("config|get", -3, ~w(admin noscript loading stale), [
           "@admin",
           "@slow",
           "@dangerous"
         ]),
-        spec("config|rewrite", 2, ~w(admin noscript loading stale), [
+        keyless("config|set", -4, ~w(admin noscript loading stale), [
           "@admin",
           "@slow",
           "@dangerous"
         ]),
-        spec("config|help", 2, ~w(loading stale), ["@slow"])
+        keyless("config|resetstat", 2, ~w(admin noscript loading stale), [
+          "@admin",
+          "@slow",
+          "@dangerous"
+        ]),
+        keyless("config|rewrite", 2, ~w(admin noscript loading stale), [
+          "@admin",
+          "@slow",
+          "@dangerous"
+        ]),
+        keyless("config|help", 2, ~w(loading stale), ["@slow"])
       ]),
-      spec("dbsize", 1, ~w(readonly fast), ["@keyspace", "@read", "@fast"]),
-      spec("flushdb", -1, ~w(write), ["@keyspace", "@write", "@slow", "@dangerous"]),
-      spec("flushall", -1, ~w(write), ["@keyspace", "@write", "@slow", "@dangerous"])
+      keyless("dbsize", 1, ~w(readonly fast), ["@keyspace", "@read", "@fast"]),
+      keyless("flushdb", -1, ~w(write), ["@keyspace", "@write", "@slow", "@dangerous"]),
+      keyless("flushall", -1, ~w(write), ["@keyspace", "@write", "@slow", "@dangerous"])
     ]
   end
-
-  defp spec(name, arity, flags, cats),
-    do: %{
-      name: name,
-      arity: arity,
-      flags: flags,
-      first_key: 0,
-      last_key: 0,
-      step: 0,
-      acl_categories: cats
-    }
 
   @doc false
   def handle("command", [], _ctx), do: Enum.map(Commands.all(), &command_info/1)

@@ -4,6 +4,7 @@ defmodule FerricStore.Commands.Sets do
 
   import FerricStore.Commands.Collection, only: [safely: 1, reply: 1, bool: 1]
 
+  import FerricStore.Commands.Spec
   alias FerricStore.{Error, Store}
   alias FerricStore.Commands.{Args, Collection}
   alias FerricStore.Store.Batch
@@ -345,9 +346,6 @@ defmodule FerricStore.Commands.Sets do
       cmd("sscan", -3, ["readonly"])
     ]
   end
-
-  defp cmd(name, arity, flags, first \\ 1, last \\ 1),
-    do: %{name: name, arity: arity, flags: flags, first_key: first, last_key: last, step: 1}
 
   @doc false
   def handle("sadd", [key | ms], ctx), do: reply(sadd(ctx.instance, key, ms))

@@ -8,6 +8,7 @@ defmodule FerricStore.Commands.Strings do
   #   batch; time comes from the caller);
   # - RESP side (`commands/0`, `handle/3`): Redis' argument syntax and replies.
 
+  import FerricStore.Commands.Spec
   alias FerricStore.{Error, Store}
   alias FerricStore.Commands.{Args, LongDouble}
   alias FerricStore.Store.Batch
@@ -378,9 +379,6 @@ defmodule FerricStore.Commands.Strings do
       cmd("cas", -4, ["write", "denyoom"])
     ]
   end
-
-  defp cmd(name, arity, flags, first \\ 1, last \\ 1, step \\ 1),
-    do: %{name: name, arity: arity, flags: flags, first_key: first, last_key: last, step: step}
 
   @doc false
   def handle("get", [key], ctx), do: reply(get(ctx.instance, key))

@@ -5,6 +5,7 @@ defmodule FerricStore.Commands.ZSets do
 
   import FerricStore.Commands.Collection, only: [reply: 1]
 
+  import FerricStore.Commands.Spec
   alias FerricStore.{Error, Store}
   alias FerricStore.Commands.{Args, Collection}
   alias FerricStore.Store.{Batch, Members}
@@ -588,9 +589,6 @@ defmodule FerricStore.Commands.ZSets do
       cmd("zscan", -3, ["readonly"])
     ]
   end
-
-  defp cmd(name, arity, flags, first \\ 1, last \\ 1),
-    do: %{name: name, arity: arity, flags: flags, first_key: first, last_key: last, step: 1}
 
   @doc false
   def handle("zadd", [key | args], ctx) do
