@@ -221,17 +221,18 @@ defmodule FerricStore.Collections.DifferentialTest do
   defp normalize(["RANDOMKEY"], reply), do: reply != nil
   defp normalize(_cmd, reply), do: reply
 
-  test "RENAME, COPY, OBJECT ENCODING and RANDOMKEY over every type get the same replies", ctx do
+  # Runs `sequences` random sequences of 25 commands from `gen` on both servers (each
+  # starting empty) and requires the same replies; a failure shows the whole sequence.
+  defp run_sequences(ctx, sequences, rand_seed, gen) do
     seed = ExUnit.configuration()[:seed]
-    :rand.seed(:exsss, {seed, 5, 7})
-    families = [:hash, :list, :set, :zset, :keyspace]
+    :rand.seed(:exsss, {seed, 5, rand_seed})
 
-    for seq <- 1..100 do
+    for seq <- 1..sequences do
       Client.call(ctx.redis, ["FLUSHALL"])
       Client.call(ctx.ferric, ["FLUSHDB"])
 
       Enum.reduce(1..25, [], fn _, history ->
-        cmd = if :rand.uniform(3) == 1, do: gen(:objects), else: gen(Enum.random(families))
+        cmd = gen.()
         history = [cmd | history]
         expected = normalize(cmd, Client.call(ctx.redis, cmd))
         actual = normalize(cmd, Client.call(ctx.ferric, cmd))
@@ -244,6 +245,14 @@ defmodule FerricStore.Collections.DifferentialTest do
         history
       end)
     end
+  end
+
+  test "RENAME, COPY, OBJECT ENCODING and RANDOMKEY over every type get the same replies", ctx do
+    families = [:hash, :list, :set, :zset, :keyspace]
+
+    run_sequences(ctx, 100, 7, fn ->
+      if :rand.uniform(3) == 1, do: gen(:objects), else: gen(Enum.random(families))
+    end)
   end
 
   test "OBJECT ENCODING at the encoding thresholds matches redis-server", ctx do
@@ -311,33 +320,15 @@ defmodule FerricStore.Collections.DifferentialTest do
 
   for family <- [:hash, :list, :set, :zset] do
     test "random #{family} sequences get the same replies as redis-server", ctx do
-      seed = ExUnit.configuration()[:seed]
-      :rand.seed(:exsss, {seed, 5, unquote(Atom.to_string(family)) |> :erlang.phash2()})
+      family = unquote(family)
 
-      for seq <- 1..150 do
-        Client.call(ctx.redis, ["FLUSHALL"])
-        Client.call(ctx.ferric, ["FLUSHDB"])
-
-        Enum.reduce(1..25, [], fn _, history ->
-          cmd =
-            case :rand.uniform(10) do
-              1 -> gen(:keyspace)
-              2 -> gen(:objects)
-              _ -> gen(unquote(family))
-            end
-
-          history = [cmd | history]
-          expected = normalize(cmd, Client.call(ctx.redis, cmd))
-          actual = normalize(cmd, Client.call(ctx.ferric, cmd))
-
-          assert actual == expected,
-                 "sequence #{seq} (seed #{seed}):\n" <>
-                   Enum.map_join(Enum.reverse(history), "\n", &Enum.join(&1, " ")) <>
-                   "\nredis: #{inspect(expected)}\nferric: #{inspect(actual)}"
-
-          history
-        end)
-      end
+      run_sequences(ctx, 150, :erlang.phash2(Atom.to_string(family)), fn ->
+        case :rand.uniform(10) do
+          1 -> gen(:keyspace)
+          2 -> gen(:objects)
+          _ -> gen(family)
+        end
+      end)
     end
   end
 end
