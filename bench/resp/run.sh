@@ -19,49 +19,12 @@ KEYSPACE=100000
 HEADING="## RESP server vs redis-server (issue #4)"
 
 [ -x _vendor/erl/.complete ] || [ -f _vendor/erl/.complete ] || scripts/setup.sh
-for t in redis-server redis-benchmark redis-cli; do
-  command -v $t >/dev/null || { echo "bench/resp: $t is required (scripts/setup.sh)" >&2; exit 1; }
-done
+BENCH=bench/resp
+source bench/lib/servers.sh
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferric_resp_bench.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-wait_ping() { # port name
-  for _ in $(seq 1 600); do
-    [ "$(redis-cli -p "$1" PING 2>/dev/null)" = "PONG" ] && return 0
-    sleep 0.1
-  done
-  echo "bench/resp: $2 on port $1 did not answer PING" >&2; exit 1
-}
-
-# FerricStore: standalone, MIX_ENV=prod when it compiles, fresh data dir.
-MIX_ENV=prod
-if ! MIX_ENV=prod mix compile >"$WORK/compile.log" 2>&1; then
-  echo "bench/resp: MIX_ENV=prod compile failed, using dev (see $WORK/compile.log)" >&2
-  MIX_ENV=dev; mix compile >/dev/null
-fi
-FPORT=$(free_port)
-MIX_ENV=$MIX_ENV FERRICSTORE_SERVER=true FERRICSTORE_PORT=$FPORT \
-  FERRICSTORE_DATA_DIR="$WORK/ferric" mix run --no-halt >"$WORK/ferric.log" 2>&1 &
-PIDS+=($!)
-
-APORT=$(free_port)
-mkdir -p "$WORK/aof" "$WORK/mem"
-redis-server --port "$APORT" --bind 127.0.0.1 --daemonize no --dir "$WORK/aof" \
-  --save "" --appendonly yes --appendfsync always --logfile "$WORK/aof.log" &
-PIDS+=($!)
-
-MPORT=$(free_port)
-redis-server --port "$MPORT" --bind 127.0.0.1 --daemonize no --dir "$WORK/mem" \
-  --save "" --appendonly no --logfile "$WORK/mem.log" &
-PIDS+=($!)
+start_ferricstore
+start_redis aof --save "" --appendonly yes --appendfsync always; APORT=$RPORT
+start_redis mem --save "" --appendonly no; MPORT=$RPORT
 
 wait_ping "$FPORT" FerricStore; wait_ping "$APORT" "redis (AOF always)"; wait_ping "$MPORT" "redis (no persistence)"
 
