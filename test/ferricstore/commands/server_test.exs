@@ -87,22 +87,16 @@ defmodule FerricStore.Commands.ServerTest do
     test "DBSIZE, FLUSHDB and INFO keyspace", %{tmp_dir: dir} do
       name = :"server_cmd_store_#{System.unique_integer([:positive])}"
 
-      case start_supervised({FerricStore, name: name, data_dir: dir}) do
-        {:ok, _} ->
-          ctx = Context.new(instance: name)
-          assert run(["DBSIZE"], ctx) == 0
-          :ok = FerricStore.set("a", "1", name: name)
-          :ok = FerricStore.set("b", "2", name: name)
-          assert run(["DBSIZE"], ctx) == 2
-          {:verbatim, "txt", ks} = run(["INFO", "keyspace"], ctx)
-          assert ks =~ "db0:keys=2,expires=0,avg_ttl=0"
-          assert run(["FLUSHDB"], ctx) == :ok
-          assert run(["DBSIZE"], ctx) == 0
-
-        {:error, _} ->
-          # The embedded store is not available in this build yet.
-          :ok
-      end
+      start_supervised!({FerricStore, name: name, data_dir: dir})
+      ctx = Context.new(instance: name)
+      assert run(["DBSIZE"], ctx) == 0
+      :ok = FerricStore.set("a", "1", name: name)
+      :ok = FerricStore.set("b", "2", name: name)
+      assert run(["DBSIZE"], ctx) == 2
+      {:verbatim, "txt", ks} = run(["INFO", "keyspace"], ctx)
+      assert ks =~ "db0:keys=2,expires=0,avg_ttl=0"
+      assert run(["FLUSHDB"], ctx) == :ok
+      assert run(["DBSIZE"], ctx) == 0
     end
   end
 end
