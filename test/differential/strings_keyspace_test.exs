@@ -33,19 +33,10 @@ defmodule FerricStore.Differential.StringsKeyspaceTest do
       File.rm_rf(dir)
     end)
 
-    on_exit(fn -> stop_instance(name) end)
+    on_exit(fn -> FerricStore.StoreCase.stop_instance(name) end)
 
     runner = %Runner{redis_port: redis.port, ferric_port: FerricStore.Server.Listener.port(name)}
     %{runner: runner}
-  end
-
-  defp stop_instance(name) do
-    case Process.whereis(:"#{name}.sup") do
-      nil -> :ok
-      pid -> Supervisor.stop(pid)
-    end
-  catch
-    :exit, _ -> :ok
   end
 
   defp env_int(name, default),
