@@ -200,6 +200,22 @@ defmodule FerricStore.Bitcask do
     end
   end
 
+  @doc """
+  Opens a hint file for `hint_step/2` (checks its header). Start reading at
+  `header_size/0`.
+  """
+  @spec hint_open(Path.t()) :: {:ok, file()} | {:error, reason()}
+  def hint_open(hint_path), do: NIF.hint_open(path(hint_path))
+
+  @doc """
+  Reads one bounded chunk of a hint file from `offset`: `{:ok, entries, {:more, next}}`,
+  `{:ok, entries, :done}` at the end, or an error (a bad record: the entries before it
+  came in earlier chunks and are valid).
+  """
+  @spec hint_step(file(), non_neg_integer()) ::
+          {:ok, [entry()], {:more, non_neg_integer()} | :done} | {:error, reason()}
+  def hint_step(hint, offset), do: NIF.hint_read_step(hint, offset)
+
   @doc "Reads every entry of a hint file (same shape as `scan/3` entries)."
   @spec hint_read(Path.t()) :: {:ok, [entry()]} | {:error, reason()}
   def hint_read(hint_path) do

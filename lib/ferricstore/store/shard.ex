@@ -423,21 +423,47 @@ defmodule FerricStore.Store.Shard do
   defp read_plan([], _loader, _credits), do: :ok
 
   defp read_plan([{:sealed, fid, file, hint} | rest], loader, credits) do
-    result = if File.exists?(hint), do: Bitcask.hint_read(hint), else: :no_hint
-    credits = emit(loader, {:hint, fid}, result, credits)
+    start = Bitcask.header_size()
 
-    credits =
-      case result do
-        {:ok, _} -> credits
-        _ -> read_scans(file, fid, Bitcask.header_size(), loader, credits)
+    {credits, resume} =
+      case if(File.exists?(hint), do: Bitcask.hint_open(hint), else: :no_hint) do
+        {:ok, h} -> read_hints(h, fid, start, start, loader, credits)
+        other -> {emit(loader, {:hint, fid, start}, other, credits), start}
       end
 
+    credits = if resume, do: read_scans(file, fid, resume, loader, credits), else: credits
     read_plan(rest, loader, credits)
   end
 
   defp read_plan([{:active, fid, file} | rest], loader, credits) do
     credits = read_scans(file, fid, Bitcask.header_size(), loader, credits)
     read_plan(rest, loader, credits)
+  end
+
+  # Hint chunks one by one (the loader inserts one while the next is read). Returns the
+  # data offset to scan from when the hint turns out bad part-way, nil when it was whole.
+  defp read_hints(hint, fid, offset, resume, loader, credits) do
+    result = Bitcask.hint_step(hint, offset)
+    credits = emit(loader, {:hint, fid, offset}, result, credits)
+
+    case result do
+      {:ok, entries, {:more, next}} ->
+        read_hints(hint, fid, next, resume_after(entries, resume), loader, credits)
+
+      {:ok, _entries, :done} ->
+        {credits, nil}
+
+      _error ->
+        {credits, resume}
+    end
+  end
+
+  # Where the data file continues after the records of these hint entries.
+  defp resume_after([], resume), do: resume
+
+  defp resume_after(entries, _resume) do
+    {_key, off, size, _exp, _seq, _flags} = List.last(entries)
+    off + size
   end
 
   defp read_scans(file, fid, offset, loader, credits) do
@@ -473,17 +499,30 @@ defmodule FerricStore.Store.Shard do
   end
 
   defp load_sealed(dir, fid, file, tables, now, stats) do
-    hint = hint_path(dir, fid)
+    start = Bitcask.header_size()
+    load_hints(dir, fid, file, tables, now, stats, start, start)
+  end
 
-    case planned_read({:hint, fid}) do
-      {:ok, entries} ->
+  # A sealed file is loaded from its hint file, chunk by chunk. When the hint is missing
+  # or bad part-way, the entries already loaded are valid (each is CRC-checked) and the
+  # data file is scanned from the end of the last one.
+  defp load_hints(dir, fid, file, tables, now, stats, offset, resume) do
+    case planned_read({:hint, fid, offset}) do
+      {:ok, entries, {:more, next}} ->
+        stats = load_entries(entries, fid, tables, now, stats)
+        load_hints(dir, fid, file, tables, now, stats, next, resume_after(entries, resume))
+
+      {:ok, entries, :done} ->
         load_entries(entries, fid, tables, now, stats)
 
       other ->
-        if other != :no_hint,
-          do: Logger.warning("hint file #{hint} unusable (#{inspect(other)}), scanning")
+        if other != :no_hint do
+          Logger.warning(
+            "hint file #{hint_path(dir, fid)} unusable (#{inspect(other)}), scanning its data file"
+          )
+        end
 
-        {stats, _pending, _end} = scan_all(file, fid, tables, now, stats, true)
+        {stats, _pending, _end} = scan_all(file, fid, tables, now, stats, true, resume)
         stats
     end
   end
@@ -510,8 +549,7 @@ defmodule FerricStore.Store.Shard do
   # from the first bad record on is cut instead: the records after it may come from
   # writes the kernel had not flushed in order, and ra replays every entry after the
   # last checkpoint, which is where any such hole must lie.
-  defp scan_all(file, fid, tables, now, stats, resync?) do
-    start = Bitcask.header_size()
+  defp scan_all(file, fid, tables, now, stats, resync?, start \\ Bitcask.header_size()) do
     scan_from(file, fid, start, tables, now, stats, [], start, {resync?, true})
   end
 

@@ -104,6 +104,34 @@ defmodule FerricStore.Store.CorruptionTest do
     assert FerricStore.info(name: ctx.name).recovery.skipped == 0
   end
 
+  # A hint file is read in chunks of a few thousand entries while they are inserted: a
+  # bad record past the first chunk keeps the entries before it and scans the data file
+  # from there, without counting the loaded records twice as dead bytes.
+  @tag instance_opts: [max_file_size: 400_000]
+  test "a hint file bad past its first chunk: loaded entries kept, the rest scanned", ctx do
+    o = [name: ctx.name]
+
+    model = Map.new(1..15_000, &{"key:#{&1}", "v#{&1}"})
+
+    model
+    |> Enum.chunk_every(500)
+    |> Enum.each(&(:ok = FerricStore.mset(&1, o)))
+
+    stop_instance(ctx.name)
+    [hint | _] = hint_files(ctx.tmp_dir)
+    fid = hint |> Path.basename(".hint") |> String.to_integer()
+    size = File.stat!(hint).size
+    # Well past the first chunk (4096 entries of ~30 bytes).
+    flip_byte(hint, size - div(size, 5))
+
+    log = capture_log(fn -> start_instance(ctx.instance_opts) end)
+    assert log =~ "unusable"
+    assert_store_equals(ctx, model)
+
+    meta = FerricStore.Store.tables(ctx.name, 0).meta
+    assert :ets.lookup(meta, {:dead, fid}) in [[], [{{:dead, fid}, 0}]]
+  end
+
   test "random damage anywhere: start-up succeeds, reads are written values or errors",
        ctx do
     history = write_history(ctx, 500)
