@@ -1,0 +1,115 @@
+# The FerricStore side of the issue #6 benchmark (see bench.exs for the subcommands).
+# bench/startup/run.sh compiles it ahead of time for `serve`, so a restart measures
+# FerricStore's start and not the compilation of this file.
+
+defmodule StartupBench do
+  @procs 16
+  @batch 500
+
+  def main(["load", dir, n]) do
+    n = String.to_integer(n)
+    {:ok, _} = FerricStore.start_link(name: :bench, data_dir: dir)
+    {us, :ok} = :timer.tc(fn -> load(n, 256) end)
+
+    IO.puts(
+      "loaded #{n} keys in #{Float.round(us / 1.0e6, 1)} s (#{round(n / (us / 1.0e6))} keys/s)"
+    )
+
+    IO.puts("disk bytes (data files): #{FerricStore.info(name: :bench).disk_bytes}")
+    stop()
+  end
+
+  def main(["serve", dir, port]) do
+    Logger.configure(level: :warning)
+    {boot_ms, _} = :erlang.statistics(:wall_clock)
+    ets_before = :erlang.memory(:ets)
+    t0 = System.monotonic_time(:microsecond)
+    {:ok, _} = FerricStore.start_link(name: :bench, data_dir: dir, port: String.to_integer(port))
+    ms = (System.monotonic_time(:microsecond) - t0) / 1000
+    :erlang.garbage_collect()
+    info = FerricStore.info(name: :bench)
+
+    IO.puts(
+      "READY boot_ms=#{boot_ms} start_link_ms=#{Float.round(ms, 1)} ets_bytes=#{:erlang.memory(:ets) - ets_before} " <>
+        "used_memory=#{info.used_memory} keys=#{info.keys} total_memory=#{:erlang.memory(:total)} " <>
+        "recovery=#{inspect(info.recovery)}"
+    )
+
+    _ = IO.read(:stdio, :line)
+    System.halt(0)
+  end
+
+  def main(["overwrite", dir, gb, passes]) do
+    value_size = 4096
+    n = div(String.to_integer(gb) * 1024 * 1024 * 1024, value_size)
+    {:ok, _} = FerricStore.start_link(name: :bench, data_dir: dir)
+    live = n * value_size
+    IO.puts("live data: #{n} keys x #{value_size} B = #{mb(live)} MB")
+
+    for pass <- 1..String.to_integer(passes) do
+      {us, :ok} = :timer.tc(fn -> load(n, value_size, pass) end)
+      info = FerricStore.info(name: :bench)
+      raft = du(Path.join(dir, "raft"))
+
+      IO.puts(
+        "pass #{pass}: #{Float.round(us / 1.0e6, 1)} s, data files #{mb(info.disk_bytes)} MB " <>
+          "(#{Float.round(info.disk_bytes / live, 2)}x live), raft dir #{mb(raft)} MB, " <>
+          "total #{Float.round((info.disk_bytes + raft) / live, 2)}x live"
+      )
+    end
+
+    if function_exported?(FerricStore.Store.Shard, :compact, 2) do
+      {us, _} = :timer.tc(fn -> FerricStore.Store.Shard.compact(:bench, 0) end)
+      info = FerricStore.info(name: :bench)
+
+      IO.puts(
+        "after Shard.compact (#{Float.round(us / 1.0e6, 1)} s): data files #{mb(info.disk_bytes)} MB " <>
+          "(#{Float.round(info.disk_bytes / live, 2)}x live)"
+      )
+    end
+
+    stop()
+  end
+
+  defp load(n, size, pass \\ 0) do
+    chunks = Enum.chunk_every(0..(n - 1), @batch)
+    per = div(length(chunks) + @procs - 1, @procs)
+
+    chunks
+    |> Enum.chunk_every(per)
+    |> Enum.map(fn mine ->
+      Task.async(fn ->
+        Enum.each(mine, fn keys ->
+          pairs = for i <- keys, do: {"key:#{i}", value(i, size, pass)}
+          :ok = FerricStore.mset(pairs, name: :bench)
+        end)
+      end)
+    end)
+    |> Enum.each(&Task.await(&1, :infinity))
+  end
+
+  # The same bytes redis gets from gen_redis.py: "v<n>:" then filler, `size` bytes.
+  defp value(i, size, pass) do
+    head = "v#{i}.#{pass}:"
+    head <> :binary.copy("x", size - byte_size(head))
+  end
+
+  defp stop do
+    pid = Process.whereis(:"bench.sup")
+    Supervisor.stop(pid, :normal, :infinity)
+  end
+
+  defp du(dir) do
+    dir
+    |> Path.join("**")
+    |> Path.wildcard()
+    |> Enum.reduce(0, fn p, acc ->
+      case File.stat(p) do
+        {:ok, %{type: :regular, size: s}} -> acc + s
+        _ -> acc
+      end
+    end)
+  end
+
+  defp mb(bytes), do: Float.round(bytes / 1_048_576, 1)
+end
