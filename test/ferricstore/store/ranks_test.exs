@@ -8,7 +8,7 @@ defmodule FerricStore.Store.RanksTest do
   alias FerricStore.Commands
   alias FerricStore.Commands.{Context, ZSets}
   alias FerricStore.Store
-  alias FerricStore.Store.{Batch, Shard}
+  alias FerricStore.Store.{Batch, Ranks, Shard}
 
   @moduletag :tmp_dir
 
@@ -134,6 +134,78 @@ defmodule FerricStore.Store.RanksTest do
     check(o, "big", model, 50)
     rev = length(model) - 1 - Enum.find_index(model, &(elem(&1, 0) == middle))
     assert cmd(name, ["ZREVRANK", "big", middle]) == rev
+
+    # Dropping it (freed off the scheduler) leaves nothing behind.
+    assert cmd(name, ["DEL", "big"]) == 1
+    check(o, "big", [])
+  end
+
+  @tag no_instance: true
+  test "the NIF: updates, ranks, ranges of every kind, counts, drops, bad arguments" do
+    r = Ranks.new()
+    ops = for i <- 1..2500, do: {:add, "k", rem(i, 10) * 1.0, "m#{i}"}
+    assert :ok = Ranks.update(r, ops ++ [{:add, "k", :inf, "top"}, {:add, "k", :neg_inf, "low"}])
+    assert :ok = Ranks.update(r, [{:add, "other", -0.0, "z"}, {:del, "k", 0.0, "m10"}])
+
+    model =
+      model([
+        {"top", :inf},
+        {"low", :neg_inf} | for(i <- 1..2500, i != 10, do: {"m#{i}", rem(i, 10) * 1.0})
+      ])
+
+    n = length(model)
+
+    assert Ranks.rank(r, "k", :neg_inf, "low", false) == 0
+    assert Ranks.rank(r, "k", :inf, "top", true) == 0
+    assert Ranks.rank(r, "k", 0.0, "m10", false) == nil
+    assert Ranks.rank(r, "missing", 0.0, "m10", false) == nil
+    assert Ranks.rank(r, "other", 0.0, "z", false) == 0
+
+    # More than one step's worth of items: continued after the last item.
+    assert Ranks.range(r, "k", %{by: :rank, min: 0, max: -1}) == model
+    assert Ranks.range(r, "k", %{by: :rank, min: 0, max: -1, rev: true}) == Enum.reverse(model)
+    assert Ranks.range(r, "k", %{by: :rank, min: -3, max: 10 ** 30}) == Enum.take(model, -3)
+    assert Ranks.range(r, "k", %{by: :rank, min: 5, max: 2}) == []
+    assert Ranks.range(r, "missing", %{by: :rank, min: 0, max: -1}) == []
+
+    threes = Enum.filter(model, fn {_, s} -> s == 3.0 end)
+    spec = %{by: :score, min: {true, 3.0}, max: {false, 4.0}}
+    assert Ranks.range(r, "k", spec) == threes
+    assert Ranks.range(r, "k", Map.put(spec, :limit, {10, 1200})) == Enum.drop(threes, 10)
+
+    assert Ranks.range(r, "k", Map.merge(spec, %{rev: true, limit: {1, 2}})) ==
+             threes |> Enum.reverse() |> Enum.slice(1, 2)
+
+    assert Ranks.count(r, "k", :score, {false, :neg_inf}, {true, :inf}) == n - 1
+    assert Ranks.count(r, "k", :score, {true, 5.0}, {true, 1.0}) == 0
+    assert Ranks.count(r, "missing", :score, {true, 1.0}, {true, 5.0}) == 0
+    # Lex over different scores: not answered here.
+    assert Ranks.count(r, "k", :lex, :neg, :pos) == nil
+    assert Ranks.range(r, "k", %{by: :lex, min: :neg, max: :pos}) == nil
+    assert Ranks.count(r, "other", :lex, {true, "z"}, :pos) == 1
+
+    assert Ranks.range(r, "other", %{by: :lex, min: {false, "a"}, max: {true, "z"}}) == [
+             {"z", 0.0}
+           ]
+
+    assert_raise ArgumentError, fn -> Ranks.update(r, [{:add, "k", :nan, "x"}]) end
+    assert_raise ArgumentError, fn -> Ranks.rank(r, "k", "1", "x", false) end
+    assert_raise ArgumentError, fn -> Ranks.count(r, "k", :other, 1, 2) end
+
+    assert :ok = Ranks.drop_key(r, "k")
+    assert Ranks.rank(r, "k", :inf, "top", false) == nil
+    assert Ranks.rank(r, "other", 0.0, "z", false) == 0
+    assert :ok = Ranks.clear(r)
+    assert Ranks.rank(r, "other", 0.0, "z", false) == nil
+  end
+
+  test "ranges of long members continue past a step's byte bound", %{opts: o} do
+    pairs = for i <- 1..1500, do: {"#{i}" <> :binary.copy("x", 2048), i * 1.0}
+    {:ok, 1500} = FerricStore.zadd("long", Enum.map(pairs, fn {m, s} -> {s, m} end), o)
+    assert {:ok, pairs} == FerricStore.zrange("long", 0, -1, [with_scores: true] ++ o)
+
+    assert {:ok, pairs |> Enum.reverse() |> Enum.slice(3, 1200)} ==
+             FerricStore.zrange("long", 3, 1202, [rev: true, with_scores: true] ++ o)
   end
 
   test "the index follows DEL, EXPIRE, FLUSHDB, RENAME, COPY and overwrites", %{opts: o} do
