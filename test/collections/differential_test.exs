@@ -318,6 +318,121 @@ defmodule FerricStore.Collections.DifferentialTest do
     end
   end
 
+  # Sets of thousands of members span many chunks of the rank index (512 members each):
+  # ranks, ranges by rank, score and lex (with LIMIT), counts and removals by range must
+  # still answer as Redis' skiplist does, while members move, go and come.
+  test "big sorted sets: ranks, ranges and counts get the same replies as redis-server", ctx do
+    :rand.seed(:exsss, {ExUnit.configuration()[:seed], 11, 5})
+    Client.call(ctx.redis, ["FLUSHALL"])
+    Client.call(ctx.ferric, ["FLUSHDB"])
+    both = fn cmd -> {Client.call(ctx.redis, cmd), Client.call(ctx.ferric, cmd)} end
+
+    # Scores with many ties (ordered by member bytes) and infinities; members of mixed
+    # lengths and bytes. "lex" has one score, as Redis' lex ranges require.
+    big_score = fn -> Enum.random(~w(-inf +inf 0 1 2 2.5 -7 1e6 -1e-3 42)) end
+    member = fn -> :crypto.strong_rand_bytes(:rand.uniform(4)) end
+
+    for {key, n, score} <- [{"big", 6000, big_score}, {"lex", 3000, fn -> "0" end}],
+        chunk <- Enum.chunk_every(1..n, 500) do
+      pairs = Enum.flat_map(chunk, fn _ -> [score.(), member.()] end)
+      {r, f} = both.(["ZADD", key | pairs])
+      assert r == f
+    end
+
+    members = fn key -> elem(both.(["ZRANGE", key, "0", "-1"]), 0) end
+    rank = fn -> Integer.to_string(Enum.random(-7000..7000)) end
+    small = fn -> Integer.to_string(Enum.random(0..40)) end
+    # Removals by range take a few members at a time, so the sets stay big.
+    near = fn ms, from ->
+      j = Enum.random(0..(length(ms) - 1))
+      [from <> Enum.at(ms, j), from <> Enum.at(ms, min(j + Enum.random(0..5), length(ms) - 1))]
+    end
+
+    at = fn -> Enum.random(-6000..5999) end
+
+    lex = fn ms ->
+      case :rand.uniform(4) do
+        1 -> "-"
+        2 -> "+"
+        3 -> "[" <> Enum.random(ms)
+        4 -> "(" <> member.()
+      end
+    end
+
+    score_bound = fn -> Enum.random(["(", ""]) <> big_score.() end
+
+    Enum.reduce(1..600, [], fn i, history ->
+      big = if rem(i, 50) == 1, do: members.("big"), else: hd(history)[:big]
+      lexm = if rem(i, 50) == 1, do: members.("lex"), else: hd(history)[:lex]
+      m = fn -> if :rand.uniform(10) == 1, do: member.(), else: Enum.random(big) end
+
+      cmd =
+        Enum.random([
+          ["ZRANK", "big", m.()],
+          ["ZREVRANK", "big", m.()],
+          ["ZRANK", "lex", Enum.random(lexm)],
+          ["ZRANGE", "big", rank.(), rank.()],
+          ["ZRANGE", "big", rank.(), rank.(), "REV", "WITHSCORES"],
+          ["ZREVRANGE", "big", rank.(), rank.()],
+          [
+            "ZRANGE",
+            "big",
+            score_bound.(),
+            score_bound.(),
+            "BYSCORE",
+            "LIMIT",
+            small.(),
+            small.()
+          ],
+          [
+            "ZRANGE",
+            "big",
+            score_bound.(),
+            score_bound.(),
+            "BYSCORE",
+            "REV",
+            "LIMIT",
+            small.(),
+            "-1"
+          ],
+          [
+            "ZRANGEBYSCORE",
+            "big",
+            score_bound.(),
+            score_bound.(),
+            "WITHSCORES",
+            "LIMIT",
+            rank.(),
+            "5"
+          ],
+          ["ZCOUNT", "big", score_bound.(), score_bound.()],
+          ["ZLEXCOUNT", "lex", lex.(lexm), lex.(lexm)],
+          ["ZRANGEBYLEX", "lex", lex.(lexm), lex.(lexm), "LIMIT", small.(), small.()],
+          ["ZREVRANGEBYLEX", "lex", lex.(lexm), lex.(lexm), "LIMIT", "0", small.()],
+          ["ZRANGE", "lex", lex.(lexm), lex.(lexm), "BYLEX"],
+          ["ZADD", "big", big_score.(), m.()],
+          ["ZADD", "lex", "0", member.()],
+          ["ZREM", "big", m.()],
+          ["ZREM", "lex", Enum.random(lexm)],
+          (fn a -> ["ZREMRANGEBYRANK", "big", "#{a}", "#{a + Enum.random(0..3)}"] end).(at.()),
+          ["ZREMRANGEBYSCORE", "big", "(2", "2.5"],
+          ["ZREMRANGEBYLEX", "lex" | near.(lexm, "[")],
+          ["ZRANGESTORE", "dst", "big", rank.(), rank.()],
+          ["ZRANGE", "dst", "0", "-1", "WITHSCORES"],
+          ["ZPOPMIN", "big", Enum.random(~w(1 2 3))],
+          ["ZCARD", "big"]
+        ])
+
+      {expected, actual} = both.(cmd)
+
+      assert actual == expected,
+             "command #{i} (seed #{ExUnit.configuration()[:seed]}): " <>
+               inspect(cmd) <> "\nredis: #{inspect(expected)}\nferric: #{inspect(actual)}"
+
+      [%{big: big, lex: lexm} | Enum.take(history, 1)]
+    end)
+  end
+
   for family <- [:hash, :list, :set, :zset] do
     test "random #{family} sequences get the same replies as redis-server", ctx do
       family = unquote(family)

@@ -1,7 +1,8 @@
 defmodule FerricStore.Bitcask.NIF do
   @moduledoc false
   # Stubs replaced by native/ferricstore_nif when the library loads. Call these only
-  # through FerricStore.Bitcask: several of them are bounded steps that the wrapper loops.
+  # through FerricStore.Bitcask (files) and FerricStore.Store.Ranks (the sorted sets' rank
+  # index): several of them are bounded steps that the wrapper loops.
 
   @on_load :load_nif
 
@@ -32,4 +33,12 @@ defmodule FerricStore.Bitcask.NIF do
 
   def compact_step(_src, _dst, _hint, _locs, _dst_off, _hint_off, _ref),
     do: :erlang.nif_error(:nif_not_loaded)
+
+  def rank_new, do: :erlang.nif_error(:nif_not_loaded)
+  def rank_update(_ranks, _ops), do: :erlang.nif_error(:nif_not_loaded)
+  def rank_drop_key(_ranks, _key), do: :erlang.nif_error(:nif_not_loaded)
+  def rank_clear(_ranks), do: :erlang.nif_error(:nif_not_loaded)
+  def rank_of(_ranks, _key, _score, _member, _rev), do: :erlang.nif_error(:nif_not_loaded)
+  def rank_range(_ranks, _key, _spec, _rev), do: :erlang.nif_error(:nif_not_loaded)
+  def rank_count(_ranks, _key, _spec), do: :erlang.nif_error(:nif_not_loaded)
 end

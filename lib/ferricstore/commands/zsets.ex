@@ -8,7 +8,7 @@ defmodule FerricStore.Commands.ZSets do
   import FerricStore.Commands.Spec
   alias FerricStore.{Error, Store}
   alias FerricStore.Commands.{Args, Collection}
-  alias FerricStore.Store.{Batch, Members}
+  alias FerricStore.Store.{Batch, Keydir, Members, Ranks}
 
   ## Caller side
 
@@ -75,21 +75,48 @@ defmodule FerricStore.Commands.ZSets do
           {:ok, nil}
 
         {meta, t} ->
-          case score_of(t, key, member) do
-            nil ->
-              {:ok, nil}
-
-            s ->
-              # Members with a lower score, then those with the same score and a lower
-              # member (a bound {key, score} prefix: ETS walks only that range). Two
-              # plain comparisons per row are ~2x faster than one on a built tuple.
-              sk = Members.score_key(s)
-              lower = [{{{key, :"$1", :_}}, [{:<, :"$1", {:const, sk}}], [true]}]
-              tied = [{{{key, sk, :"$1"}}, [{:<, :"$1", member}], [true]}]
-              below = :ets.select_count(t.scores, lower) + :ets.select_count(t.scores, tied)
-              {:ok, if(rev, do: meta.n - 1 - below, else: below)}
+          with score when score != nil <- score_of(t, key, member),
+               ranks = Ranks.of(t),
+               nil <- Ranks.rank(ranks, key, score, member, rev) do
+            {:ok, settled_rank(t, ranks, meta.n, key, member, rev, 100)}
+          else
+            nil -> {:ok, nil}
+            rank -> {:ok, rank}
           end
       end
+    end
+  end
+
+  # The index is searched by (score, member), with the score read from the members
+  # table. The machine publishes a batch's member writes to ETS and then to the index,
+  # so a reader in between can find a score in ETS that the index does not have yet (or
+  # any more). Such a miss is read again between two equal, even values of the shard's
+  # :member_writes counter (odd while the machine publishes; Members.publish/4), when ETS
+  # and the index agree. A machine that does not get there in 100 yields (descheduled
+  # mid-publish) is not waited for: the rank is then counted in ETS, O(N).
+  defp settled_rank(t, ranks, n, key, member, rev, tries) do
+    before = Keydir.meta(t.meta, :member_writes, 0)
+    score = score_of(t, key, member)
+    rank = score && Ranks.rank(ranks, key, score, member, rev)
+
+    cond do
+      rem(before, 2) == 0 and Keydir.meta(t.meta, :member_writes, 0) == before ->
+        rank
+
+      tries > 0 ->
+        :erlang.yield()
+        settled_rank(t, ranks, n, key, member, rev, tries - 1)
+
+      score == nil ->
+        nil
+
+      true ->
+        # Members with a lower score, then those with the same score and a lower member.
+        sk = Members.score_key(score)
+        lower = [{{{key, :"$1", :_}}, [{:<, :"$1", {:const, sk}}], [true]}]
+        tied = [{{{key, sk, :"$1"}}, [{:<, :"$1", member}], [true]}]
+        below = :ets.select_count(t.scores, lower) + :ets.select_count(t.scores, tied)
+        if rev, do: n - 1 - below, else: below
     end
   end
 
@@ -104,27 +131,44 @@ defmodule FerricStore.Commands.ZSets do
         nil ->
           {:ok, []}
 
-        {meta, t} when spec.by == :rank ->
-          {:ok, rank_items(t.scores, key, meta.n, spec)}
-
         {meta, t} ->
-          walker = fn start, dir, acc, fun ->
-            Members.walk_scores(t.scores, key, start, dir, {%{}, false}, acc, fun)
+          # O(log N + M) through the rank index; a lex range over members of different
+          # scores (undefined in Redis) keeps the ordered walk's answer.
+          case Ranks.range(Ranks.of(t), key, spec) do
+            nil -> {:ok, items(read_walker(t, key), meta.n, spec)}
+            items -> {:ok, items}
           end
-
-          {:ok, items(walker, meta.n, spec)}
       end
     end
   end
 
-  def zcount(instance, key, min, max) do
-    with {:ok, items} <- zrange(instance, key, %{by: :score, min: min, max: max}),
-         do: {:ok, length(items)}
+  def zcount(instance, key, min, max), do: count(instance, key, :score, min, max)
+
+  def zlexcount(instance, key, min, max), do: count(instance, key, :lex, min, max)
+
+  # Two rank lookups, as in Redis (or the walk, for lex bounds over different scores).
+  defp count(instance, key, by, min, max) do
+    with {:ok, found} <- Collection.read(instance, key, :zset) do
+      case found do
+        nil ->
+          {:ok, 0}
+
+        {meta, t} ->
+          case Ranks.count(Ranks.of(t), key, by, min, max) do
+            nil ->
+              {:ok, length(items(read_walker(t, key), meta.n, %{by: by, min: min, max: max}))}
+
+            n ->
+              {:ok, n}
+          end
+      end
+    end
   end
 
-  def zlexcount(instance, key, min, max) do
-    with {:ok, items} <- zrange(instance, key, %{by: :lex, min: min, max: max}),
-         do: {:ok, length(items)}
+  defp read_walker(t, key) do
+    fn start, dir, acc, fun ->
+      Members.walk_scores(t.scores, key, start, dir, {%{}, false}, acc, fun)
+    end
   end
 
   def zrandmember(instance, key, count \\ nil) do
@@ -253,41 +297,6 @@ defmodule FerricStore.Commands.ZSets do
 
     Enum.reverse(acc)
   end
-
-  # ZRANGE by rank on the read side: one ets:select (or select_reverse, from the nearer
-  # end) of the first rows up to the range, in C, instead of a walk item by item.
-  defp rank_items(scores, key, n, spec) do
-    {s, e} = rank_range(n, spec.min, spec.max)
-    # Positions in ascending order.
-    {a, b} = if spec[:rev], do: {n - 1 - e, n - 1 - s}, else: {s, e}
-    ms = [{{{key, :"$1", :"$2"}}, [], [{{:"$2", :"$1"}}]}]
-
-    items =
-      cond do
-        s > e ->
-          []
-
-        a <= n - 1 - b ->
-          scores |> :ets.select(ms, b + 1) |> rows() |> Enum.drop(a)
-
-        true ->
-          scores
-          |> :ets.select_reverse(ms, n - a)
-          |> rows()
-          |> Enum.drop(n - 1 - b)
-          |> Enum.reverse()
-      end
-
-    items = Enum.map(items, fn {m, sk} -> {m, score_of_key(sk)} end)
-    if spec[:rev], do: Enum.reverse(items), else: items
-  end
-
-  defp rows({rows, _continuation}), do: rows
-  defp rows(:"$end_of_table"), do: []
-
-  defp score_of_key({0, _}), do: :neg_inf
-  defp score_of_key({2, _}), do: :inf
-  defp score_of_key({1, f}), do: f
 
   defp rank_range(n, start, stop) do
     start = if start < 0, do: max(n + start, 0), else: start
@@ -460,7 +469,7 @@ defmodule FerricStore.Commands.ZSets do
         {{:ok, 0}, b}
 
       {:ok, {meta, exp}} ->
-        items = items(walker(b, key), meta.n, spec)
+        items = machine_items(b, key, meta.n, spec)
         {meta, b, n} = remove(b, key, meta, Enum.map(items, &elem(&1, 0)))
         {{:ok, n}, if(n > 0, do: Collection.save(b, key, :zset, meta, exp), else: b)}
 
@@ -475,7 +484,7 @@ defmodule FerricStore.Commands.ZSets do
       items =
         case found do
           nil -> []
-          {meta, _} -> items(walker(b, src), meta.n, spec)
+          {meta, _} -> machine_items(b, src, meta.n, spec)
         end
 
       {{:ok, length(items)}, store(b, dst, items)}
@@ -523,6 +532,18 @@ defmodule FerricStore.Commands.ZSets do
       end,
       length(items)
     )
+  end
+
+  # A range inside the machine. The rank index holds the published members only: it is
+  # right for a key whose members this batch has not changed (no overlay, not dropped or
+  # flushed); otherwise the walk merges the batch's overlay.
+  defp machine_items(b, key, n, spec) do
+    with {ov, false} when map_size(ov) == 0 <- Batch.member_view(b, key),
+         items when is_list(items) <- Ranks.range(Ranks.of(b.tables), key, spec) do
+      items
+    else
+      _ -> items(walker(b, key), n, spec)
+    end
   end
 
   defp walker(b, key) do

@@ -11,7 +11,9 @@ defmodule FerricStore.Store.Keydir do
   #                           finds due keys without scanning the keydir.
   #   files   (:set)          {file_id, file_handle} data files readable by everyone
   #   meta    (:set)          shard bookkeeping owned by the machine (applied index, active
-  #                           file, bytes since checkpoint); never replicated state.
+  #                           file, bytes since checkpoint); never replicated state. Also
+  #                           {:ranks, index}: the sorted sets' rank index (Store.Ranks), a
+  #                           NIF resource that mirrors `scores` and dies with the tables.
   #   members (:ordered_set)  {{key, member}, value | nil, gen, file_id, offset, size}: the
   #                           members of collections, contiguous per key (docs/collections.md)
   #   scores  (:ordered_set)  {{key, score_key, member}}: sorted-set members in score order
@@ -56,6 +58,7 @@ defmodule FerricStore.Store.Keydir do
     :ets.new(m, [:set, :public, :named_table, read_concurrency: true])
     :ets.new(tables.members, [:ordered_set, :public, :named_table, read_concurrency: true])
     :ets.new(tables.scores, [:ordered_set, :public, :named_table, read_concurrency: true])
+    :ets.insert(m, {:ranks, FerricStore.Store.Ranks.new()})
     :ok
   end
 

@@ -6,6 +6,9 @@ defmodule FerricStore.Store.Members do
   #   members (:ordered_set)  {{key, member}, value | nil, gen, file_id, offset, size}
   #   scores  (:ordered_set)  {{key, score_key, member}}                 (sorted sets)
   #
+  # and, mirroring `scores`, the rank index of the sorted sets (Store.Ranks), written at
+  # the same places.
+  #
   # member is the hash field, the list position (integer), the set member or the zset
   # member. value is the hash value / list element (nil when cold: read it from its
   # record), "" for a set member, the score for a zset member.
@@ -14,7 +17,7 @@ defmodule FerricStore.Store.Members do
   # publishing a committed entry's member writes, and rebuilding the rows at start-up.
 
   alias FerricStore.Bitcask
-  alias FerricStore.Store.Record
+  alias FerricStore.Store.{Ranks, Record}
 
   ## Lookups
 
@@ -89,16 +92,11 @@ defmodule FerricStore.Store.Members do
     end
   end
 
-  defp score_item(_tab, {_key, {_, f} = sk, m}) do
-    score =
-      case sk do
-        {0, _} -> :neg_inf
-        {2, _} -> :inf
-        {1, _} -> f
-      end
+  defp score_item(_tab, {_key, sk, m}), do: {{sk, m}, m, score_of_key(sk)}
 
-    {{sk, m}, m, score}
-  end
+  defp score_of_key({0, _}), do: :neg_inf
+  defp score_of_key({2, _}), do: :inf
+  defp score_of_key({1, f}), do: f
 
   defp after?(_o, :edge, _dir), do: true
   defp after?(o, {:at, s}, :asc), do: o >= s
@@ -190,50 +188,82 @@ defmodule FerricStore.Store.Members do
 
   ## Commit (called by the machine after the entry's records are appended)
 
-  @doc "Publishes the member writes of a committed batch into the shard's tables."
+  @doc """
+  Publishes the member writes of a committed batch into the shard's tables and the rank
+  index (Store.Ranks), which follows `scores` exactly.
+  """
   def publish(batch, locations, fid, tables) do
+    %{meta: meta} = tables
+
+    if batch.flushed or batch.dropped != %{} or batch.members != %{} do
+      # Odd while ETS and the rank index may disagree (see ZSets.zrank/4).
+      :ets.update_counter(meta, :member_writes, 1, {:member_writes, 0})
+      publish_members(batch, locations, fid, tables, Ranks.of(tables))
+      :ets.update_counter(meta, :member_writes, 1, {:member_writes, 0})
+    end
+
+    :ok
+  end
+
+  defp publish_members(batch, locations, fid, tables, ranks) do
     %{members: members, scores: scores, meta: meta} = tables
 
     if batch.flushed do
       :ets.delete_all_objects(members)
       :ets.delete_all_objects(scores)
+      Ranks.clear(ranks)
     end
 
-    Enum.each(batch.dropped, fn {key, _} -> drop(tables, key) end)
+    Enum.each(batch.dropped, fn {key, _} -> drop(tables, ranks, key) end)
 
-    Enum.each(batch.members, fn {key, ms} ->
-      Enum.each(ms, fn {member, entry} ->
-        k = {key, member}
+    rank_ops =
+      Enum.reduce(batch.members, [], fn {key, ms}, ops ->
+        Enum.reduce(ms, ops, fn {member, entry}, ops ->
+          k = {key, member}
 
-        case :ets.lookup(members, k) do
-          [{_, old, _gen, old_fid, _, size}] ->
-            :ets.update_counter(meta, {:dead, old_fid}, size, {{:dead, old_fid}, 0})
+          ops =
+            case :ets.lookup(members, k) do
+              [{_, old, _gen, old_fid, _, size}] ->
+                :ets.update_counter(meta, {:dead, old_fid}, size, {{:dead, old_fid}, 0})
 
-            if is_float(old) or old in [:inf, :neg_inf],
-              do: :ets.delete(scores, {key, score_key(old), member})
+                if score?(old) do
+                  :ets.delete(scores, {key, score_key(old), member})
+                  [{:del, key, old, member} | ops]
+                else
+                  ops
+                end
 
-          [] ->
-            :ok
-        end
+              [] ->
+                ops
+            end
 
-        case entry do
-          :deleted ->
-            :ets.delete(members, k)
+          case entry do
+            :deleted ->
+              :ets.delete(members, k)
+              ops
 
-          {:m, value, gen, i} ->
-            {off, size} = elem(locations, i)
-            :ets.insert(members, {k, value, gen, fid, off, size})
+            {:m, value, gen, i} ->
+              {off, size} = elem(locations, i)
+              :ets.insert(members, {k, value, gen, fid, off, size})
 
-            if is_float(value) or value in [:inf, :neg_inf],
-              do: :ets.insert(scores, {{key, score_key(value), member}})
-        end
+              if score?(value) do
+                :ets.insert(scores, {{key, score_key(value), member}})
+                [{:add, key, value, member} | ops]
+              else
+                ops
+              end
+          end
+        end)
       end)
-    end)
+
+    Ranks.update(ranks, Enum.reverse(rank_ops))
   end
+
+  defp score?(value), do: is_float(value) or value in [:inf, :neg_inf]
 
   # Removes every member row of `key` (O(N) in memory; on disk the header tombstone or
   # a new generation already hides them).
-  defp drop(%{members: members, scores: scores, meta: meta}, key) do
+  defp drop(%{members: members, scores: scores, meta: meta}, ranks, key) do
     pattern = {{key, :_}, :_, :_, :"$1", :_, :"$2"}
 
     members
@@ -245,6 +275,7 @@ defmodule FerricStore.Store.Members do
 
     :ets.select_delete(members, [{{{key, :_}, :_, :_, :_, :_, :_}, [], [true]}])
     :ets.select_delete(scores, [{{{key, :_, :_}}, [], [true]}])
+    Ranks.drop_key(ranks, key)
   end
 
   ## Start-up
@@ -253,6 +284,7 @@ defmodule FerricStore.Store.Members do
   def clear(tables) do
     :ets.delete_all_objects(tables.members)
     :ets.delete_all_objects(tables.scores)
+    Ranks.clear(Ranks.of(tables))
   end
 
   @doc """
@@ -306,7 +338,10 @@ defmodule FerricStore.Store.Members do
     end
   end
 
-  @doc "Drops members without a live header of their generation; rebuilds the score index."
+  @doc """
+  Drops members without a live header of their generation; rebuilds the score index and
+  then the rank index from it.
+  """
   def finish_load(tables) do
     %{members: members, scores: scores, keydir: keydir} = tables
 
@@ -325,6 +360,18 @@ defmodule FerricStore.Store.Members do
       :ok,
       members
     )
+
+    # In `scores` order: each set is built by appends, which leave its chunks full.
+    ranks = Ranks.of(tables)
+    Ranks.clear(ranks)
+    load_ranks(ranks, :ets.select(scores, [{{:"$1"}, [], [:"$1"]}], 1000))
+  end
+
+  defp load_ranks(_ranks, :"$end_of_table"), do: :ok
+
+  defp load_ranks(ranks, {rows, cont}) do
+    Ranks.update(ranks, for({key, sk, m} <- rows, do: {:add, key, score_of_key(sk), m}))
+    load_ranks(ranks, :ets.select(cont))
   end
 
   @doc false

@@ -7,15 +7,19 @@
 //! `CHUNK_BYTES` of file data or a few thousand records): calls whose work grows with
 //! their input return a continuation that the Elixir wrapper loops on. `fsync` runs on a
 //! short-lived Rust thread that messages the caller.
+//!
+//! The one piece of state is the sorted sets' rank index (`RankRes`, one per shard).
 
 use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use ferricstore_engine::compact::{self, Cursor};
 use ferricstore_engine::data::{self, NextRecord, ScanStatus, CHUNK_BYTES};
 use ferricstore_engine::format::{EntryRef, DATA_MAGIC, FILE_HEADER_LEN};
 use ferricstore_engine::hint::{self, BuildStep, ReadStep};
+use ferricstore_engine::rank::{self, LexBound, RankIndex, RankedSet, Score, ScoreBound};
 use ferricstore_engine::Error;
 use rustler::env::OwnedEnv;
 use rustler::types::binary::{Binary, NewBinary, OwnedBinary};
@@ -26,6 +30,7 @@ mod atoms {
     rustler::atoms! {
         ok, error, more, done, torn, corrupt, none, tombstone, io,
         checksum_mismatch, eof, bad_header, too_large, unknown,
+        inf, neg_inf, add, del, rank, score, lex, after, neg, pos, nil,
     }
 }
 
@@ -503,6 +508,357 @@ fn compact_step<'a>(
         Ok((atoms::ok(), rest).encode(env))
     } else {
         Ok(started)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sorted sets' rank index (engine `rank`), one per shard
+// ---------------------------------------------------------------------------------------
+
+/// The rank index of one shard's sorted sets. Readers are any caller processes (ZRANK,
+/// ZRANGE...); the only writer is the shard's Raft machine, which applies each committed
+/// entry's member changes right after it writes them to ETS.
+struct RankRes {
+    index: RwLock<RankIndex>,
+}
+
+#[rustler::resource_impl]
+impl rustler::Resource for RankRes {}
+
+/// Most operations one `rank_update` step applies (each is O(log N) plus moving at most
+/// one chunk of 512 entries: a few hundred ns).
+const MAX_RANK_OPS: usize = 1000;
+/// Most items one `rank_range` step returns, and about the most member bytes it copies.
+const MAX_RANGE_ITEMS: usize = 1000;
+const MAX_RANGE_BYTES: usize = 1024 * 1024;
+/// Sets (or whole indexes) with more members than this are freed on a Rust thread: freeing
+/// a million members takes tens of milliseconds.
+const FREE_INLINE_MAX: usize = 4096;
+
+fn poisoned() -> rustler::Error {
+    rustler::Error::RaiseAtom("rank_index_poisoned")
+}
+
+fn read_index(res: &RankRes) -> NifResult<RwLockReadGuard<'_, RankIndex>> {
+    res.index.read().map_err(|_| poisoned())
+}
+
+fn write_index(res: &RankRes) -> NifResult<RwLockWriteGuard<'_, RankIndex>> {
+    res.index.write().map_err(|_| poisoned())
+}
+
+/// Drops `value` here, or on a short-lived thread when it holds more than
+/// `FREE_INLINE_MAX` members.
+fn free<T: Send + 'static>(value: T, members: usize) {
+    if members > FREE_INLINE_MAX {
+        // If no thread can be started, the closure (and the value) is dropped here.
+        let _ = std::thread::Builder::new()
+            .name("ferricstore-free".into())
+            .spawn(move || drop(value));
+    }
+}
+
+/// A score from Elixir: a float (an integer is accepted too), `:inf` or `:neg_inf`.
+fn decode_score(t: Term) -> NifResult<Score> {
+    if let Ok(f) = t.decode::<f64>() {
+        return Score::new(f).ok_or(rustler::Error::BadArg);
+    }
+    if let Ok(i) = t.decode::<i64>() {
+        return Score::new(i as f64).ok_or(rustler::Error::BadArg);
+    }
+    let a: Atom = t.decode()?;
+    if a == atoms::inf() {
+        Ok(Score::INF)
+    } else if a == atoms::neg_inf() {
+        Ok(Score::NEG_INF)
+    } else {
+        Err(rustler::Error::BadArg)
+    }
+}
+
+fn encode_score(env: Env<'_>, s: Score) -> Term<'_> {
+    let f = s.get();
+    if f == f64::INFINITY {
+        atoms::inf().encode(env)
+    } else if f == f64::NEG_INFINITY {
+        atoms::neg_inf().encode(env)
+    } else {
+        f.encode(env)
+    }
+}
+
+/// `{inclusive?, score}` (Elixir's score bounds in `FerricStore.Commands.ZSets`).
+fn decode_score_bound(t: Term) -> NifResult<ScoreBound> {
+    let (inclusive, score): (bool, Term) = t.decode()?;
+    Ok(ScoreBound {
+        score: decode_score(score)?,
+        inclusive,
+    })
+}
+
+/// `:neg` (`-`), `:pos` (`+`) or `{inclusive?, member}`.
+fn decode_lex_bound<'a>(t: Term<'a>) -> NifResult<LexBound<'a>> {
+    if let Ok(a) = t.decode::<Atom>() {
+        return if a == atoms::neg() {
+            Ok(LexBound::Min)
+        } else if a == atoms::pos() {
+            Ok(LexBound::Max)
+        } else {
+            Err(rustler::Error::BadArg)
+        };
+    }
+    let (inclusive, member): (bool, Binary<'a>) = t.decode()?;
+    let m = member.as_slice();
+    Ok(if inclusive {
+        LexBound::Inclusive(m)
+    } else {
+        LexBound::Exclusive(m)
+    })
+}
+
+/// A LIMIT count: negative means all.
+fn decode_count(t: Term) -> NifResult<usize> {
+    let c: i64 = t.decode()?;
+    Ok(usize::try_from(c).unwrap_or(usize::MAX))
+}
+
+/// Where a range starts (a position in ascending order), how many items it has, and in
+/// which direction it goes.
+struct Walk {
+    first: usize,
+    count: usize,
+    rev: bool,
+}
+
+impl Walk {
+    const EMPTY: Walk = Walk {
+        first: 0,
+        count: 0,
+        rev: false,
+    };
+
+    /// `skip` then at most `limit` of the positions `[lo, hi)`, from `hi` down when `rev`.
+    fn within(lo: usize, hi: usize, skip: usize, limit: usize, rev: bool) -> Walk {
+        let avail = hi.saturating_sub(lo).saturating_sub(skip);
+        if avail == 0 || limit == 0 {
+            return Walk::EMPTY;
+        }
+        let first = if rev { hi - 1 - skip } else { lo + skip };
+        Walk {
+            first,
+            count: avail.min(limit),
+            rev,
+        }
+    }
+}
+
+/// Resolves a range spec against `set`; None when it is a lex range over members of
+/// different scores (undefined in Redis: the caller walks instead).
+///
+/// - `{:rank, start, stop}`: Redis' ZRANGE indexes (negative from the end; with `rev`
+///   they count from the highest member);
+/// - `{:score, min, max, offset, count}` / `{:lex, min, max, offset, count}`: BYSCORE /
+///   BYLEX with LIMIT (count < 0: all), from `max` down with `rev`;
+/// - `{:after, score, member, count}`: the next `count` members after `(score, member)`
+///   in the walk's direction (how the Elixir wrapper continues a range).
+fn resolve(set: &RankedSet, spec: Term, rev: bool) -> NifResult<Option<Walk>> {
+    let parts = rustler::types::tuple::get_tuple(spec)?;
+    let kind: Atom = parts.first().ok_or(rustler::Error::BadArg)?.decode()?;
+    let len = set.len();
+    let walk = match parts.as_slice() {
+        [_, start, stop] if kind == atoms::rank() => {
+            match rank::rank_span(len, start.decode()?, stop.decode()?) {
+                None => Walk::EMPTY,
+                Some((a, b)) => Walk {
+                    first: if rev { len - 1 - a } else { a },
+                    count: b - a + 1,
+                    rev,
+                },
+            }
+        }
+        [_, min, max, offset, count] if kind == atoms::score() => {
+            let (lo, hi) = set.score_span(decode_score_bound(*min)?, decode_score_bound(*max)?);
+            Walk::within(lo, hi, offset.decode()?, decode_count(*count)?, rev)
+        }
+        [_, min, max, offset, count] if kind == atoms::lex() => {
+            match set.lex_span(decode_lex_bound(*min)?, decode_lex_bound(*max)?) {
+                None => return Ok(None),
+                Some((lo, hi)) => {
+                    Walk::within(lo, hi, offset.decode()?, decode_count(*count)?, rev)
+                }
+            }
+        }
+        [_, score, member, count] if kind == atoms::after() => {
+            let (score, member) = (decode_score(*score)?, member.decode::<Binary>()?);
+            let count = decode_count(*count)?;
+            if rev {
+                let below = set.count_before(score, member.as_slice(), false);
+                Walk::within(0, below, 0, count, true)
+            } else {
+                let upto = set.count_before(score, member.as_slice(), true);
+                Walk::within(upto, len, 0, count, false)
+            }
+        }
+        _ => return Err(rustler::Error::BadArg),
+    };
+    Ok(Some(walk))
+}
+
+#[rustler::nif]
+fn rank_new() -> ResourceArc<RankRes> {
+    ResourceArc::new(RankRes {
+        index: RwLock::new(RankIndex::new()),
+    })
+}
+
+/// Applies a bounded prefix of `ops`, in order: `{:add, key, score, member}` and
+/// `{:del, key, score, member}`. Returns `:ok`, or `{:more, rest}` for the wrapper to
+/// continue (the write lock is not held across steps).
+#[rustler::nif]
+fn rank_update<'a>(env: Env<'a>, res: ResourceArc<RankRes>, ops: Term<'a>) -> NifResult<Term<'a>> {
+    let _charge = Charge::new(env);
+
+    let mut index = write_index(&res)?;
+    let mut rest = ops;
+    let mut done = 0;
+    while !rest.is_empty_list() && done < MAX_RANK_OPS {
+        let (head, tail) = rest.list_get_cell()?;
+        let (op, key, score, member): (Atom, Binary, Term, Binary) = head.decode()?;
+        let score = decode_score(score)?;
+        if op == atoms::add() {
+            index.insert(key.as_slice(), score, member.as_slice());
+        } else if op == atoms::del() {
+            index.remove(key.as_slice(), score, member.as_slice());
+        } else {
+            return Err(rustler::Error::BadArg);
+        }
+        rest = tail;
+        done += 1;
+    }
+    if rest.is_empty_list() {
+        Ok(atoms::ok().encode(env))
+    } else {
+        Ok((atoms::more(), rest).encode(env))
+    }
+}
+
+/// Forgets every member of `key` (a deleted, expired or overwritten sorted set).
+#[rustler::nif]
+fn rank_drop_key(res: ResourceArc<RankRes>, key: Binary) -> NifResult<Atom> {
+    let removed = write_index(&res)?.remove_key(key.as_slice());
+    if let Some(set) = removed {
+        let n = set.len();
+        free(set, n);
+    }
+    Ok(atoms::ok())
+}
+
+/// Forgets every key (FLUSHDB / FLUSHALL). Also the way out of a poisoned lock.
+#[rustler::nif]
+fn rank_clear(res: ResourceArc<RankRes>) -> Atom {
+    let old = match res.index.write() {
+        Ok(mut index) => index.take(),
+        Err(poisoned) => {
+            let old = poisoned.into_inner().take();
+            res.index.clear_poison();
+            old
+        }
+    };
+    let n = old.member_count() + old.key_count();
+    free(old, n);
+    atoms::ok()
+}
+
+/// The 0-based rank of `(score, member)` in `key` (from the highest member with `rev`),
+/// or nil when it is not there.
+#[rustler::nif]
+fn rank_of(
+    res: ResourceArc<RankRes>,
+    key: Binary,
+    score: Term,
+    member: Binary,
+    rev: bool,
+) -> NifResult<Option<usize>> {
+    let score = decode_score(score)?;
+    let index = read_index(&res)?;
+    let Some(set) = index.get(key.as_slice()) else {
+        return Ok(None);
+    };
+    Ok(set
+        .rank(score, member.as_slice())
+        .map(|r| if rev { set.len() - 1 - r } else { r }))
+}
+
+/// The `{member, score}` items of a range of `key` (spec as in `resolve`), in the walk's
+/// order: `{:ok, items}`, `{:more, items, left}` when the step stopped at its bound
+/// (continue with `{:after, last_score, last_member, left}`), or nil for a lex range over
+/// different scores.
+#[rustler::nif]
+fn rank_range<'a>(
+    env: Env<'a>,
+    res: ResourceArc<RankRes>,
+    key: Binary,
+    spec: Term<'a>,
+    rev: bool,
+) -> NifResult<Term<'a>> {
+    let _charge = Charge::new(env);
+
+    let index = read_index(&res)?;
+    let Some(set) = index.get(key.as_slice()) else {
+        return Ok((atoms::ok(), Vec::<Term>::new()).encode(env));
+    };
+    let Some(walk) = resolve(set, spec, rev)? else {
+        return Ok(atoms::nil().encode(env));
+    };
+    let iter: Box<dyn Iterator<Item = (Score, &[u8])>> = match walk {
+        Walk { count: 0, .. } => Box::new(std::iter::empty()),
+        Walk {
+            first, rev: true, ..
+        } => Box::new(set.iter_rev_from(first)),
+        Walk { first, .. } => Box::new(set.iter_from(first)),
+    };
+    let mut items = Vec::with_capacity(walk.count.min(MAX_RANGE_ITEMS));
+    let mut bytes = 0;
+    for (score, member) in iter.take(walk.count) {
+        if items.len() == MAX_RANGE_ITEMS || (bytes >= MAX_RANGE_BYTES && !items.is_empty()) {
+            break;
+        }
+        bytes += member.len();
+        items.push(make_tuple(
+            env,
+            &[new_binary(env, member), encode_score(env, score)],
+        ));
+    }
+    if items.len() < walk.count {
+        let left = walk.count - items.len();
+        Ok((atoms::more(), items, left).encode(env))
+    } else {
+        Ok((atoms::ok(), items).encode(env))
+    }
+}
+
+/// How many members of `key` a `{:score, min, max}` or `{:lex, min, max}` range holds
+/// (ZCOUNT, ZLEXCOUNT), or nil for a lex range over different scores.
+#[rustler::nif]
+fn rank_count(res: ResourceArc<RankRes>, key: Binary, spec: Term) -> NifResult<Option<usize>> {
+    let parts = rustler::types::tuple::get_tuple(spec)?;
+    let [kind, min, max] = parts.as_slice() else {
+        return Err(rustler::Error::BadArg);
+    };
+    let kind: Atom = kind.decode()?;
+    let index = read_index(&res)?;
+    let Some(set) = index.get(key.as_slice()) else {
+        return Ok(Some(0));
+    };
+    if kind == atoms::score() {
+        let (lo, hi) = set.score_span(decode_score_bound(*min)?, decode_score_bound(*max)?);
+        Ok(Some(hi - lo))
+    } else if kind == atoms::lex() {
+        Ok(set
+            .lex_span(decode_lex_bound(*min)?, decode_lex_bound(*max)?)
+            .map(|(lo, hi)| hi - lo))
+    } else {
+        Err(rustler::Error::BadArg)
     }
 }
 

@@ -192,6 +192,27 @@ defmodule FerricStore.Test.Differential.KnownBugs do
             match?({:error, _}, r) and
             f == {:error, "ERR value is not an integer or out of range"}
         end
+      },
+      %{
+        id: "B13",
+        title:
+          "Sorted sets: Redis keeps a score of -0 only in a skiplist (a listpack stores 0); " <>
+            "FerricStore's ZSCORE always answers -0, its ranges and pops always 0",
+        fixed: false,
+        repro: [
+          cmd(["ZADD", "small", "-0", "a", "1", "b"]),
+          cmd(["ZSCORE", "small", "a"]),
+          cmd(["ZADD", "big" | Enum.flat_map(1..129, &["1", "m#{&1}"])]),
+          cmd(["ZADD", "big", "-0", "a"]),
+          cmd(["ZSCORE", "big", "a"]),
+          cmd(["ZRANGE", "big", "0", "0", "WITHSCORES"]),
+          cmd(["ZPOPMIN", "big"])
+        ],
+        match: fn step, r, f ->
+          name(step) in ~w(zscore zmscore zrange zrangebyscore zrevrange zrevrangebyscore
+                           zpopmin zpopmax zincrby) and
+            r != f and ("-0" in List.flatten([r]) or "-0" in List.flatten([f]))
+        end
       }
     ]
   end

@@ -21,6 +21,9 @@ defmodule FerricStore.Store.CompactionCollectionsTest do
       hash: cmd(name, ["HGETALL", "h"]),
       set: cmd(name, ["SMEMBERS", "s"]) |> sorted(),
       zset: cmd(name, ["ZRANGE", "z", "0", "-1", "WITHSCORES"]),
+      zranks: for(i <- [1, 15, 30], do: cmd(name, ["ZRANK", "z", "z#{i}"])),
+      zrev: cmd(name, ["ZREVRANGE", "z", "-5", "-2"]),
+      zcount: cmd(name, ["ZCOUNT", "z", "(10", "60"]),
       list: cmd(name, ["LRANGE", "l", "0", "-1"]),
       gone: cmd(name, ["EXISTS", "gone"])
     }
