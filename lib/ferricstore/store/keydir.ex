@@ -50,10 +50,8 @@ defmodule FerricStore.Store.Keydir do
   @doc "Creates the shard's tables, owned by the calling process."
   @spec create(tables()) :: :ok
   def create(%{keydir: k, expiry: e, files: f, meta: m} = tables) do
-    # Written by one process (the machine), except at start-up, when one loader per
-    # scheduler fills them (FerricStore.Store.Recovery).
-    :ets.new(k, [:set, :public, :named_table, read_concurrency: true, write_concurrency: :auto])
-    :ets.new(e, [:ordered_set, :public, :named_table, write_concurrency: true])
+    :ets.new(k, [:set, :public, :named_table, read_concurrency: true])
+    :ets.new(e, [:ordered_set, :public, :named_table])
     :ets.new(f, [:set, :public, :named_table, read_concurrency: true])
     :ets.new(m, [:set, :public, :named_table, read_concurrency: true])
     :ets.new(tables.members, [:ordered_set, :public, :named_table, read_concurrency: true])

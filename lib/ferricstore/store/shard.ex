@@ -8,9 +8,11 @@ defmodule FerricStore.Store.Shard do
   use GenServer
 
   alias FerricStore.Bitcask
-  alias FerricStore.Store.{Compactor, Files, Keydir, Recovery}
+  alias FerricStore.Store.{Compactor, Files, Keydir, Record}
 
   require Logger
+
+  @scan_chunk 50_000
 
   ## Public API
 
@@ -68,7 +70,7 @@ defmodule FerricStore.Store.Shard do
     })
 
     Keydir.put_meta(tables.meta, :dir, dir)
-    stats = Recovery.run(dir, tables)
+    stats = recover(dir, tables)
     server_id = server_id(instance, shard)
     :ok = start_ra(opts[:ra_system], server_id, instance, shard, opts)
 
@@ -328,6 +330,349 @@ defmodule FerricStore.Store.Shard do
       _ ->
         Process.sleep(25)
         await_leader(server_id, tries - 1)
+    end
+  end
+
+  # Rebuilds the keydir from the data files: hint files for sealed files (a scan when a
+  # hint is missing or corrupt), a CRC-checked scan of the active file cut at the last
+  # complete Raft entry.
+  defp recover(dir, tables) do
+    started = System.monotonic_time(:millisecond)
+    fids = Files.list(dir)
+    now = System.os_time(:millisecond)
+    stats = %{files: length(fids), loaded: 0, skipped: 0, truncated_bytes: 0, applied: 0}
+
+    {sealed, active} =
+      case fids do
+        [] -> {[], Files.first()}
+        _ -> {Enum.drop(fids, -1), List.last(fids)}
+      end
+
+    sealed =
+      Enum.map(sealed, fn fid ->
+        {:ok, file} = Bitcask.open_read(data_path(dir, fid))
+        {:ok, size} = Bitcask.size(file)
+        :ets.insert(tables.files, {fid, file})
+        Keydir.put_meta(tables.meta, {:size, fid}, size)
+        {fid, file}
+      end)
+
+    {:ok, file} = Bitcask.open(data_path(dir, active))
+    :ets.insert(tables.files, {active, file})
+
+    # Reading the files (hint files, scans) and filling ETS take about as long each:
+    # a reader process reads ahead while this process inserts.
+    plan =
+      Enum.map(sealed, fn {fid, f} -> {:sealed, fid, f, hint_path(dir, fid)} end) ++
+        [{:active, active, file}]
+
+    reader = start_reader(plan)
+
+    stats =
+      Enum.reduce(sealed, stats, fn {fid, f}, stats ->
+        load_sealed(dir, fid, f, tables, now, stats)
+      end)
+
+    {stats, end_offset} = load_active(file, active, tables, now, stats)
+    stop_reader(reader)
+    FerricStore.Store.Members.finish_load(tables)
+    Keydir.put_meta(tables.meta, :active, {active, file, end_offset})
+    Keydir.put_meta(tables.meta, :applied, stats.applied)
+    stats = Map.put(stats, :load_ms, System.monotonic_time(:millisecond) - started)
+    Keydir.put_meta(tables.meta, :recovery, stats)
+
+    if stats.skipped > 0 or stats.truncated_bytes > 0 do
+      Logger.warning("FerricStore recovery in #{dir}: #{inspect(stats)}")
+    end
+
+    stats
+  end
+
+  ## Read-ahead at start-up
+  #
+  # The reader performs, in order, exactly the reads the loader will ask for: per sealed
+  # file its hint file, and a scan of the file when the hint is missing or unusable; then
+  # the scan of the active file. Scans follow {:more, next} and stop at any other status
+  # (a resync after corruption is read by the loader itself). At most two results wait
+  # in the loader's mailbox.
+
+  @read_ahead 2
+
+  defp start_reader(plan) do
+    loader = self()
+    pid = spawn_link(fn -> read_plan(plan, loader, @read_ahead) end)
+    Process.put(:ferricstore_reader, pid)
+    pid
+  end
+
+  defp stop_reader(pid) do
+    Process.delete(:ferricstore_reader)
+    Process.unlink(pid)
+    Process.exit(pid, :kill)
+    flush_reads()
+  end
+
+  defp flush_reads do
+    receive do
+      {:read_ahead, _, _} -> flush_reads()
+    after
+      0 -> :ok
+    end
+  end
+
+  defp read_plan([], _loader, _credits), do: :ok
+
+  defp read_plan([{:sealed, fid, file, hint} | rest], loader, credits) do
+    start = Bitcask.header_size()
+
+    {credits, resume} =
+      case if(File.exists?(hint), do: Bitcask.hint_open(hint), else: :no_hint) do
+        {:ok, h} -> read_hints(h, fid, start, start, loader, credits)
+        other -> {emit(loader, {:hint, fid, start}, other, credits), start}
+      end
+
+    credits = if resume, do: read_scans(file, fid, resume, loader, credits), else: credits
+    read_plan(rest, loader, credits)
+  end
+
+  defp read_plan([{:active, fid, file} | rest], loader, credits) do
+    credits = read_scans(file, fid, Bitcask.header_size(), loader, credits)
+    read_plan(rest, loader, credits)
+  end
+
+  # Hint chunks one by one (the loader inserts one while the next is read). Returns the
+  # data offset to scan from when the hint turns out bad part-way, nil when it was whole.
+  defp read_hints(hint, fid, offset, resume, loader, credits) do
+    result = Bitcask.hint_step(hint, offset)
+    credits = emit(loader, {:hint, fid, offset}, result, credits)
+
+    case result do
+      {:ok, entries, {:more, next}} ->
+        read_hints(hint, fid, next, resume_after(entries, resume), loader, credits)
+
+      {:ok, _entries, :done} ->
+        {credits, nil}
+
+      _error ->
+        {credits, resume}
+    end
+  end
+
+  # Where the data file continues after the records of these hint entries.
+  defp resume_after([], resume), do: resume
+
+  defp resume_after(entries, _resume) do
+    {_key, off, size, _exp, _seq, _flags} = List.last(entries)
+    off + size
+  end
+
+  defp read_scans(file, fid, offset, loader, credits) do
+    result = Bitcask.scan(file, offset, @scan_chunk)
+    credits = emit(loader, {:scan, fid, offset}, result, credits)
+
+    case result do
+      {:ok, _, {:more, next}} -> read_scans(file, fid, next, loader, credits)
+      _ -> credits
+    end
+  end
+
+  defp emit(loader, key, result, 0) do
+    receive do
+      :read_credit -> emit(loader, key, result, 1)
+    end
+  end
+
+  defp emit(loader, key, result, credits) do
+    send(loader, {:read_ahead, key, result})
+    credits - 1
+  end
+
+  # The loader's side: a planned read comes from the reader, in order.
+  defp planned_read(key) do
+    reader = Process.get(:ferricstore_reader)
+
+    receive do
+      {:read_ahead, ^key, result} ->
+        send(reader, :read_credit)
+        result
+    end
+  end
+
+  defp load_sealed(dir, fid, file, tables, now, stats) do
+    start = Bitcask.header_size()
+    load_hints(dir, fid, file, tables, now, stats, start, start)
+  end
+
+  # A sealed file is loaded from its hint file, chunk by chunk. When the hint is missing
+  # or bad part-way, the entries already loaded are valid (each is CRC-checked) and the
+  # data file is scanned from the end of the last one.
+  defp load_hints(dir, fid, file, tables, now, stats, offset, resume) do
+    case planned_read({:hint, fid, offset}) do
+      {:ok, entries, {:more, next}} ->
+        stats = load_entries(entries, fid, tables, now, stats)
+        load_hints(dir, fid, file, tables, now, stats, next, resume_after(entries, resume))
+
+      {:ok, entries, :done} ->
+        load_entries(entries, fid, tables, now, stats)
+
+      other ->
+        if other != :no_hint do
+          Logger.warning(
+            "hint file #{hint_path(dir, fid)} unusable (#{inspect(other)}), scanning its data file"
+          )
+        end
+
+        {stats, _pending, _end} = scan_all(file, fid, tables, now, stats, true, resume)
+        stats
+    end
+  end
+
+  defp load_active(file, fid, tables, now, stats) do
+    # Records after the last BATCH_END belong to a Raft entry that was not completely
+    # written: drop them (ra replays that entry) and cut the file there.
+    {stats, _pending, cut} = scan_all(file, fid, tables, now, stats, false)
+    {:ok, size} = Bitcask.size(file)
+
+    if size > cut do
+      :ok = Bitcask.truncate(file, cut)
+      {%{stats | truncated_bytes: stats.truncated_bytes + size - cut}, cut}
+    else
+      {stats, cut}
+    end
+  end
+
+  # Scans a whole data file, loading complete entries. Returns the records of a trailing
+  # incomplete entry and the end of the last complete entry.
+  #
+  # In a sealed file (fsynced when it was sealed) a corrupt record is counted and
+  # skipped: the scan resumes at the next valid record. In the active file everything
+  # from the first bad record on is cut instead: the records after it may come from
+  # writes the kernel had not flushed in order, and ra replays every entry after the
+  # last checkpoint, which is where any such hole must lie.
+  defp scan_all(file, fid, tables, now, stats, resync?, start \\ Bitcask.header_size()) do
+    scan_from(file, fid, start, tables, now, stats, [], start, {resync?, true})
+  end
+
+  # `planned?`: this scan step is one the reader reads ahead (false after a resync).
+  defp scan_from(file, fid, offset, tables, now, stats, pending, good_end, {resync?, planned?}) do
+    {:ok, entries, status} =
+      if planned?,
+        do: planned_read({:scan, fid, offset}),
+        else: Bitcask.scan(file, offset, @scan_chunk)
+
+    {stats, pending, good_end} =
+      Enum.reduce(entries, {stats, pending, good_end}, fn entry, {stats, pending, good_end} ->
+        {_key, off, size, _exp, _seq, flags} = entry
+
+        if Bitcask.batch_end?(flags) do
+          stats =
+            [entry | pending]
+            |> Enum.reverse()
+            |> load_entries(fid, tables, now, stats)
+
+          {stats, [], off + size}
+        else
+          {stats, [entry | pending], good_end}
+        end
+      end)
+
+    case status do
+      {:more, next} ->
+        scan_from(file, fid, next, tables, now, stats, pending, good_end, {resync?, planned?})
+
+      {:done, _end} ->
+        {stats, Enum.reverse(pending), good_end}
+
+      {bad, at} when bad in [:torn, :corrupt] and resync? ->
+        # In a sealed file a flipped length bit looks like a torn tail: look for the
+        # next valid record either way.
+        # A sealed file holds whole entries only: the valid records before the bad
+        # one are loaded as they are.
+        stats = pending |> Enum.reverse() |> load_entries(fid, tables, now, stats)
+
+        stats = %{stats | skipped: stats.skipped + 1}
+
+        case Bitcask.next_record(file, at + 1) do
+          {:ok, next} ->
+            scan_from(file, fid, next, tables, now, stats, [], good_end, {true, false})
+
+          :none ->
+            {stats, [], good_end}
+        end
+
+      {:torn, _at} ->
+        {stats, Enum.reverse(pending), good_end}
+
+      {:corrupt, _at} ->
+        {%{stats | skipped: stats.skipped + 1}, Enum.reverse(pending), good_end}
+    end
+  end
+
+  # Start-up cost is dominated by this loop (a million keys: about a million ETS
+  # inserts), so the common case, a live string key seen for the first time, is one
+  # insert_new; counters are kept outside the per-entry path.
+  defp load_entries(entries, fid, tables, now, stats) do
+    applied = load_loop(entries, fid, tables, now, stats.applied)
+    %{stats | loaded: stats.loaded + length(entries), applied: applied}
+  end
+
+  defp load_loop([], _fid, _tables, _now, applied), do: applied
+
+  # <<0, key>> is a string record (Record); flags 0 or BATCH_END only: not a tombstone.
+  defp load_loop(
+         [{<<0, key::binary>>, off, size, exp, seq, flags} = entry | rest],
+         fid,
+         tables,
+         now,
+         applied
+       )
+       when flags in [0, 2] and (exp == 0 or exp > now) do
+    if :ets.insert_new(tables.keydir, {key, :string, nil, exp, fid, off, size}) do
+      if exp != 0, do: :ets.insert(tables.expiry, {{exp, key}})
+    else
+      load_entry(entry, fid, tables, now)
+    end
+
+    load_loop(rest, fid, tables, now, max(applied, seq))
+  end
+
+  defp load_loop([{_, _, _, _, seq, _} = entry | rest], fid, tables, now, applied) do
+    load_entry(entry, fid, tables, now)
+    load_loop(rest, fid, tables, now, max(applied, seq))
+  end
+
+  defp load_entry({disk_key, off, size, exp, seq, flags}, fid, tables, now) do
+    case Record.decode(disk_key) do
+      :flush ->
+        :ets.delete_all_objects(tables.keydir)
+        :ets.delete_all_objects(tables.expiry)
+        FerricStore.Store.Members.clear(tables)
+
+      {type, key} ->
+        old_exp =
+          case :ets.lookup(tables.keydir, key) do
+            [{_, _, _, e, old_fid, _, old_size}] ->
+              :ets.update_counter(tables.meta, {:dead, old_fid}, old_size, {{:dead, old_fid}, 0})
+              e
+
+            [] ->
+              0
+          end
+
+        if Bitcask.tombstone?(flags) or (exp != 0 and exp <= now) do
+          :ets.delete(tables.keydir, key)
+          Keydir.reindex_expiry(tables.expiry, key, old_exp, 0)
+        else
+          :ets.insert(tables.keydir, {key, type, nil, exp, fid, off, size})
+          Keydir.reindex_expiry(tables.expiry, key, old_exp, exp)
+        end
+
+      collection when elem(collection, 0) in [:header, :member] ->
+        entry = {disk_key, off, size, exp, seq, flags}
+        FerricStore.Store.Members.load_entry(collection, entry, fid, tables, now)
+
+      :unknown ->
+        :ok
     end
   end
 end
