@@ -41,4 +41,5 @@ defmodule FerricStore.Bitcask.NIF do
   def rank_of(_ranks, _key, _score, _member, _rev), do: :erlang.nif_error(:nif_not_loaded)
   def rank_range(_ranks, _key, _spec, _rev), do: :erlang.nif_error(:nif_not_loaded)
   def rank_count(_ranks, _key, _spec), do: :erlang.nif_error(:nif_not_loaded)
+  def rank_memory(_ranks), do: :erlang.nif_error(:nif_not_loaded)
 end

@@ -3,7 +3,7 @@ defmodule FerricStore.Store.Info do
   # Figures about a running instance, for INFO, metrics and `FerricStore.info/1`.
 
   alias FerricStore.Store
-  alias FerricStore.Store.{Keydir, Shard}
+  alias FerricStore.Store.{Keydir, Ranks, Shard}
 
   @spec info(atom()) :: map()
   def info(instance) do
@@ -18,8 +18,7 @@ defmodule FerricStore.Store.Info do
     %{
       keys: sum(tables, &:ets.info(&1.keydir, :size)),
       expires: sum(tables, &:ets.info(&1.expiry, :size)),
-      used_memory:
-        sum(tables, &((:ets.info(&1.keydir, :memory) + :ets.info(&1.expiry, :memory)) * words)),
+      used_memory: sum(tables, &used_memory(&1, words)),
       shards: config.shards,
       data_dir: config.data_dir,
       started_at: config.started_at,
@@ -30,6 +29,13 @@ defmodule FerricStore.Store.Info do
   end
 
   defp sum(tables, fun), do: Enum.reduce(tables, 0, &(fun.(&1) + &2))
+
+  # What the data costs in memory: the keydir (hot values included), the expiry index,
+  # collection members and the sorted-set score index in ETS, and the rank index.
+  defp used_memory(tables, words) do
+    ets = [tables.keydir, tables.expiry, tables.members, tables.scores]
+    Enum.reduce(ets, 0, &(:ets.info(&1, :memory) * words + &2)) + Ranks.memory(Ranks.of(tables))
+  end
 
   defp merge_sum(map, acc), do: Map.merge(acc, map, fn _k, a, b -> a + b end)
 

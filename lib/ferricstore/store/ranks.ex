@@ -87,6 +87,10 @@ defmodule FerricStore.Store.Ranks do
   @spec count(t(), binary(), :score | :lex, term(), term()) :: non_neg_integer() | nil
   def count(ranks, key, by, min, max), do: NIF.rank_count(ranks, key, {by, min, max})
 
+  @doc "Approximate bytes the index holds (members, scores, chunk headers), for INFO."
+  @spec memory(t()) :: non_neg_integer()
+  def memory(ranks), do: NIF.rank_memory(ranks)
+
   # Steps continue after the last item returned, not at a rank: a write between two
   # steps can shift ranks, but never makes an item come twice.
   defp collect(ranks, key, spec, rev, acc) do

@@ -163,6 +163,8 @@ pub struct RankedSet<const MAX: usize = DEFAULT_MAX_CHUNK> {
     /// .. i`), empty while there is at most one chunk.
     tree: Vec<usize>,
     len: usize,
+    /// Total length of the members' bytes (for memory accounting).
+    member_bytes: usize,
 }
 
 impl<const MAX: usize> RankedSet<MAX> {
@@ -174,6 +176,7 @@ impl<const MAX: usize> RankedSet<MAX> {
             chunks: Vec::new(),
             tree: Vec::new(),
             len: 0,
+            member_bytes: 0,
         }
     }
 
@@ -187,12 +190,22 @@ impl<const MAX: usize> RankedSet<MAX> {
         self.len == 0
     }
 
+    /// Approximate heap bytes held: the entries and their members' bytes, the chunk
+    /// headers and the Fenwick tree (allocator slack and spare capacity not counted).
+    pub fn heap_bytes(&self) -> usize {
+        self.len * std::mem::size_of::<Entry>()
+            + self.member_bytes
+            + self.chunks.len() * std::mem::size_of::<Vec<Entry>>()
+            + self.tree.len() * std::mem::size_of::<usize>()
+    }
+
     /// Adds `(score, member)`; false (and no change) if it is already there. A member
     /// changing its score is a `remove` of the old pair and an `insert` of the new one.
     pub fn insert(&mut self, score: Score, member: &[u8]) -> bool {
         let Some(last) = self.chunks.len().checked_sub(1) else {
             self.chunks.push(vec![Entry::new(score, member)]);
             self.len = 1;
+            self.member_bytes = member.len();
             return true;
         };
         let ci = self.chunk_for(score, member);
@@ -202,6 +215,7 @@ impl<const MAX: usize> RankedSet<MAX> {
         };
         let entry = Entry::new(score, member);
         self.len += 1;
+        self.member_bytes += member.len();
         let chunk_len = self.chunks[ci].len();
         if chunk_len < MAX {
             self.chunks[ci].insert(pos, entry);
@@ -240,6 +254,7 @@ impl<const MAX: usize> RankedSet<MAX> {
         };
         chunk.remove(pos);
         self.len -= 1;
+        self.member_bytes -= member.len();
         // Give memory back when a chunk shrank well below what it holds.
         if chunk.capacity() > 4 * chunk.len().max(4) {
             let keep = 2 * chunk.len();
@@ -392,6 +407,10 @@ impl<const MAX: usize> RankedSet<MAX> {
         if n != self.len {
             return Err(format!("len {} but {n} elements", self.len));
         }
+        let bytes: usize = self.chunks.iter().flatten().map(|e| e.member.len()).sum();
+        if bytes != self.member_bytes {
+            return Err(format!("member_bytes {} but {bytes}", self.member_bytes));
+        }
         if self.chunks.len() <= 1 && !self.tree.is_empty() {
             return Err("tree for a single chunk".into());
         }
@@ -541,7 +560,13 @@ impl<const MAX: usize> RankedSet<MAX> {
 pub struct RankIndex {
     sets: HashMap<Box<[u8]>, RankedSet>,
     members: usize,
+    /// Running total of [`RankIndex::heap_bytes`].
+    bytes: usize,
 }
+
+/// Per-key overhead counted by [`RankIndex::heap_bytes`]: the map slot (boxed key and
+/// set header) besides the key's bytes.
+const KEY_OVERHEAD: usize = std::mem::size_of::<(Box<[u8]>, RankedSet)>() + 8;
 
 impl RankIndex {
     /// An empty index.
@@ -552,10 +577,16 @@ impl RankIndex {
     /// Adds `(score, member)` to `key`; false if it was already there.
     pub fn insert(&mut self, key: &[u8], score: Score, member: &[u8]) -> bool {
         let added = match self.sets.get_mut(key) {
-            Some(set) => set.insert(score, member),
+            Some(set) => {
+                let before = set.heap_bytes();
+                let added = set.insert(score, member);
+                self.bytes = self.bytes + set.heap_bytes() - before;
+                added
+            }
             None => {
                 let mut set = RankedSet::new();
                 set.insert(score, member);
+                self.bytes += KEY_OVERHEAD + key.len() + set.heap_bytes();
                 self.sets.insert(key.into(), set);
                 true
             }
@@ -569,8 +600,11 @@ impl RankIndex {
         let Some(set) = self.sets.get_mut(key) else {
             return false;
         };
+        let before = set.heap_bytes();
         let removed = set.remove(score, member);
+        self.bytes = self.bytes + set.heap_bytes() - before;
         if set.is_empty() {
+            self.bytes -= KEY_OVERHEAD + key.len() + set.heap_bytes();
             self.sets.remove(key);
         }
         self.members -= usize::from(removed);
@@ -587,6 +621,7 @@ impl RankIndex {
     pub fn remove_key(&mut self, key: &[u8]) -> Option<RankedSet> {
         let set = self.sets.remove(key)?;
         self.members -= set.len();
+        self.bytes -= KEY_OVERHEAD + key.len() + set.heap_bytes();
         if self.sets.capacity() > 4 * self.sets.len() + 64 {
             self.sets.shrink_to(2 * self.sets.len());
         }
@@ -606,5 +641,28 @@ impl RankIndex {
     /// Number of members of all keys.
     pub fn member_count(&self) -> usize {
         self.members
+    }
+
+    /// Approximate heap bytes of the whole index (see [`RankedSet::heap_bytes`]), kept
+    /// as a running total: O(1).
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Checks the running total against a full recount (for tests); O(keys).
+    pub fn validate_bytes(&self) -> Result<(), String> {
+        let recount: usize = self
+            .sets
+            .iter()
+            .map(|(key, set)| KEY_OVERHEAD + key.len() + set.heap_bytes())
+            .sum();
+        if recount == self.bytes {
+            Ok(())
+        } else {
+            Err(format!(
+                "heap_bytes {} but a recount gives {recount}",
+                self.bytes
+            ))
+        }
     }
 }

@@ -412,6 +412,7 @@ fn index_of_many_keys() {
     assert!(index.remove(&key, s(4.0), b"4"));
     assert!(!index.remove(&key, s(4.0), b"4"));
     assert!(!index.remove(b"missing", s(4.0), b"4"));
+    index.validate_bytes().unwrap();
     let total = index.member_count();
     let removed = index.remove_key(&key).unwrap();
     assert_eq!(removed.len(), 5);
@@ -427,5 +428,38 @@ fn index_of_many_keys() {
     let old = index.take();
     assert_eq!(index.key_count(), 0);
     assert_eq!(index.member_count(), 0);
+    assert_eq!(index.heap_bytes(), 0);
     assert_eq!(old.member_count(), total - 6);
+}
+
+#[test]
+fn heap_bytes_follows_members() {
+    let mut index = RankIndex::new();
+    let member = [b'm'; 100];
+    for i in 0..10_000u32 {
+        let mut m = member.to_vec();
+        m.extend_from_slice(&i.to_be_bytes());
+        index.insert(b"z", s(f64::from(i)), &m);
+    }
+    // Each member: its 104 bytes plus the (score, boxed slice) entry.
+    let bytes = index.heap_bytes();
+    assert!(bytes >= 10_000 * (104 + 24), "{bytes}");
+    assert!(bytes < 10_000 * (104 + 24) * 11 / 10, "{bytes}");
+    let set = index.get(b"z").unwrap();
+    set.validate().unwrap();
+    index.validate_bytes().unwrap();
+    for i in 0..5_000u32 {
+        let mut m = member.to_vec();
+        m.extend_from_slice(&i.to_be_bytes());
+        assert!(index.remove(b"z", s(f64::from(i)), &m));
+    }
+    index.get(b"z").unwrap().validate().unwrap();
+    index.validate_bytes().unwrap();
+    assert!(
+        index.heap_bytes() < bytes / 2 + 10_000,
+        "{}",
+        index.heap_bytes()
+    );
+    index.remove_key(b"z");
+    assert_eq!(index.heap_bytes(), 0);
 }

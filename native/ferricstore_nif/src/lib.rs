@@ -862,4 +862,10 @@ fn rank_count(res: ResourceArc<RankRes>, key: Binary, spec: Term) -> NifResult<O
     }
 }
 
+/// Approximate heap bytes held by the index (INFO memory); O(1).
+#[rustler::nif]
+fn rank_memory(res: ResourceArc<RankRes>) -> NifResult<usize> {
+    Ok(read_index(&res)?.heap_bytes())
+}
+
 rustler::init!("Elixir.FerricStore.Bitcask.NIF");

@@ -258,6 +258,25 @@ defmodule FerricStore.Store.RanksTest do
     check(o, "z", model(Enum.take(pairs, 3)))
   end
 
+  test "INFO's used_memory counts members, the score index and the rank index",
+       %{name: name, opts: o} do
+    ranks = Ranks.of(Store.tables(name, 0))
+    before = FerricStore.info(o).used_memory
+    assert Ranks.memory(ranks) == 0
+
+    pairs = for i <- 1..5_000, do: {i * 1.0, "member:" <> String.duplicate("x", 40) <> "#{i}"}
+    {:ok, 5_000} = FerricStore.zadd("z", pairs, o)
+
+    # 5000 members of ~50 bytes, each in the members table, the score index and the
+    # rank index.
+    assert Ranks.memory(ranks) > 5_000 * 50
+    assert FerricStore.info(o).used_memory - before > 3 * 5_000 * 50
+
+    {:ok, 1} = FerricStore.del("z", o)
+    assert Ranks.memory(ranks) == 0
+    assert FerricStore.info(o).used_memory - before < 5_000
+  end
+
   test "ranks are rebuilt at start-up and survive compaction", %{name: name, opts: o} = ctx do
     pairs = for i <- 1..5000, do: {"m#{i}", rem(i * 13, 257) / 4}
     {:ok, _} = FerricStore.zadd("z", Enum.map(pairs, fn {m, s} -> {s, m} end), o)
