@@ -23,7 +23,7 @@ defmodule FerricStore.Instance do
     timeout: 15_000,
     hot_cache: true,
     max_file_size: 256 * 1024 * 1024,
-    checkpoint_bytes: 32 * 1024 * 1024,
+    checkpoint_bytes: 8 * 1024 * 1024,
     wal_max_bytes: 32 * 1024 * 1024,
     segment_max_entries: 64,
     checkpoint_entries: 100_000,

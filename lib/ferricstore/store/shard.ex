@@ -61,7 +61,7 @@ defmodule FerricStore.Store.Shard do
 
     Keydir.put_meta(tables.meta, :config, %{
       max_file_size: Keyword.get(opts, :max_file_size, 256 * 1024 * 1024),
-      checkpoint_bytes: Keyword.get(opts, :checkpoint_bytes, 32 * 1024 * 1024),
+      checkpoint_bytes: Keyword.get(opts, :checkpoint_bytes, 8 * 1024 * 1024),
       checkpoint_entries: Keyword.get(opts, :checkpoint_entries, 100_000),
       compaction_ratio: Keyword.get(opts, :compaction_ratio, 0.35),
       compaction_min_bytes: Keyword.get(opts, :compaction_min_bytes, 1024 * 1024)
