@@ -222,6 +222,32 @@ defmodule FerricStore.Commands.Collection do
     end
   end
 
+  @stream_above 1_000
+
+  @doc """
+  The RESP reply of `picks` random members drawn with repetition (SRANDMEMBER,
+  HRANDFIELD and ZRANDMEMBER with a negative count). `format` turns one `{member,
+  value}` into its reply elements (`per` of them). The members are read once; a pick is
+  then an O(1) draw among them. Past #{@stream_above} picks the reply is a
+  `{:stream, elements, producer}` that the connection encodes and sends chunk by chunk,
+  so a count of -2^62 costs the node no more memory than the collection itself (Redis
+  builds the whole reply in its output buffer).
+  """
+  def repeated_random(tables, key, picks, per, format) do
+    members = tables |> collect(key, :edge, :asc, :all) |> List.to_tuple()
+    n = tuple_size(members)
+
+    draw = fn count ->
+      Enum.flat_map(1..count//1, fn _ -> format.(elem(members, :rand.uniform(n) - 1)) end)
+    end
+
+    cond do
+      n == 0 -> []
+      picks <= @stream_above -> draw.(picks)
+      true -> {:stream, picks * per, fn max -> draw.(max(div(max, per), 1)) end}
+    end
+  end
+
   @doc "One random `{member, value}` of a non-empty collection (see random_members/4)."
   def random_one(tables, key) do
     start = {:at, :crypto.strong_rand_bytes(8)}

@@ -358,6 +358,9 @@ defmodule FerricStore.Commands.Hashes do
         wv and count < -div(Args.max_int(), 2) ->
           Error.new(:out_of_range, "ERR value is out of range")
 
+        count < 0 ->
+          repeated_random(ctx.instance, key, -count, wv, ctx)
+
         true ->
           case hrandfield(ctx.instance, key, count, wv) do
             {:ok, items} when wv -> pairs_reply(items, ctx)
@@ -384,6 +387,28 @@ defmodule FerricStore.Commands.Hashes do
   defp withvalues(_), do: {:error, Error.new(:syntax)}
 
   # RESP3 replies pairs as an array of 2-element arrays, RESP2 flat.
+  # HRANDFIELD with a negative count: fields may repeat; a long reply is streamed.
+  defp repeated_random(instance, key, picks, wv, ctx) do
+    safely do
+      with {:ok, found} <- Collection.read(instance, key, :hash) do
+        case found do
+          nil ->
+            []
+
+          {_meta, t} ->
+            {per, format} =
+              cond do
+                not wv -> {1, fn {f, _} -> [f] end}
+                ctx.protocol == 3 -> {1, fn {f, v} -> [[f, Collection.bytes(t, v)]] end}
+                true -> {2, fn {f, v} -> [f, Collection.bytes(t, v)] end}
+              end
+
+            Collection.repeated_random(t, key, picks, per, format)
+        end
+      end
+    end
+  end
+
   defp pairs_reply(items, %{protocol: 3}), do: Enum.map(items, fn {f, v} -> [f, v] end)
   defp pairs_reply(items, _ctx), do: Enum.flat_map(items, fn {f, v} -> [f, v] end)
 end

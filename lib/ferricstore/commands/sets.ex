@@ -373,9 +373,11 @@ defmodule FerricStore.Commands.Sets do
 
   def handle("srandmember", [key, count], ctx) do
     with {:ok, c} <- Collection.count_arg(count) do
-      if c < -div(Args.max_int(), 2),
-        do: Error.new(:out_of_range, "ERR value is out of range"),
-        else: reply(srandmember(ctx.instance, key, c))
+      cond do
+        c < -div(Args.max_int(), 2) -> Error.new(:out_of_range, "ERR value is out of range")
+        c < 0 -> repeated_random(ctx.instance, key, -c)
+        true -> reply(srandmember(ctx.instance, key, c))
+      end
     end
   end
 
@@ -429,4 +431,14 @@ defmodule FerricStore.Commands.Sets do
 
   defp set_reply({:ok, list}) when is_list(list), do: {:set, list}
   defp set_reply(other), do: reply(other)
+
+  # SRANDMEMBER with a negative count: members may repeat; a long reply is streamed.
+  defp repeated_random(instance, key, picks) do
+    with {:ok, found} <- Collection.read(instance, key, :set) do
+      case found do
+        nil -> []
+        {_meta, t} -> Collection.repeated_random(t, key, picks, 1, fn {m, _} -> [m] end)
+      end
+    end
+  end
 end

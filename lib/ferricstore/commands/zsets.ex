@@ -754,12 +754,17 @@ defmodule FerricStore.Commands.ZSets do
         end
 
       with {:ok, ws} <- ws do
-        if ws and c < -div(Args.max_int(), 2) do
-          Error.new(:out_of_range, "ERR value is out of range")
-        else
-          with {:ok, items} <- zrandmember(ctx.instance, key, c) do
-            if ws, do: pairs(items, true, ctx), else: Enum.map(items, &elem(&1, 0))
-          end
+        cond do
+          ws and c < -div(Args.max_int(), 2) ->
+            Error.new(:out_of_range, "ERR value is out of range")
+
+          c < 0 ->
+            repeated_random(ctx.instance, key, -c, ws, ctx)
+
+          true ->
+            with {:ok, items} <- zrandmember(ctx.instance, key, c) do
+              if ws, do: pairs(items, true, ctx), else: Enum.map(items, &elem(&1, 0))
+            end
         end
       end
     end
@@ -960,6 +965,26 @@ defmodule FerricStore.Commands.ZSets do
     do: if(ws, do: pairs(items, true, ctx), else: Enum.map(items, &elem(&1, 0)))
 
   defp range_reply(other, _ws, _ctx), do: reply(other)
+
+  # ZRANDMEMBER with a negative count: members may repeat; a long reply is streamed.
+  defp repeated_random(instance, key, picks, ws, ctx) do
+    with {:ok, found} <- Collection.read(instance, key, :zset) do
+      case found do
+        nil ->
+          []
+
+        {_meta, t} ->
+          {per, format} =
+            cond do
+              not ws -> {1, fn {m, _} -> [m] end}
+              ctx.protocol == 3 -> {1, fn {m, s} -> [[m, score(s)]] end}
+              true -> {2, fn {m, s} -> [m, score(s)] end}
+            end
+
+          Collection.repeated_random(t, key, picks, per, format)
+      end
+    end
+  end
 
   defp pairs(items, _ws, %{protocol: 3}), do: Enum.map(items, fn {m, s} -> [m, score(s)] end)
   defp pairs(items, _ws, _ctx), do: Enum.flat_map(items, fn {m, s} -> [m, score(s)] end)

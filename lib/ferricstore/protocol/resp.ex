@@ -46,6 +46,7 @@ defmodule FerricStore.Protocol.RESP do
   | `{:bool, b}` | `#t` / `#f` | `:1` / `:0` |
   | `%FerricStore.Error{}` or `{:error, %FerricStore.Error{}}` | `-message` | `-message` |
   | `{:raw, iodata}` | iodata as is (already encoded) | same |
+  | `{:stream, count, produce}` | `*` array of `count` elements from `produce` | same (see `stream/3`) |
   """
 
   alias FerricStore.Error
@@ -86,6 +87,7 @@ defmodule FerricStore.Protocol.RESP do
           | {:verbatim, String.t(), binary()}
           | {:bool, boolean()}
           | {:raw, iodata()}
+          | {:stream, non_neg_integer(), (pos_integer() -> [reply()])}
           | Error.t()
           | {:error, Error.t()}
 
@@ -435,6 +437,7 @@ defmodule FerricStore.Protocol.RESP do
   def encode({:bool, false}, 3), do: "#f\r\n"
   def encode({:bool, b}, 2), do: if(b, do: ":1\r\n", else: ":0\r\n")
   def encode({:raw, iodata}, _p), do: iodata
+  def encode({:stream, count, produce}, p), do: encode(drain(count, produce, []), p)
   def encode(%Error{message: message}, _p), do: [?-, strip_newlines(message), @crlf]
   def encode({:error, %Error{} = error}, p), do: encode(error, p)
 
@@ -443,6 +446,40 @@ defmodule FerricStore.Protocol.RESP do
   end
 
   def encode({:verbatim, _format, text}, 2), do: encode(text, 2)
+
+  @doc """
+  Encodes a `{:stream, count, produce}` array in pieces: calls `send` with the header
+  and then with each chunk of encoded elements (`produce.(max)` returns up to `max`
+  elements, at least one), so the whole reply is never in memory. Stops at the first
+  `send` that does not return `:ok` and returns it.
+  """
+  @spec stream({:stream, non_neg_integer(), function()}, 2 | 3, (iodata() -> term())) :: term()
+  def stream({:stream, count, produce}, p, send) do
+    case send.([?*, Integer.to_string(count), @crlf]) do
+      :ok -> stream_chunks(count, produce, p, send)
+      other -> other
+    end
+  end
+
+  @stream_chunk 1024
+
+  defp stream_chunks(0, _produce, _p, _send), do: :ok
+
+  defp stream_chunks(left, produce, p, send) do
+    items = Enum.take(produce.(min(left, @stream_chunk)), left)
+
+    case send.(Enum.map(items, &encode(&1, p))) do
+      :ok -> stream_chunks(left - length(items), produce, p, send)
+      other -> other
+    end
+  end
+
+  defp drain(0, _produce, acc), do: acc |> Enum.reverse() |> Enum.concat()
+
+  defp drain(left, produce, acc) do
+    items = Enum.take(produce.(min(left, @stream_chunk)), left)
+    drain(left - length(items), produce, [items | acc])
+  end
 
   defp aggregate(tag, count, items, p),
     do: [tag, Integer.to_string(count), @crlf | Enum.map(items, &encode(&1, p))]

@@ -207,6 +207,20 @@ defmodule FerricStore.Server.Connection do
     %{ctx: ctx} = state
 
     case Commands.dispatch(command, ctx) do
+      {{:stream, _count, _produce} = reply, %Context{} = ctx} ->
+        # A reply too long to build in memory: what came before it, then the reply in
+        # chunks, each sent before the next is made (send blocks on a slow reader).
+        state = %{state | ctx: ctx, last_cmd: hd(command)}
+        socket = state.socket
+        send_chunk = fn iodata -> :gen_tcp.send(socket, iodata) end
+
+        with :ok <- send_chunk.(out),
+             :ok <- RESP.stream(reply, ctx.protocol, send_chunk) do
+          run(rest, state, [], 0)
+        else
+          _ -> {:stop, state}
+        end
+
       {reply, %Context{} = ctx} ->
         encoded = RESP.encode(reply, ctx.protocol)
         state = %{state | ctx: ctx, last_cmd: hd(command)}
