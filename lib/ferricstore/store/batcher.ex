@@ -5,15 +5,23 @@ defmodule FerricStore.Store.Batcher do
   # Callers `GenServer.call` their operation. Calls that arrive while the batcher is busy
   # queue in its mailbox; a `:flush` message sent to itself runs after them, so one
   # Raft entry carries everything that arrived meanwhile, while a lone writer is
-  # submitted at once (no timer, no added latency). Entries are pipelined to ra
-  # (`pipeline_command`, no waiting for the previous one) up to `max_in_flight`; each
-  # caller is answered when ra reports its entry applied, which is after the WAL
-  # fsync: a reply means durable.
+  # submitted at once (no added latency). One entry is in flight at a time
+  # (`pipeline_command`); each caller is answered when ra reports its entry applied,
+  # which is after the WAL fsync: a reply means durable.
+  #
+  # When an entry is applied, the callers just answered usually come straight back
+  # with their next write. Sending at once what is pending then would split the
+  # writers into two groups that alternate, each group paying a whole round (fsync,
+  # apply, replies). The batcher instead waits until as many callers are waiting as
+  # were in the last round (at most 1 ms), so concurrent writers share each round:
+  # measured in paired runs, 50 redis-benchmark clients went from 14-18k to 18-27k
+  # durable SETs/s and 64 embedded writers from 33-47k to 42-50k; a lone writer is
+  # not delayed (it is the one caller expected back).
 
   use GenServer
 
   @max_ops 512
-  @max_in_flight 8
+  @max_in_flight 1
 
   ## Public API
 
@@ -91,6 +99,9 @@ defmodule FerricStore.Store.Batcher do
        pending: [],
        pending_count: 0,
        flush_scheduled: false,
+       # Callers expected back before the next entry goes out (see linger/1).
+       expect: 0,
+       linger: nil,
        in_flight: %{},
        # ra stores {notify, corr, pid} in each log entry and, when a restarted node
        # re-applies old entries, notifies that pid again. Pids repeat across restarts,
@@ -113,6 +124,8 @@ defmodule FerricStore.Store.Batcher do
     cond do
       state.pending_count >= @max_ops -> {:noreply, flush(state)}
       state.flush_scheduled -> {:noreply, state}
+      map_size(state.in_flight) > 0 -> {:noreply, state}
+      state.pending_count < state.expect -> {:noreply, linger(state)}
       true -> send(self(), :flush) && {:noreply, %{state | flush_scheduled: true}}
     end
   end
@@ -120,15 +133,19 @@ defmodule FerricStore.Store.Batcher do
   @impl true
   def handle_info(:flush, state), do: {:noreply, flush(%{state | flush_scheduled: false})}
 
+  def handle_info(:linger, state),
+    do: {:noreply, flush(%{state | linger: nil, expect: 0})}
+
   def handle_info({:ra_event, _leader, {:applied, applied}}, state) do
-    in_flight =
-      Enum.reduce(applied, state.in_flight, fn {corr, reply}, in_flight ->
+    {in_flight, answered} =
+      Enum.reduce(applied, {state.in_flight, 0}, fn {corr, reply}, {in_flight, n} ->
         {froms, in_flight} = Map.pop(in_flight, corr)
         answer(froms, reply)
-        in_flight
+        {in_flight, n + length(froms || [])}
       end)
 
-    {:noreply, flush(%{state | in_flight: in_flight})}
+    state = %{state | in_flight: in_flight, expect: answered + state.pending_count}
+    {:noreply, if(state.pending_count >= state.expect, do: flush(state), else: linger(state))}
   end
 
   def handle_info({:ra_event, _from, {:rejected, {_reason, _hint, corr}}}, state) do
@@ -140,6 +157,22 @@ defmodule FerricStore.Store.Batcher do
   def handle_info(_msg, state), do: {:noreply, state}
 
   ## Helpers
+
+  # Group commit across rounds: the callers just answered usually come straight back
+  # with their next write. Submitting what is pending at once would split the writers
+  # into two groups that alternate, each paying a whole round; waiting until they are
+  # back (at most 1 ms) keeps them in one entry.
+  defp linger(%{linger: nil} = state),
+    do: %{state | linger: Process.send_after(self(), :linger, 1)}
+
+  defp linger(state), do: state
+
+  defp cancel_linger(%{linger: nil} = state), do: state
+
+  defp cancel_linger(state) do
+    Process.cancel_timer(state.linger)
+    %{state | linger: nil}
+  end
 
   defp flush(%{pending: []} = state), do: state
 
@@ -174,6 +207,7 @@ defmodule FerricStore.Store.Batcher do
   end
 
   defp submit(state) do
+    state = cancel_linger(state)
     {ops, froms} = state.pending |> Enum.reverse() |> Enum.unzip()
     corr = {state.incarnation, state.next_corr}
     :ok = :ra.pipeline_command(state.server_id, {:batch, ops}, corr, :normal)
