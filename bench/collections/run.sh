@@ -121,7 +121,7 @@ start = text.find(heading + "\n")
 if start < 0:
     text = text.rstrip("\n") + "\n\n" + section
 else:
-    nxt = re.search(r"^## ", text[start + len(heading):], re.M)
+    nxt = re.search(r"^##+ ", text[start + len(heading):], re.M)  # up to the next heading, subsections kept
     end = start + len(heading) + nxt.start() if nxt else len(text)
     rest = text[end:]
     text = text[:start] + section + ("\n" + rest if rest else "")
