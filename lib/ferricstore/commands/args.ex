@@ -43,6 +43,17 @@ defmodule FerricStore.Commands.Args do
   @doc "A finite double as Redis' string2ld accepts it (no leading space, no trailing bytes)."
   @spec float(binary()) :: {:ok, float()} | :error
   def float(<<c, _::binary>> = bin) when c not in [?\s, ?\t, ?\n, ?\r] do
+    # The common forms ("1", "-2.5", "1e5") parse whole with Float.parse, which the
+    # normalisation below leaves unchanged; only the others pay for it.
+    case Float.parse(bin) do
+      {f, ""} -> {:ok, f}
+      _ -> float_slow(bin)
+    end
+  end
+
+  def float(_), do: :error
+
+  defp float_slow(bin) do
     lower = String.downcase(bin)
 
     cond do
@@ -63,8 +74,6 @@ defmodule FerricStore.Commands.Args do
         end
     end
   end
-
-  def float(_), do: :error
 
   defp int_as_float(bin) do
     case Integer.parse(bin) do
