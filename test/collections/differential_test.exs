@@ -76,7 +76,7 @@ defmodule FerricStore.Collections.DifferentialTest do
   @members ~w(a b c d e 1 2 10 -3)
   @values ~w(x y 1 2 -7 1.5 abc)
   @ints ~w(-3 -1 0 1 2 5 100)
-  @scores ~w(0 1 -1 2.5 -inf +inf 3 1e3 (1 (2.5 abc)
+  @scores ~w(0 -0 1 -1 2.5 -inf +inf 3 1e3 (1 (2.5 abc)
 
   @unordered ~w(HGETALL HKEYS HVALS SMEMBERS SINTER SUNION SDIFF)
 
@@ -329,7 +329,7 @@ defmodule FerricStore.Collections.DifferentialTest do
 
     # Scores with many ties (ordered by member bytes) and infinities; members of mixed
     # lengths and bytes. "lex" has one score, as Redis' lex ranges require.
-    big_score = fn -> Enum.random(~w(-inf +inf 0 1 2 2.5 -7 1e6 -1e-3 42)) end
+    big_score = fn -> Enum.random(~w(-inf +inf 0 -0 1 2 2.5 -7 1e6 -1e-3 42)) end
     member = fn -> :crypto.strong_rand_bytes(:rand.uniform(4)) end
 
     for {key, n, score} <- [{"big", 6000, big_score}, {"lex", 3000, fn -> "0" end}],

@@ -134,10 +134,13 @@ defmodule FerricStore.Commands.ZSets do
         {meta, t} ->
           # O(log N + M) through the rank index; a lex range over members of different
           # scores (undefined in Redis) keeps the ordered walk's answer.
-          case Ranks.range(Ranks.of(t), key, spec) do
-            nil -> {:ok, items(read_walker(t, key), meta.n, spec)}
-            items -> {:ok, items}
-          end
+          items =
+            case Ranks.range(Ranks.of(t), key, spec) do
+              nil -> items(read_walker(t, key), meta.n, spec)
+              items -> items
+            end
+
+          {:ok, raw_zeros(items, meta, &score_of(t, key, &1))}
       end
     end
   end
@@ -404,7 +407,8 @@ defmodule FerricStore.Commands.ZSets do
               {meta, b, added, changed, nil}
 
             cur == nil ->
-              {grown(meta, m), put(b, key, meta, m, new), added + 1, changed, new}
+              meta = grown(meta, m)
+              {meta, put(b, key, meta, m, new), added + 1, changed, new}
 
             opts[:gt] && Members.score_key(new) <= Members.score_key(cur) ->
               {meta, b, added, changed, nil}
@@ -454,7 +458,11 @@ defmodule FerricStore.Commands.ZSets do
         {{:ok, []}, b}
 
       {:ok, {meta, exp}} ->
-        items = take(walker(b, key), :edge, dir, 0, count || 1, fn _ -> :ok end)
+        items =
+          walker(b, key)
+          |> take(:edge, dir, 0, count || 1, fn _ -> :ok end)
+          |> raw_zeros(meta, &machine_score(b, key, &1))
+
         {meta, b, _} = remove(b, key, meta, Enum.map(items, &elem(&1, 0)))
         {{:ok, items}, Collection.save(b, key, :zset, meta, exp)}
 
@@ -483,8 +491,11 @@ defmodule FerricStore.Commands.ZSets do
          {:ok, found} <- Collection.get(b, src, :zset) do
       items =
         case found do
-          nil -> []
-          {meta, _} -> machine_items(b, src, meta.n, spec)
+          nil ->
+            []
+
+          {meta, _} ->
+            b |> machine_items(src, meta.n, spec) |> raw_zeros(meta, &machine_score(b, src, &1))
         end
 
       {{:ok, length(items)}, store(b, dst, items)}
@@ -523,14 +534,20 @@ defmodule FerricStore.Commands.ZSets do
   defp ignore_type(other), do: other
 
   defp store(b, dst, items) do
+    # A stored set small enough for a listpack holds no -0, as in Redis (see put/5).
+    big? = length(items) > 128 or Enum.any?(items, fn {m, _} -> byte_size(m) > 64 end)
+
     FerricStore.Commands.Sets.replace(
       b,
       dst,
       :zset,
       fn b, gen ->
-        Enum.reduce(items, b, fn {m, s}, b -> Batch.put_member(b, :zset, dst, gen, m, s) end)
+        Enum.reduce(items, b, fn {m, s}, b ->
+          Batch.put_member(b, :zset, dst, gen, m, stored_score(s, big?))
+        end)
       end,
-      length(items)
+      length(items),
+      if(big?, do: %{big: true}, else: %{})
     )
   end
 
@@ -552,7 +569,39 @@ defmodule FerricStore.Commands.ZSets do
     end
   end
 
-  defp put(b, key, meta, m, score), do: Batch.put_member(b, :zset, key, meta.gen, m, score)
+  # Redis keeps a score of -0 only in a skiplist: a listpack (a small set) stores it as 0.
+  # Scores -0 and 0 are one in the indexes (they compare equal), so a big set's ranges
+  # and pops read a zero score back from the member row (raw_zeros/3).
+  defp put(b, key, meta, m, score),
+    do:
+      Batch.put_member(
+        b,
+        :zset,
+        key,
+        meta.gen,
+        m,
+        stored_score(score, Map.get(meta, :big, false))
+      )
+
+  defp stored_score(score, true), do: score
+  defp stored_score(score, false) when is_float(score), do: score + 0.0
+  defp stored_score(score, false), do: score
+
+  defp raw_zeros(items, %{big: true}, score_of) do
+    Enum.map(items, fn
+      {m, s} when s == 0.0 -> {m, score_of.(m) || s}
+      item -> item
+    end)
+  end
+
+  defp raw_zeros(items, _meta, _score_of), do: items
+
+  defp machine_score(b, key, m) do
+    case Batch.member(b, key, m) do
+      {s, _} -> s
+      nil -> nil
+    end
+  end
 
   # Redis converts a listpack sorted set to a skiplist for good (OBJECT ENCODING) once it
   # holds more than 128 members or a member longer than 64 bytes; `big: true` in the

@@ -196,16 +196,26 @@ defmodule FerricStore.Test.Differential.KnownBugs do
       %{
         id: "B13",
         title:
-          "Sorted sets: Redis keeps a score of -0 only in a skiplist (a listpack stores 0); " <>
-            "FerricStore's ZSCORE always answers -0, its ranges and pops always 0",
-        fixed: false,
+          "Sorted sets: a -0 score (Redis: 0 in a listpack, -0 in a skiplist; " <>
+            "ZSCORE said -0, ranges and pops 0)",
+        fixed: true,
         repro: [
           cmd(["ZADD", "small", "-0", "a", "1", "b"]),
           cmd(["ZSCORE", "small", "a"]),
+          cmd(["ZINCRBY", "small", "-0", "a"]),
+          cmd(["ZADD", "small", "INCR", "-0", "c"]),
+          cmd(["ZRANGE", "small", "0", "-1", "WITHSCORES"]),
           cmd(["ZADD", "big" | Enum.flat_map(1..129, &["1", "m#{&1}"])]),
           cmd(["ZADD", "big", "-0", "a"]),
           cmd(["ZSCORE", "big", "a"]),
+          cmd(["ZMSCORE", "big", "a", "m1"]),
           cmd(["ZRANGE", "big", "0", "0", "WITHSCORES"]),
+          cmd(["ZRANGEBYSCORE", "big", "-1", "0", "WITHSCORES"]),
+          cmd(["ZREVRANGE", "big", "-1", "-1", "WITHSCORES"]),
+          cmd(["ZRANGESTORE", "dst", "big", "0", "0"]),
+          cmd(["ZRANGE", "dst", "0", "-1", "WITHSCORES"]),
+          cmd(["ZUNIONSTORE", "u", "1", "big"]),
+          cmd(["ZSCORE", "u", "a"]),
           cmd(["ZPOPMIN", "big"])
         ],
         match: fn step, r, f ->
