@@ -41,13 +41,46 @@ defmodule FerricStore.Store.RaSystem do
       })
 
     case :ra_system.start(config) do
-      {:ok, _pid} -> {:ok, name}
+      {:ok, _pid} -> {:ok, {name, dir}}
       {:error, reason} -> {:stop, reason}
     end
   end
 
   @impl true
-  def terminate(_reason, name), do: stop_system(name)
+  def terminate(:normal, {name, dir}), do: roll_wal(name, dir) && stop_system(name)
+  def terminate(:shutdown, {name, dir}), do: roll_wal(name, dir) && stop_system(name)
+  def terminate(_reason, {name, _dir}), do: stop_system(name)
+
+  # On a clean stop (the shards, and so the ra servers, are already stopped) the WAL is
+  # rolled over and its entries written into segments before the system goes: ra reads
+  # its whole current WAL at start-up, so the next start does not (about 0.25 s of a
+  # 1M-key restart). Bounded: a WAL that is not flushed within 10 s is left for the next
+  # start to recover, as after a crash.
+  @wal_flush_ms 10_000
+
+  defp roll_wal(name, dir) do
+    wals = wal_files(dir)
+
+    if wals != [] do
+      wal = :ra_system.derive_names(name).wal
+      _ = if Process.whereis(wal), do: :ra_log_wal.force_roll_over(wal)
+      await_flushed(dir, wals, System.monotonic_time(:millisecond) + @wal_flush_ms)
+    end
+
+    true
+  catch
+    _, _ -> true
+  end
+
+  defp await_flushed(dir, wals, deadline) do
+    cond do
+      Enum.all?(wals, &(&1 not in wal_files(dir))) -> :ok
+      System.monotonic_time(:millisecond) > deadline -> :timeout
+      true -> Process.sleep(10) && await_flushed(dir, wals, deadline)
+    end
+  end
+
+  defp wal_files(dir), do: dir |> Path.join("*.wal") |> Path.wildcard()
 
   defp stop_system(name) do
     _ = Supervisor.terminate_child(:ra_systems_sup, name)
