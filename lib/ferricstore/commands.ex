@@ -126,13 +126,24 @@ defmodule FerricStore.Commands do
     table
   end
 
-  @doc "ASCII lowercase (command names are ASCII; arbitrary bytes pass through)."
+  @doc """
+  ASCII lowercase, as Redis compares names and options (`strcasecmp`); other bytes pass
+  through. An argument already in lower case is returned as it is, without a copy.
+  """
   @spec downcase(binary()) :: binary()
-  def downcase(bin), do: for(<<c <- bin>>, into: "", do: <<lower(c)>>)
+  def downcase(bin) do
+    if has_byte_in?(bin, ?A, ?Z), do: for(<<c <- bin>>, into: "", do: <<lower(c)>>), else: bin
+  end
 
-  @doc "ASCII uppercase."
+  @doc "ASCII uppercase (see `downcase/1`): options such as `WITHSCORES` in any case."
   @spec upcase(binary()) :: binary()
-  def upcase(bin), do: for(<<c <- bin>>, into: "", do: <<upper(c)>>)
+  def upcase(bin) do
+    if has_byte_in?(bin, ?a, ?z), do: for(<<c <- bin>>, into: "", do: <<upper(c)>>), else: bin
+  end
+
+  defp has_byte_in?(<<c, _::binary>>, lo, hi) when c >= lo and c <= hi, do: true
+  defp has_byte_in?(<<_, rest::binary>>, lo, hi), do: has_byte_in?(rest, lo, hi)
+  defp has_byte_in?(<<>>, _lo, _hi), do: false
 
   @doc "Redis' `wrong number of arguments` error for `name` (`\"config|get\"` for a subcommand)."
   @spec arity_error(String.t()) :: Error.t()

@@ -54,7 +54,7 @@ defmodule FerricStore.Commands.Args do
   def float(_), do: :error
 
   defp float_slow(bin) do
-    lower = String.downcase(bin)
+    lower = FerricStore.Commands.downcase(bin)
 
     cond do
       lower in ["inf", "+inf", "infinity", "-inf", "-infinity", "nan", "-nan"] ->

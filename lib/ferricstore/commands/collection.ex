@@ -126,7 +126,7 @@ defmodule FerricStore.Commands.Collection do
   def scan_opts([], acc), do: {:ok, acc}
 
   def scan_opts([opt, value | rest], acc) do
-    case String.upcase(opt) do
+    case FerricStore.Commands.upcase(opt) do
       "MATCH" ->
         scan_opts(rest, Keyword.put(acc, :match, value))
 

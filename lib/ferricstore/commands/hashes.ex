@@ -381,7 +381,9 @@ defmodule FerricStore.Commands.Hashes do
   defp withvalues([]), do: {:ok, false}
 
   defp withvalues([opt]) do
-    if String.upcase(opt) == "WITHVALUES", do: {:ok, true}, else: {:error, Error.new(:syntax)}
+    if FerricStore.Commands.upcase(opt) == "WITHVALUES",
+      do: {:ok, true},
+      else: {:error, Error.new(:syntax)}
   end
 
   defp withvalues(_), do: {:error, Error.new(:syntax)}

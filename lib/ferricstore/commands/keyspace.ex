@@ -342,7 +342,7 @@ defmodule FerricStore.Commands.Keyspace do
   defp scan_opts([], acc), do: {:ok, acc}
 
   defp scan_opts([opt, value | rest], acc) do
-    case String.upcase(opt) do
+    case FerricStore.Commands.upcase(opt) do
       "MATCH" ->
         scan_opts(rest, Keyword.put(acc, :match, value))
 
@@ -354,7 +354,7 @@ defmodule FerricStore.Commands.Keyspace do
         end
 
       "TYPE" ->
-        scan_opts(rest, Keyword.put(acc, :type, type_atom(String.downcase(value))))
+        scan_opts(rest, Keyword.put(acc, :type, type_atom(FerricStore.Commands.downcase(value))))
 
       _ ->
         Error.new(:syntax)

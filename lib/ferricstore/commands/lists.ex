@@ -403,7 +403,7 @@ defmodule FerricStore.Commands.Lists do
   end
 
   def handle("linsert", [key, where, pivot, v], ctx) do
-    case String.upcase(where) do
+    case FerricStore.Commands.upcase(where) do
       "BEFORE" -> reply(linsert(ctx.instance, key, :before, pivot, v))
       "AFTER" -> reply(linsert(ctx.instance, key, :after, pivot, v))
       _ -> Error.new(:syntax)
@@ -435,7 +435,7 @@ defmodule FerricStore.Commands.Lists do
   def handle("rpoplpush", [src, dst], ctx), do: reply(rpoplpush(ctx.instance, src, dst))
 
   defp side(s) do
-    case String.upcase(s) do
+    case FerricStore.Commands.upcase(s) do
       "LEFT" -> {:ok, :left}
       "RIGHT" -> {:ok, :right}
       _ -> {:error, Error.new(:syntax)}
@@ -446,7 +446,7 @@ defmodule FerricStore.Commands.Lists do
 
   defp lpos_opts([opt, value | rest], acc) do
     with {:ok, n} <- Args.int!(value) do
-      case String.upcase(opt) do
+      case FerricStore.Commands.upcase(opt) do
         "RANK" when n == 0 or n == -9_223_372_036_854_775_808 ->
           {:error,
            Error.new(

@@ -400,7 +400,7 @@ defmodule FerricStore.Commands.Sets do
             reply(sintercard(ctx.instance, keys))
 
           [opt, limit] ->
-            if String.upcase(opt) == "LIMIT" do
+            if FerricStore.Commands.upcase(opt) == "LIMIT" do
               case Args.int(limit) do
                 {:ok, l} when l >= 0 -> reply(sintercard(ctx.instance, keys, l))
                 _ -> Error.new(:out_of_range, "ERR LIMIT can't be negative")

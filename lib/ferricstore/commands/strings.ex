@@ -538,7 +538,7 @@ defmodule FerricStore.Commands.Strings do
   defp parse_cas_opts([], acc), do: {:ok, acc}
 
   defp parse_cas_opts([opt, n | rest], acc) do
-    case {Map.fetch(@expire_opts, String.upcase(opt)), Args.int(n)} do
+    case {Map.fetch(@expire_opts, FerricStore.Commands.upcase(opt)), Args.int(n)} do
       {{:ok, unit}, {:ok, n}} when acc == [] -> parse_cas_opts(rest, [{unit, n}])
       {{:ok, _}, :error} -> Error.new(:not_integer)
       _ -> Error.new(:syntax)

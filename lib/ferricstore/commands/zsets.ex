@@ -796,7 +796,7 @@ defmodule FerricStore.Commands.ZSets do
   def handle("zrandmember", [key, count | rest], ctx) do
     with {:ok, c} <- Collection.count_arg(count) do
       ws =
-        case Enum.map(rest, &String.upcase/1) do
+        case Enum.map(rest, &FerricStore.Commands.upcase/1) do
           [] -> {:ok, false}
           ["WITHSCORES"] -> {:ok, true}
           _ -> {:error, Error.new(:syntax)}
@@ -885,7 +885,7 @@ defmodule FerricStore.Commands.ZSets do
   defp combine_opts([], _n, _op, w, agg, ws, _ws_ok), do: {:ok, w, agg, ws}
 
   defp combine_opts([opt | rest], n, op, w, agg, ws, ws_ok) do
-    case String.upcase(opt) do
+    case FerricStore.Commands.upcase(opt) do
       "WEIGHTS" when op != :diff and length(rest) >= n ->
         {ws_args, rest} = Enum.split(rest, n)
 
@@ -901,9 +901,17 @@ defmodule FerricStore.Commands.ZSets do
              do: combine_opts(rest, n, op, Enum.reverse(ws_list), agg, ws, ws_ok)
 
       "AGGREGATE" when op != :diff and rest != [] ->
-        case String.upcase(hd(rest)) do
+        case FerricStore.Commands.upcase(hd(rest)) do
           a when a in ["SUM", "MIN", "MAX"] ->
-            combine_opts(tl(rest), n, op, w, String.to_atom(String.downcase(a)), ws, ws_ok)
+            combine_opts(
+              tl(rest),
+              n,
+              op,
+              w,
+              String.to_atom(FerricStore.Commands.downcase(a)),
+              ws,
+              ws_ok
+            )
 
           _ ->
             {:error, Error.new(:syntax)}
@@ -919,14 +927,15 @@ defmodule FerricStore.Commands.ZSets do
 
   defp only(opts, allowed) do
     if Enum.all?(opts, fn o ->
-         String.upcase(o) in allowed or match?({_, ""}, Integer.parse(o)) or o =~ ~r/^-?\d+$/
+         FerricStore.Commands.upcase(o) in allowed or match?({_, ""}, Integer.parse(o)) or
+           o =~ ~r/^-?\d+$/
        end),
        do: :ok,
        else: {:error, Error.new(:syntax)}
   end
 
   defp no_withscores(opts) do
-    if Enum.any?(opts, &(String.upcase(&1) == "WITHSCORES")),
+    if Enum.any?(opts, &(FerricStore.Commands.upcase(&1) == "WITHSCORES")),
       do: {:error, Error.new(:syntax)},
       else: :ok
   end
@@ -934,7 +943,7 @@ defmodule FerricStore.Commands.ZSets do
   defp range_opts([], spec, ws), do: check_range(spec, ws)
 
   defp range_opts([opt | rest], spec, ws) do
-    case {String.upcase(opt), rest} do
+    case {FerricStore.Commands.upcase(opt), rest} do
       {"WITHSCORES", _} ->
         range_opts(rest, spec, true)
 
@@ -1044,9 +1053,9 @@ defmodule FerricStore.Commands.ZSets do
   defp score(f), do: f
 
   defp zadd_flags([opt | rest] = args, acc) do
-    case String.upcase(opt) do
+    case FerricStore.Commands.upcase(opt) do
       f when f in ["NX", "XX", "GT", "LT", "CH", "INCR"] ->
-        zadd_flags(rest, Map.put(acc, String.to_atom(String.downcase(f)), true))
+        zadd_flags(rest, Map.put(acc, String.to_atom(FerricStore.Commands.downcase(f)), true))
 
       _ ->
         {:ok, acc, args}
@@ -1066,17 +1075,15 @@ defmodule FerricStore.Commands.ZSets do
 
   @doc false
   def parse_score(bin) do
-    case String.downcase(bin) do
-      i when i in ["inf", "+inf", "infinity", "+infinity"] ->
-        {:ok, :inf}
+    case Args.float(bin) do
+      {:ok, f} ->
+        {:ok, f}
 
-      i when i in ["-inf", "-infinity"] ->
-        {:ok, :neg_inf}
-
-      _ ->
-        case Args.float(bin) do
-          {:ok, f} -> {:ok, f}
-          :error -> {:error, Error.new(:not_float)}
+      :error ->
+        case FerricStore.Commands.downcase(bin) do
+          i when i in ["inf", "+inf", "infinity", "+infinity"] -> {:ok, :inf}
+          i when i in ["-inf", "-infinity"] -> {:ok, :neg_inf}
+          _ -> {:error, Error.new(:not_float)}
         end
     end
   end
