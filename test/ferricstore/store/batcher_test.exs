@@ -22,4 +22,24 @@ defmodule FerricStore.Store.BatcherTest do
     assert entries <= 150
     assert {:ok, ["100", "100"]} = FerricStore.mget(["k1", "k20"], o)
   end
+
+  test "writers that write once and go: one wait in vain, then rounds go out at once",
+       %{name: name, opts: o} do
+    batcher = FerricStore.Store.Batcher.name(name, 0)
+    assert :sys.get_state(batcher).eager_rounds == 0
+
+    # Five writers write once together and leave: after their round the batcher
+    # expects them back, waits 1 ms in vain, and sends the next rounds at once.
+    1..5
+    |> Enum.map(fn i -> Task.async(fn -> :ok = FerricStore.set("once#{i}", "v", o) end) end)
+    |> Enum.each(&Task.await/1)
+
+    Process.sleep(20)
+    eager = :sys.get_state(batcher).eager_rounds
+    assert eager in 14..16
+
+    :ok = FerricStore.set("later", "v", o)
+    assert :sys.get_state(batcher).eager_rounds == eager - 1
+    assert {:ok, "v"} = FerricStore.get("later", o)
+  end
 end
