@@ -223,6 +223,24 @@ defmodule FerricStore.Test.Differential.KnownBugs do
                            zpopmin zpopmax zincrby) and
             r != f and ("-0" in List.flatten([r]) or "-0" in List.flatten([f]))
         end
+      },
+      %{
+        id: "B14",
+        title: "OBJECT ENCODING of a string after APPEND/SETRANGE (Redis: raw)",
+        # Redis makes the value raw in place; FerricStore answers from the bytes
+        # (int/embstr/raw by content and length), as Redis does after a restart.
+        fixed: false,
+        repro: [
+          cmd(["SET", "s", "abc"]),
+          cmd(["APPEND", "s", "d"]),
+          cmd(["OBJECT", "ENCODING", "s"]),
+          cmd(["SET", "t", "abc"]),
+          cmd(["SETRANGE", "t", "0", "x"]),
+          cmd(["OBJECT", "ENCODING", "t"])
+        ],
+        match: fn step, r, f ->
+          match?({:cmd, ["OBJECT" | _]}, step) and r == "raw" and f in ["embstr", "int"]
+        end
       }
     ]
   end
