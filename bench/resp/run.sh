@@ -79,24 +79,6 @@ cmdline="bench/resp/run.sh (N1=$N1 N50=$N50 NP=$NP, -r $KEYSPACE -d 64, redis-be
 cat "$WORK/section.md"
 
 if [ "$WRITE" = 1 ]; then
-  python3 - "$WORK/section.md" <<'PY'
-import re, sys
-section = open(sys.argv[1]).read().rstrip("\n") + "\n"
-path = "bench/RESULTS.md"
-try:
-    text = open(path).read()
-except FileNotFoundError:
-    text = "# Benchmark results\n"
-heading = section.splitlines()[0]
-start = text.find(heading + "\n")
-if start < 0:
-    text = text.rstrip("\n") + "\n\n" + section
-else:
-    nxt = re.search(r"^##+ ", text[start + len(heading):], re.M)  # up to the next heading, subsections kept
-    end = start + len(heading) + nxt.start() if nxt else len(text)
-    rest = text[end:]
-    text = text[:start] + section + ("\n" + rest if rest else "")
-open(path, "w").write(text)
-PY
+  python3 bench/lib/results.py "$WORK/section.md"
   echo "bench/resp: wrote the table into bench/RESULTS.md" >&2
 fi
