@@ -222,6 +222,37 @@ defmodule FerricStore.Commands.Collection do
     end
   end
 
+  @doc """
+  SRANDMEMBER / ZRANDMEMBER / HRANDFIELD on collection `key` of `type`: with `count` nil,
+  one member mapped by `one` (nil when the key is missing); 0: []; a positive count, up
+  to `count` distinct members; a negative one, abs(count) members that may repeat. Each
+  item is `{member, value}`; `many` maps the items of a count. Over RESP, long negative
+  counts are streamed instead (`repeated_random/5`).
+  """
+  def random(instance, key, type, count, one, many) do
+    with {:ok, found} <- read(instance, key, type) do
+      case {found, count} do
+        {nil, nil} ->
+          {:ok, nil}
+
+        {nil, _} ->
+          {:ok, []}
+
+        {{_, t}, nil} ->
+          {:ok, one.(random_one(t, key), t)}
+
+        {_, 0} ->
+          {:ok, []}
+
+        {{meta, t}, c} when c > 0 ->
+          {:ok, Enum.map(random_members(t, key, meta.n, min(c, meta.n)), &many.(&1, t))}
+
+        {{_, t}, c} ->
+          {:ok, for(_ <- 1..-c, do: many.(random_one(t, key), t))}
+      end
+    end
+  end
+
   @stream_above 1_000
 
   @doc """

@@ -122,38 +122,10 @@ defmodule FerricStore.Commands.Hashes do
   """
   def hrandfield(instance, key, count \\ nil, with_values \\ false) do
     safely do
-      with {:ok, found} <- Collection.read(instance, key, :hash) do
-        map = fn {f, v}, t -> if with_values, do: {f, Collection.bytes(t, v)}, else: f end
-
-        case {found, count} do
-          {nil, nil} ->
-            {:ok, nil}
-
-          {nil, _} ->
-            {:ok, []}
-
-          {{_meta, tables}, nil} ->
-            {:ok, map.(Collection.random_one(tables, key), tables) |> single()}
-
-          {_, 0} ->
-            {:ok, []}
-
-          {{meta, tables}, c} when c > 0 ->
-            {:ok,
-             Enum.map(
-               Collection.random_members(tables, key, meta.n, min(c, meta.n)),
-               &map.(&1, tables)
-             )}
-
-          {{_meta, tables}, c} ->
-            {:ok, for(_ <- 1..-c, do: map.(Collection.random_one(tables, key), tables))}
-        end
-      end
+      many = fn {f, v}, t -> if with_values, do: {f, Collection.bytes(t, v)}, else: f end
+      Collection.random(instance, key, :hash, count, fn {f, _}, _t -> f end, many)
     end
   end
-
-  defp single({f, _v}), do: f
-  defp single(f), do: f
 
   def hscan(instance, key, cursor, opts \\ []) do
     safely do

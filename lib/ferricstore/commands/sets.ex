@@ -61,27 +61,8 @@ defmodule FerricStore.Commands.Sets do
   end
 
   def srandmember(instance, key, count \\ nil) do
-    with {:ok, found} <- Collection.read(instance, key, :set) do
-      case {found, count} do
-        {nil, nil} ->
-          {:ok, nil}
-
-        {nil, _} ->
-          {:ok, []}
-
-        {{_, t}, nil} ->
-          {:ok, elem(Collection.random_one(t, key), 0)}
-
-        {_, 0} ->
-          {:ok, []}
-
-        {{meta, t}, c} when c > 0 ->
-          {:ok, Enum.map(Collection.random_members(t, key, meta.n, min(c, meta.n)), &elem(&1, 0))}
-
-        {{_, t}, c} ->
-          {:ok, for(_ <- 1..-c, do: elem(Collection.random_one(t, key), 0))}
-      end
-    end
+    member = fn {m, _}, _t -> m end
+    Collection.random(instance, key, :set, count, member, member)
   end
 
   def sinter(instance, keys), do: combine(instance, keys, :inter)

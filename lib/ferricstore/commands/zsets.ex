@@ -175,27 +175,7 @@ defmodule FerricStore.Commands.ZSets do
   end
 
   def zrandmember(instance, key, count \\ nil) do
-    with {:ok, found} <- Collection.read(instance, key, :zset) do
-      case {found, count} do
-        {nil, nil} ->
-          {:ok, nil}
-
-        {nil, _} ->
-          {:ok, []}
-
-        {{_, t}, nil} ->
-          {:ok, elem(Collection.random_one(t, key), 0)}
-
-        {_, 0} ->
-          {:ok, []}
-
-        {{meta, t}, c} when c > 0 ->
-          {:ok, Collection.random_members(t, key, meta.n, min(c, meta.n))}
-
-        {{_, t}, c} ->
-          {:ok, for(_ <- 1..-c, do: Collection.random_one(t, key))}
-      end
-    end
+    Collection.random(instance, key, :zset, count, fn {m, _}, _t -> m end, fn item, _t -> item end)
   end
 
   @doc "ZUNION/ZINTER/ZDIFF (no store): `{member, score}` pairs in score order."
