@@ -41,7 +41,11 @@ defmodule FerricStore.Commands.Objects do
         {:ok, nil}
 
       {_, :string, _, _, _, _, _} ->
-        with {:ok, value} <- Store.get_string(instance, key), do: {:ok, string_encoding(value)}
+        if :ets.member(Store.tables_for(instance, key).meta, {:raw, key}) do
+          {:ok, "raw"}
+        else
+          with {:ok, value} <- Store.get_string(instance, key), do: {:ok, string_encoding(value)}
+        end
 
       {_, :list, _, _, _, _, _} ->
         {:ok, "quicklist"}
@@ -94,8 +98,9 @@ defmodule FerricStore.Commands.Objects do
 
   @doc false
   # SET stores an integer in canonical form (fits a C long) as "int", short strings as
-  # "embstr". APPEND/SETRANGE would make a Redis value "raw"; this store keeps no such
-  # history, so it answers from the current bytes.
+  # "embstr". A string that APPEND or SETRANGE changed is "raw" until its next write: a
+  # `{:raw, key}` mark in the shard's meta table, not kept across restarts (Redis also
+  # re-encodes by content when it loads an RDB file).
   def string_encoding(value) do
     cond do
       byte_size(value) <= 20 and canonical_int?(value) -> "int"
@@ -185,10 +190,22 @@ defmodule FerricStore.Commands.Objects do
   end
 
   # Writes the value of `entry` (read at `src`) at `dst`, replacing what is there.
-  defp put_copy(b, {:string, value, exp}, dst, dst_entry, _src) do
+  # A raw string stays raw (Redis moves or duplicates the object as it is).
+  defp put_copy(b, {:string, value, exp}, dst, dst_entry, src) do
+    raw? = Batch.raw?(b, src)
+
     case Batch.value(b, value) do
-      {:ok, bytes} -> {:ok, b |> clear(dst, dst_entry) |> Batch.put(dst, :string, bytes, exp)}
-      {:error, _} -> {{:error, Error.new(:io)}, b}
+      {:ok, bytes} ->
+        b = clear(b, dst, dst_entry)
+
+        {:ok,
+         if(raw?,
+           do: Batch.put_raw(b, dst, bytes, exp),
+           else: Batch.put(b, dst, :string, bytes, exp)
+         )}
+
+      {:error, _} ->
+        {{:error, Error.new(:io)}, b}
     end
   end
 

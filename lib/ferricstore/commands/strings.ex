@@ -237,7 +237,13 @@ defmodule FerricStore.Commands.Strings do
     with {:ok, value} <- string_value(b, cur),
          new = (value || "") <> suffix,
          :ok <- check_len(byte_size(new)) do
-      {{:ok, byte_size(new)}, Batch.put(b, key, :string, new, cur_exp(cur))}
+      # Redis appends in place, which makes the value raw; a new key is encoded by content.
+      b =
+        if value == nil,
+          do: Batch.put(b, key, :string, new, cur_exp(cur)),
+          else: Batch.put_raw(b, key, new, cur_exp(cur))
+
+      {{:ok, byte_size(new)}, b}
     else
       error -> {error, b}
     end
@@ -267,7 +273,7 @@ defmodule FerricStore.Commands.Strings do
               else: ""
 
           new = binary_part(padded, 0, offset) <> patch <> tail
-          {{:ok, byte_size(new)}, Batch.put(b, key, :string, new, cur_exp(cur))}
+          {{:ok, byte_size(new)}, Batch.put_raw(b, key, new, cur_exp(cur))}
       end
     else
       error -> {error, b}

@@ -128,7 +128,7 @@ defmodule FerricStore.Raft.Machine do
       {last_off, last_size} = elem(locations, tuple_size(locations) - 1)
       new_end = last_off + last_size
       if batch.flushed, do: flush_tables(tables)
-      dead_fids = publish(batch.overlay, locations, fid, tables)
+      dead_fids = publish(batch, locations, fid, tables)
       FerricStore.Store.Members.publish(batch, locations, fid, tables)
       Keydir.put_meta(tables.meta, :active, {fid, file, new_end})
       Keydir.put_meta(tables.meta, :applied, index)
@@ -140,11 +140,12 @@ defmodule FerricStore.Raft.Machine do
   defp flush_tables(tables) do
     :ets.delete_all_objects(tables.keydir)
     :ets.delete_all_objects(tables.expiry)
+    :ets.match_delete(tables.meta, {{:raw, :_}, :_})
   end
 
   # Returns the sealed files that gained dead bytes (candidates for compaction).
-  defp publish(overlay, locations, fid, %{keydir: keydir, expiry: expiry, meta: meta}) do
-    Enum.reduce(overlay, [], fn {key, entry}, dead_fids ->
+  defp publish(batch, locations, fid, %{keydir: keydir, expiry: expiry, meta: meta}) do
+    Enum.reduce(batch.overlay, [], fn {key, entry}, dead_fids ->
       {old_exp, dead_fids} =
         case :ets.lookup(keydir, key) do
           [{_, _, _, exp, old_fid, _, size}] ->
@@ -158,11 +159,17 @@ defmodule FerricStore.Raft.Machine do
       case entry do
         {:deleted, _} ->
           :ets.delete(keydir, key)
+          :ets.delete(meta, {:raw, key})
           Keydir.reindex_expiry(expiry, key, old_exp, 0)
 
         {:row, type, value, exp, i} ->
           {off, size} = elem(locations, i)
           :ets.insert(keydir, {key, type, value, exp, fid, off, size})
+
+          if type == :string and MapSet.member?(batch.raw, key),
+            do: :ets.insert(meta, {{:raw, key}, true}),
+            else: :ets.delete(meta, {:raw, key})
+
           Keydir.reindex_expiry(expiry, key, old_exp, exp)
       end
 

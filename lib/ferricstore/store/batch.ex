@@ -22,7 +22,10 @@ defmodule FerricStore.Store.Batch do
     # Collections (FerricStore.Store.Members): member writes of this entry by key, and
     # the keys whose members as of the entry's start are gone (deleted or replaced).
     members: %{},
-    dropped: %{}
+    dropped: %{},
+    # String keys this entry left "raw" in Redis' terms (APPEND, SETRANGE): OBJECT
+    # ENCODING answers raw until the key's next write (a `{:raw, key}` mark in meta).
+    raw: MapSet.new()
   ]
 
   @type t :: %__MODULE__{}
@@ -74,12 +77,32 @@ defmodule FerricStore.Store.Batch do
   def put(b, key, :string, value, expire_at) do
     rec = {Record.disk_key(:string, key), value, expire_at, b.seq}
     b = if collection?(b, key), do: drop_members(b, key), else: b
-    put_row(b, key, :string, value, expire_at, rec)
+    put_row(%{b | raw: MapSet.delete(b.raw, key)}, key, :string, value, expire_at, rec)
   end
 
   def put(b, key, type, meta, expire_at) when is_map(meta) do
     rec = {Record.header_key(type, key, meta), "", expire_at, b.seq}
     put_row(b, key, type, meta, expire_at, rec)
+  end
+
+  @doc """
+  Like `put/5` for a string that Redis would hold raw-encoded (changed in place by
+  APPEND or SETRANGE, or copied from such a string).
+  """
+  @spec put_raw(t(), binary(), binary(), non_neg_integer()) :: t()
+  def put_raw(b, key, value, expire_at) do
+    b = put(b, key, :string, value, expire_at)
+    %{b | raw: MapSet.put(b.raw, key)}
+  end
+
+  @doc "Whether `key` holds a raw-encoded string as of this entry (see `put_raw/4`)."
+  @spec raw?(t(), binary()) :: boolean()
+  def raw?(b, key) do
+    case b.overlay do
+      %{^key => {:row, :string, _, _, _}} -> MapSet.member?(b.raw, key)
+      %{^key => _} -> false
+      _ -> not b.flushed and :ets.member(b.tables.meta, {:raw, key})
+    end
   end
 
   defp put_row(b, key, type, value, expire_at, rec) do
