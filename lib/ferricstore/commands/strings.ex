@@ -178,6 +178,10 @@ defmodule FerricStore.Commands.Strings do
   ## Machine side
 
   @doc false
+  # A plain SET needs nothing of the current value.
+  def execute({:set, key, value, exp, nil, false}, b) when is_integer(exp),
+    do: {:ok, Batch.put(b, key, :string, value, exp)}
+
   def execute({:set, key, value, exp, cond, get?}, b) do
     cur = Batch.get(b, key)
 
