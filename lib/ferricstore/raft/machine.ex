@@ -82,6 +82,7 @@ defmodule FerricStore.Raft.Machine do
 
   defp apply_batch(index, ops, tables, state) do
     {results, batch} = run_ops(ops, Batch.new(tables, index), [])
+    batch = Batch.seal(batch)
 
     case commit(batch, tables, index, state) do
       {:ok, effects} ->

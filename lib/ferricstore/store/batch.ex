@@ -80,10 +80,36 @@ defmodule FerricStore.Store.Batch do
     put_row(%{b | raw: MapSet.delete(b.raw, key)}, key, :string, value, expire_at, rec)
   end
 
-  def put(b, key, type, meta, expire_at) when is_map(meta) do
-    rec = {Record.header_key(type, key, meta), "", expire_at, b.seq}
-    put_row(b, key, type, meta, expire_at, rec)
+  # A collection header is written once per entry, at `seal/1`: forty HSETs of one hash
+  # in an entry write forty member records and one header, not forty headers.
+  def put(b, key, type, meta, expire_at) when is_map(meta),
+    do: %{b | overlay: Map.put(b.overlay, key, {:row, type, meta, expire_at, :header})}
+
+  @doc """
+  Adds the records of the collection headers this entry changed (their final state),
+  after everything else. Called once, when the entry has been executed.
+  """
+  @spec seal(t()) :: t()
+  def seal(b) do
+    Enum.reduce(b.overlay, b, fn
+      {key, {:row, type, meta, exp, :header}}, b ->
+        if unchanged?(b, key, type, meta, exp) do
+          # Only members changed (values overwritten): the header on disk still holds.
+          %{b | overlay: Map.delete(b.overlay, key)}
+        else
+          rec = {Record.header_key(type, key, meta), "", exp, b.seq}
+          put_row(b, key, type, meta, exp, rec)
+        end
+
+      _, b ->
+        b
+    end)
   end
+
+  defp unchanged?(%__MODULE__{flushed: true}, _key, _type, _meta, _exp), do: false
+
+  defp unchanged?(b, key, type, meta, exp),
+    do: match?([{_, ^type, ^meta, ^exp, _, _, _}], :ets.lookup(b.tables.keydir, key))
 
   @doc """
   Like `put/5` for a string that Redis would hold raw-encoded (changed in place by
