@@ -93,7 +93,8 @@ defmodule FerricStore.Commands.ZSets do
   # any more). Such a miss is read again between two equal, even values of the shard's
   # :member_writes counter (odd while the machine publishes; Members.publish/4), when ETS
   # and the index agree. A machine that does not get there in 100 yields (descheduled
-  # mid-publish) is not waited for: the rank is then counted in ETS, O(N).
+  # mid-publish) is not waited for: the rank is then the count of members before
+  # (score, member) in the index as it is.
   defp settled_rank(t, ranks, n, key, member, rev, tries) do
     before = Keydir.meta(t.meta, :member_writes, 0)
     score = score_of(t, key, member)
@@ -111,11 +112,8 @@ defmodule FerricStore.Commands.ZSets do
         nil
 
       true ->
-        # Members with a lower score, then those with the same score and a lower member.
-        sk = Members.score_key(score)
-        lower = [{{{key, :"$1", :_}}, [{:<, :"$1", {:const, sk}}], [true]}]
-        tied = [{{{key, sk, :"$1"}}, [{:<, :"$1", member}], [true]}]
-        below = :ets.select_count(t.scores, lower) + :ets.select_count(t.scores, tied)
+        # The members before (score, member) in the index as it is now.
+        below = Ranks.count_below(ranks, key, score, member)
         if rev, do: n - 1 - below, else: below
     end
   end
@@ -170,7 +168,7 @@ defmodule FerricStore.Commands.ZSets do
 
   defp read_walker(t, key) do
     fn start, dir, acc, fun ->
-      Members.walk_scores(t.scores, key, start, dir, {%{}, false}, acc, fun)
+      Members.walk_scores(Ranks.of(t), key, start, dir, {%{}, false}, acc, fun)
     end
   end
 
@@ -545,7 +543,8 @@ defmodule FerricStore.Commands.ZSets do
 
   defp walker(b, key) do
     fn start, dir, acc, fun ->
-      Members.walk_scores(b.tables.scores, key, start, dir, Batch.member_view(b, key), acc, fun)
+      view = Batch.member_view(b, key)
+      Members.walk_scores(Ranks.of(b.tables), key, start, dir, view, acc, fun)
     end
   end
 

@@ -31,9 +31,9 @@ defmodule FerricStore.Store.Info do
   defp sum(tables, fun), do: Enum.reduce(tables, 0, &(fun.(&1) + &2))
 
   # What the data costs in memory: the keydir (hot values included), the expiry index,
-  # collection members and the sorted-set score index in ETS, and the rank index.
+  # collection members in ETS, and the sorted sets' rank index.
   defp used_memory(tables, words) do
-    ets = [tables.keydir, tables.expiry, tables.members, tables.scores]
+    ets = [tables.keydir, tables.expiry, tables.members]
     Enum.reduce(ets, 0, &(:ets.info(&1, :memory) * words + &2)) + Ranks.memory(Ranks.of(tables))
   end
 

@@ -13,10 +13,10 @@ defmodule FerricStore.Store.Keydir do
   #   meta    (:set)          shard bookkeeping owned by the machine (applied index, active
   #                           file, bytes since checkpoint); never replicated state. Also
   #                           {:ranks, index}: the sorted sets' rank index (Store.Ranks), a
-  #                           NIF resource that mirrors `scores` and dies with the tables.
+  #                           NIF resource holding the sorted-set members in score order;
+  #                           it dies with the tables.
   #   members (:ordered_set)  {{key, member}, value | nil, gen, file_id, offset, size}: the
   #                           members of collections, contiguous per key (docs/collections.md)
-  #   scores  (:ordered_set)  {{key, score_key, member}}: sorted-set members in score order
 
   @type row ::
           {binary(), atom(), binary() | nil, non_neg_integer(), non_neg_integer(),
@@ -27,8 +27,7 @@ defmodule FerricStore.Store.Keydir do
           expiry: atom(),
           files: atom(),
           meta: atom(),
-          members: atom(),
-          scores: atom()
+          members: atom()
         }
 
   @doc "Table names for shard `n` of `instance` (named tables: cheap lookups by atom)."
@@ -40,7 +39,6 @@ defmodule FerricStore.Store.Keydir do
       files: :"#{instance}.files.#{n}",
       meta: :"#{instance}.meta.#{n}",
       members: :"#{instance}.members.#{n}",
-      scores: :"#{instance}.scores.#{n}",
       # Not a table: the shard's batcher, named here so writers find it without
       # building an atom per call.
       batcher: FerricStore.Store.Batcher.name(instance, n)
@@ -55,7 +53,6 @@ defmodule FerricStore.Store.Keydir do
     :ets.new(f, [:set, :public, :named_table, read_concurrency: true])
     :ets.new(m, [:set, :public, :named_table, read_concurrency: true])
     :ets.new(tables.members, [:ordered_set, :public, :named_table, read_concurrency: true])
-    :ets.new(tables.scores, [:ordered_set, :public, :named_table, read_concurrency: true])
     :ets.insert(m, {:ranks, FerricStore.Store.Ranks.new()})
     :ok
   end

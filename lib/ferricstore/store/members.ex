@@ -4,10 +4,10 @@ defmodule FerricStore.Store.Members do
   # tables, one row per member (docs/collections.md):
   #
   #   members (:ordered_set)  {{key, member}, value | nil, gen, file_id, offset, size}
-  #   scores  (:ordered_set)  {{key, score_key, member}}                 (sorted sets)
   #
-  # and, mirroring `scores`, the rank index of the sorted sets (Store.Ranks), written at
-  # the same places.
+  # and, for sorted sets, the rank index (Store.Ranks): the members in score order,
+  # written right after the members table. It is the only score-ordered view: walks in
+  # score order page through it.
   #
   # member is the hash field, the list position (integer), the set member or the zset
   # member. value is the hash value / list element (nil when cold: read it from its
@@ -63,25 +63,49 @@ defmodule FerricStore.Store.Members do
         do: :"$end_of_table",
         else: ets_start(members, {key, lo(start)}, start, dir, key)
 
-    merge(members, key, dir, ets_k, sort(ov_items, dir), ov, acc, fun, &member_item/2)
+    merge(ets_source(members, ets_k, dir, key), sort(ov_items, dir), ov, dir, acc, fun)
   end
 
   @doc """
-  Like `walk/7` in score order over the `scores` index; items are `{member, score}` and
-  `start` is `:edge` or `{:at, {score_key, member}}`.
+  Like `walk/7` in score order, through the rank index (a page of members per NIF
+  call); items are `{member, score}` and `start` is `:edge` or
+  `{:at, {score_key, member}}`.
   """
-  def walk_scores(scores, key, start, dir, view, acc, fun) do
+  def walk_scores(ranks, key, start, dir, view, acc, fun) do
     {ov, dropped?} = view
 
     ov_items =
       for {m, {:m, s, _g, _i}} <- ov, o = {score_key(s), m}, after?(o, start, dir), do: {o, m, s}
 
-    ets_k =
-      if dropped?,
-        do: :"$end_of_table",
-        else: ets_start_scores(scores, key, start, dir)
+    source =
+      cond do
+        dropped? ->
+          fn -> nil end
 
-    merge(scores, key, dir, ets_k, sort(ov_items, dir), ov, acc, fun, &score_item/2)
+        start == :edge ->
+          rank_source(ranks, key, :edge, dir)
+
+        true ->
+          rank_source(
+            ranks,
+            key,
+            {:from, score_of_key(elem(elem(start, 1), 0)), elem(elem(start, 1), 1)},
+            dir
+          )
+      end
+
+    merge(source, sort(ov_items, dir), ov, dir, acc, fun)
+  end
+
+  # Sources: functions that return `{item, next_source}` or nil, items `{order, member,
+  # value}` (or :gone for a row that vanished meanwhile).
+  defp ets_source(tab, k, dir, key) do
+    fn ->
+      case k do
+        :"$end_of_table" -> nil
+        k -> {member_item(tab, k), ets_source(tab, step(tab, k, dir, key), dir, key)}
+      end
+    end
   end
 
   defp member_item(tab, {_key, m} = k) do
@@ -92,11 +116,29 @@ defmodule FerricStore.Store.Members do
     end
   end
 
-  defp score_item(_tab, {_key, sk, m}), do: {{sk, m}, m, score_of_key(sk)}
+  @page 256
 
-  defp score_of_key({0, _}), do: :neg_inf
-  defp score_of_key({2, _}), do: :inf
-  defp score_of_key({1, f}), do: f
+  defp rank_source(ranks, key, from, dir) do
+    fn ->
+      case Ranks.page(ranks, key, from, dir == :desc, @page) do
+        {[], _more?} -> nil
+        {items, more?} -> from_page(items, more?, ranks, key, dir)
+      end
+    end
+  end
+
+  defp from_page([{m, s}], more?, ranks, key, dir) do
+    next = if more?, do: rank_source(ranks, key, {:after, s, m}, dir), else: fn -> nil end
+    {{{score_key(s), m}, m, s}, next}
+  end
+
+  defp from_page([{m, s} | rest], more?, ranks, key, dir),
+    do: {{{score_key(s), m}, m, s}, fn -> from_page(rest, more?, ranks, key, dir) end}
+
+  @doc false
+  def score_of_key({0, _}), do: :neg_inf
+  def score_of_key({2, _}), do: :inf
+  def score_of_key({1, f}), do: f
 
   defp after?(_o, :edge, _dir), do: true
   defp after?(o, {:at, s}, :asc), do: o >= s
@@ -120,66 +162,42 @@ defmodule FerricStore.Store.Members do
       else: in_key(if(dir == :asc, do: :ets.next(tab, k), else: :ets.prev(tab, k)), key)
   end
 
-  defp ets_start_scores(tab, key, :edge, :asc), do: in_key(:ets.next(tab, {key, 0, 0}), key)
-
-  defp ets_start_scores(tab, key, :edge, :desc),
-    do: in_key(:ets.prev(tab, {key <> <<0>>, 0, 0}), key)
-
-  defp ets_start_scores(tab, key, {:at, {sk, m}}, dir) do
-    k = {key, sk, m}
-
-    if :ets.member(tab, k),
-      do: k,
-      else: in_key(if(dir == :asc, do: :ets.next(tab, k), else: :ets.prev(tab, k)), key)
-  end
-
   defp in_key({key, _} = k, key), do: k
-  defp in_key({key, _, _} = k, key), do: k
   defp in_key(_other, _key), do: :"$end_of_table"
 
   defp step(tab, k, :asc, key), do: in_key(:ets.next(tab, k), key)
   defp step(tab, k, :desc, key), do: in_key(:ets.prev(tab, k), key)
 
-  defp merge(tab, key, dir, ets_k, ov_items, ov, acc, fun, item_fun) do
-    # ETS rows of members the overlay rewrote or deleted are skipped: the overlay has
-    # their current state.
-    e =
-      case ets_k do
-        :"$end_of_table" ->
-          nil
+  # The source's rows of members the overlay rewrote or deleted are skipped: the
+  # overlay has their current state.
+  defp merge(source, ov_items, ov, dir, acc, fun),
+    do: merge_next(next(source, ov), ov_items, ov, dir, acc, fun)
 
-        k ->
-          case item_fun.(tab, k) do
-            {_o, m, _v} = item -> if Map.has_key?(ov, m), do: :skip, else: item
-            :gone -> :skip
-          end
+  defp next(source, ov) do
+    case source.() do
+      nil -> nil
+      {:gone, rest} -> next(rest, ov)
+      {{_o, m, _v} = item, rest} -> if Map.has_key?(ov, m), do: next(rest, ov), else: {item, rest}
+    end
+  end
+
+  defp merge_next(nil, [], _ov, _dir, acc, _fun), do: acc
+
+  defp merge_next(e, ov_items, ov, dir, acc, fun) do
+    if e == nil or (ov_items != [] and first?(hd(ov_items), elem(e, 0), dir)) do
+      [{_o, m, v} | rest] = ov_items
+
+      case fun.({m, v}, acc) do
+        {:cont, acc} -> merge_next(e, rest, ov, dir, acc, fun)
+        {:halt, acc} -> acc
       end
+    else
+      {{_o, m, v}, source} = e
 
-    cond do
-      e == :skip ->
-        merge(tab, key, dir, step(tab, ets_k, dir, key), ov_items, ov, acc, fun, item_fun)
-
-      e == nil and ov_items == [] ->
-        acc
-
-      e == nil or (ov_items != [] and first?(hd(ov_items), e, dir)) ->
-        [{_o, m, v} | rest] = ov_items
-
-        case fun.({m, v}, acc) do
-          {:cont, acc} -> merge(tab, key, dir, ets_k, rest, ov, acc, fun, item_fun)
-          {:halt, acc} -> acc
-        end
-
-      true ->
-        {_o, m, v} = e
-
-        case fun.({m, v}, acc) do
-          {:cont, acc} ->
-            merge(tab, key, dir, step(tab, ets_k, dir, key), ov_items, ov, acc, fun, item_fun)
-
-          {:halt, acc} ->
-            acc
-        end
+      case fun.({m, v}, acc) do
+        {:cont, acc} -> merge_next(next(source, ov), ov_items, ov, dir, acc, fun)
+        {:halt, acc} -> acc
+      end
     end
   end
 
@@ -190,7 +208,7 @@ defmodule FerricStore.Store.Members do
 
   @doc """
   Publishes the member writes of a committed batch into the shard's tables and the rank
-  index (Store.Ranks), which follows `scores` exactly.
+  index (Store.Ranks).
   """
   def publish(batch, locations, fid, tables) do
     %{meta: meta} = tables
@@ -206,11 +224,10 @@ defmodule FerricStore.Store.Members do
   end
 
   defp publish_members(batch, locations, fid, tables, ranks) do
-    %{members: members, scores: scores, meta: meta} = tables
+    %{members: members, meta: meta} = tables
 
     if batch.flushed do
       :ets.delete_all_objects(members)
-      :ets.delete_all_objects(scores)
       Ranks.clear(ranks)
     end
 
@@ -227,7 +244,6 @@ defmodule FerricStore.Store.Members do
                 :ets.update_counter(meta, {:dead, old_fid}, size, {{:dead, old_fid}, 0})
 
                 if score?(old) do
-                  :ets.delete(scores, {key, score_key(old), member})
                   [{:del, key, old, member} | ops]
                 else
                   ops
@@ -247,7 +263,6 @@ defmodule FerricStore.Store.Members do
               :ets.insert(members, {k, value, gen, fid, off, size})
 
               if score?(value) do
-                :ets.insert(scores, {{key, score_key(value), member}})
                 [{:add, key, value, member} | ops]
               else
                 ops
@@ -263,7 +278,7 @@ defmodule FerricStore.Store.Members do
 
   # Removes every member row of `key` (O(N) in memory; on disk the header tombstone or
   # a new generation already hides them).
-  defp drop(%{members: members, scores: scores, meta: meta}, ranks, key) do
+  defp drop(%{members: members, meta: meta}, ranks, key) do
     pattern = {{key, :_}, :_, :_, :"$1", :_, :"$2"}
 
     members
@@ -274,7 +289,6 @@ defmodule FerricStore.Store.Members do
     end)
 
     :ets.select_delete(members, [{{{key, :_}, :_, :_, :_, :_, :_}, [], [true]}])
-    :ets.select_delete(scores, [{{{key, :_, :_}}, [], [true]}])
     Ranks.drop_key(ranks, key)
   end
 
@@ -283,7 +297,6 @@ defmodule FerricStore.Store.Members do
   @doc "Clears every member row (FLUSHDB marker)."
   def clear(tables) do
     :ets.delete_all_objects(tables.members)
-    :ets.delete_all_objects(tables.scores)
     Ranks.clear(Ranks.of(tables))
   end
 
@@ -339,39 +352,48 @@ defmodule FerricStore.Store.Members do
   end
 
   @doc """
-  Drops members without a live header of their generation; rebuilds the score index and
-  then the rank index from it.
+  Drops members without a live header of their generation, then builds the rank index
+  of the sorted sets, one set at a time in score order (appends leave its chunks full).
   """
   def finish_load(tables) do
-    %{members: members, scores: scores, keydir: keydir} = tables
-
-    :ets.foldl(
-      fn {{key, member} = k, value, gen, _, _, _}, acc ->
-        case :ets.lookup(keydir, key) do
-          [{_, type, %{gen: ^gen}, _, _, _, _}] ->
-            if type == :zset, do: :ets.insert(scores, {{key, score_key(value), member}})
-
-          _ ->
-            :ets.delete(members, k)
-        end
-
-        acc
-      end,
-      :ok,
-      members
-    )
-
-    # In `scores` order: each set is built by appends, which leave its chunks full.
+    %{members: members, keydir: keydir} = tables
     ranks = Ranks.of(tables)
     Ranks.clear(ranks)
-    load_ranks(ranks, :ets.select(scores, [{{:"$1"}, [], [:"$1"]}], 1000))
+
+    # The members table is ordered by key: each set's members come together.
+    {last, items} =
+      :ets.foldl(
+        fn {{key, member} = k, value, gen, _, _, _}, {cur, items} = acc ->
+          case :ets.lookup(keydir, key) do
+            [{_, :zset, %{gen: ^gen}, _, _, _, _}] ->
+              items = if key == cur, do: items, else: load_ranks(ranks, cur, items) && []
+              {key, [{score_key(value), member} | items]}
+
+            [{_, _type, %{gen: ^gen}, _, _, _, _}] ->
+              acc
+
+            _ ->
+              :ets.delete(members, k)
+              acc
+          end
+        end,
+        {nil, []},
+        members
+      )
+
+    load_ranks(ranks, last, items)
+    :ok
   end
 
-  defp load_ranks(_ranks, :"$end_of_table"), do: :ok
+  defp load_ranks(_ranks, _key, []), do: true
 
-  defp load_ranks(ranks, {rows, cont}) do
-    Ranks.update(ranks, for({key, sk, m} <- rows, do: {:add, key, score_of_key(sk), m}))
-    load_ranks(ranks, :ets.select(cont))
+  defp load_ranks(ranks, key, items) do
+    items
+    |> Enum.sort()
+    |> Enum.map(fn {sk, m} -> {:add, key, score_of_key(sk), m} end)
+    |> then(&Ranks.update(ranks, &1))
+
+    true
   end
 
   @doc false

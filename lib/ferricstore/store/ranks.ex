@@ -6,8 +6,8 @@ defmodule FerricStore.Store.Ranks do
   # cost in Redis (docs/collections.md).
   #
   # One NIF resource per shard, created with the shard's ETS tables and kept in its `meta`
-  # table (so it lives and dies with them). It mirrors the published `scores` rows: the
-  # shard's Raft machine updates it at exactly the places where it writes `scores`
+  # table (so it lives and dies with them). It holds the published sorted-set members in
+  # score order: the shard's Raft machine updates it right after the members table
   # (Members.publish/4, clear/1, finish_load/1); readers call it from any process. It
   # holds no uncommitted state, so inside a Raft apply it is only right for a key whose
   # members the current batch has not touched (see ZSets).
@@ -82,6 +82,35 @@ defmodule FerricStore.Store.Ranks do
 
     collect(ranks, key, nif_spec, rev, [])
   end
+
+  @doc """
+  Up to `count` `{member, score}` items of `key` in score order (`rev`: descending),
+  from the lowest (highest) member with `:edge`, from `{:from, score, member}` on (that
+  pair included if present) or after `{:after, score, member}`. Also says whether more
+  may follow.
+  """
+  @spec page(t(), binary(), :edge | {:from | :after, score(), binary()}, boolean(), pos_integer()) ::
+          {[{binary(), score()}], boolean()}
+  def page(ranks, key, from, rev, count) do
+    spec =
+      case from do
+        :edge -> {:rank, 0, count - 1}
+        {how, score, member} -> {how, score, member, count}
+      end
+
+    case NIF.rank_range(ranks, key, spec, rev) do
+      {:ok, items} -> {items, length(items) == count}
+      {:more, items, _left} -> {items, true}
+    end
+  end
+
+  @doc """
+  How many members of `key` come before `(score, member)` in score order (whether or not
+  that pair is in the set).
+  """
+  @spec count_below(t(), binary(), score(), binary()) :: non_neg_integer()
+  def count_below(ranks, key, score, member),
+    do: NIF.rank_count(ranks, key, {:below, score, member})
 
   @doc "How many members a score or lex range holds (nil: lex over different scores)."
   @spec count(t(), binary(), :score | :lex, term(), term()) :: non_neg_integer() | nil

@@ -30,7 +30,7 @@ mod atoms {
     rustler::atoms! {
         ok, error, more, done, torn, corrupt, none, tombstone, io,
         checksum_mismatch, eof, bad_header, too_large, unknown,
-        inf, neg_inf, add, del, rank, score, lex, after, neg, pos, nil,
+        inf, neg_inf, add, del, rank, score, lex, after, from, below, neg, pos, nil,
     }
 }
 
@@ -659,6 +659,8 @@ impl Walk {
 ///   they count from the highest member);
 /// - `{:score, min, max, offset, count}` / `{:lex, min, max, offset, count}`: BYSCORE /
 ///   BYLEX with LIMIT (count < 0: all), from `max` down with `rev`;
+/// - `{:from, score, member, count}`: the same, starting with `(score, member)` itself
+///   (it need not be in the set);
 /// - `{:after, score, member, count}`: the next `count` members after `(score, member)`
 ///   in the walk's direction (how the Elixir wrapper continues a range).
 fn resolve(set: &RankedSet, spec: Term, rev: bool) -> NifResult<Option<Walk>> {
@@ -688,14 +690,16 @@ fn resolve(set: &RankedSet, spec: Term, rev: bool) -> NifResult<Option<Walk>> {
                 }
             }
         }
-        [_, score, member, count] if kind == atoms::after() => {
+        [_, score, member, count] if kind == atoms::after() || kind == atoms::from() => {
             let (score, member) = (decode_score(*score)?, member.decode::<Binary>()?);
             let count = decode_count(*count)?;
+            // `:after` leaves `(score, member)` out, `:from` starts with it.
+            let from = kind == atoms::from();
             if rev {
-                let below = set.count_before(score, member.as_slice(), false);
+                let below = set.count_before(score, member.as_slice(), from);
                 Walk::within(0, below, 0, count, true)
             } else {
-                let upto = set.count_before(score, member.as_slice(), true);
+                let upto = set.count_before(score, member.as_slice(), !from);
                 Walk::within(upto, len, 0, count, false)
             }
         }
@@ -838,7 +842,8 @@ fn rank_range<'a>(
 }
 
 /// How many members of `key` a `{:score, min, max}` or `{:lex, min, max}` range holds
-/// (ZCOUNT, ZLEXCOUNT), or nil for a lex range over different scores.
+/// (ZCOUNT, ZLEXCOUNT), or nil for a lex range over different scores; with
+/// `{:below, score, member}`, how many members come before that pair.
 #[rustler::nif]
 fn rank_count(res: ResourceArc<RankRes>, key: Binary, spec: Term) -> NifResult<Option<usize>> {
     let parts = rustler::types::tuple::get_tuple(spec)?;
@@ -850,7 +855,10 @@ fn rank_count(res: ResourceArc<RankRes>, key: Binary, spec: Term) -> NifResult<O
     let Some(set) = index.get(key.as_slice()) else {
         return Ok(Some(0));
     };
-    if kind == atoms::score() {
+    if kind == atoms::below() {
+        let (score, member) = (decode_score(*min)?, max.decode::<Binary>()?);
+        Ok(Some(set.count_before(score, member.as_slice(), false)))
+    } else if kind == atoms::score() {
         let (lo, hi) = set.score_span(decode_score_bound(*min)?, decode_score_bound(*max)?);
         Ok(Some(hi - lo))
     } else if kind == atoms::lex() {
