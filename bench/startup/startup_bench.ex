@@ -24,7 +24,10 @@ defmodule StartupBench do
     {boot_ms, _} = :erlang.statistics(:wall_clock)
     ets_before = :erlang.memory(:ets)
     t0 = System.monotonic_time(:microsecond)
-    {:ok, _} = FerricStore.start_link(name: :bench, data_dir: dir, port: String.to_integer(port))
+
+    {:ok, pid} =
+      FerricStore.start_link(name: :bench, data_dir: dir, port: String.to_integer(port))
+
     ms = (System.monotonic_time(:microsecond) - t0) / 1000
     :erlang.garbage_collect()
     info = FerricStore.info(name: :bench)
@@ -36,6 +39,8 @@ defmodule StartupBench do
     )
 
     _ = IO.read(:stdio, :line)
+    # A clean stop (as on SIGTERM), so the next restart starts from a stopped instance.
+    Supervisor.stop(pid)
     System.halt(0)
   end
 

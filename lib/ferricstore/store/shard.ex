@@ -302,7 +302,7 @@ defmodule FerricStore.Store.Shard do
 
     :ok = :ra.trigger_election(server_id)
 
-    with :ok <- await_leader(server_id, 200) do
+    with :ok <- await_leader(server_id, 2_500) do
       apply_barrier(server_id)
     end
   end
@@ -326,7 +326,7 @@ defmodule FerricStore.Store.Shard do
         :ok
 
       _ ->
-        Process.sleep(25)
+        Process.sleep(2)
         await_leader(server_id, tries - 1)
     end
   end
