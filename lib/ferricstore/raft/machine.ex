@@ -134,8 +134,15 @@ defmodule FerricStore.Raft.Machine do
       {last_off, last_size} = elem(locations, tuple_size(locations) - 1)
       new_end = last_off + last_size
       if batch.flushed, do: flush_tables(tables)
-      dead_fids = publish(batch, locations, fid, tables)
-      FerricStore.Store.Members.publish(batch, locations, fid, tables)
+      dead = publish(batch, locations, fid, tables)
+      member_dead = FerricStore.Store.Members.publish(batch, locations, fid, tables)
+      dead = Map.merge(dead, member_dead, fn _fid, a, b -> a + b end)
+      # One counter update per file that gained dead bytes, not one per overwrite.
+      Enum.each(dead, fn {f, n} ->
+        :ets.update_counter(tables.meta, {:dead, f}, n, {{:dead, f}, 0})
+      end)
+
+      dead_fids = for {f, _} <- dead, f != fid, do: f
       Keydir.put_meta(tables.meta, :active, {fid, file, new_end})
       Keydir.put_meta(tables.meta, :applied, index)
       effects = after_write(tables, state, index, fid, new_end, new_end - offset)
@@ -149,23 +156,22 @@ defmodule FerricStore.Raft.Machine do
     :ets.match_delete(tables.meta, {{:raw, :_}, :_})
   end
 
-  # Returns the sealed files that gained dead bytes (candidates for compaction).
+  # Returns the bytes the entry made dead, by file id.
   defp publish(batch, locations, fid, %{keydir: keydir, expiry: expiry, meta: meta}) do
-    Enum.reduce(batch.overlay, [], fn {key, entry}, dead_fids ->
-      {old_exp, dead_fids} =
+    Enum.reduce(batch.overlay, %{}, fn {key, entry}, dead ->
+      {old_exp, dead} =
         case :ets.lookup(keydir, key) do
           [{_, _, _, exp, old_fid, _, size}] ->
-            :ets.update_counter(meta, {:dead, old_fid}, size, {{:dead, old_fid}, 0})
-            {exp, if(old_fid == fid, do: dead_fids, else: [old_fid | dead_fids])}
+            {exp, FerricStore.Store.Members.add_dead(dead, old_fid, size)}
 
           [] ->
-            {0, dead_fids}
+            {0, dead}
         end
 
       case entry do
         {:deleted, _} ->
           :ets.delete(keydir, key)
-          :ets.delete(meta, {:raw, key})
+          unmark_raw(meta, key)
           Keydir.reindex_expiry(expiry, key, old_exp, 0)
 
         {:row, type, value, exp, i} ->
@@ -174,13 +180,19 @@ defmodule FerricStore.Raft.Machine do
 
           if type == :string and MapSet.member?(batch.raw, key),
             do: :ets.insert(meta, {{:raw, key}, true}),
-            else: :ets.delete(meta, {:raw, key})
+            else: unmark_raw(meta, key)
 
           Keydir.reindex_expiry(expiry, key, old_exp, exp)
       end
 
-      dead_fids
+      dead
     end)
+  end
+
+  # meta has read_concurrency: a write takes its write lock, a read does not, so a raw
+  # mark (rare) is looked for before it is deleted.
+  defp unmark_raw(meta, key) do
+    if :ets.member(meta, {:raw, key}), do: :ets.delete(meta, {:raw, key})
   end
 
   # Rotation and checkpoints: cheap counters here, the slow work (fsync, hint files)

@@ -208,7 +208,8 @@ defmodule FerricStore.Store.Members do
 
   @doc """
   Publishes the member writes of a committed batch into the shard's tables and the rank
-  index (Store.Ranks).
+  index (Store.Ranks). Returns the bytes the writes made dead, by file id (the caller
+  adds them to the files' counters).
   """
   def publish(batch, locations, fid, tables) do
     %{meta: meta} = tables
@@ -216,80 +217,78 @@ defmodule FerricStore.Store.Members do
     if batch.flushed or batch.dropped != %{} or batch.members != %{} do
       # Odd while ETS and the rank index may disagree (see ZSets.zrank/4).
       :ets.update_counter(meta, :member_writes, 1, {:member_writes, 0})
-      publish_members(batch, locations, fid, tables, Ranks.of(tables))
+      dead = publish_members(batch, locations, fid, tables, Ranks.of(tables))
       :ets.update_counter(meta, :member_writes, 1, {:member_writes, 0})
+      dead
+    else
+      %{}
     end
-
-    :ok
   end
 
   defp publish_members(batch, locations, fid, tables, ranks) do
-    %{members: members, meta: meta} = tables
+    %{members: members} = tables
 
     if batch.flushed do
       :ets.delete_all_objects(members)
       Ranks.clear(ranks)
     end
 
-    Enum.each(batch.dropped, fn {key, _} -> drop(tables, ranks, key) end)
+    dead =
+      Enum.reduce(batch.dropped, %{}, fn {key, _}, dead -> drop(tables, ranks, key, dead) end)
 
-    rank_ops =
-      Enum.reduce(batch.members, [], fn {key, ms}, ops ->
-        Enum.reduce(ms, ops, fn {member, entry}, ops ->
+    {rank_ops, dead} =
+      Enum.reduce(batch.members, {[], dead}, fn {key, ms}, acc ->
+        Enum.reduce(ms, acc, fn {member, entry}, {ops, dead} ->
           k = {key, member}
 
-          ops =
+          {ops, dead} =
             case :ets.lookup(members, k) do
               [{_, old, _gen, old_fid, _, size}] ->
-                :ets.update_counter(meta, {:dead, old_fid}, size, {{:dead, old_fid}, 0})
-
-                if score?(old) do
-                  [{:del, key, old, member} | ops]
-                else
-                  ops
-                end
+                dead = add_dead(dead, old_fid, size)
+                if score?(old), do: {[{:del, key, old, member} | ops], dead}, else: {ops, dead}
 
               [] ->
-                ops
+                {ops, dead}
             end
 
           case entry do
             :deleted ->
               :ets.delete(members, k)
-              ops
+              {ops, dead}
 
             {:m, value, gen, i} ->
               {off, size} = elem(locations, i)
               :ets.insert(members, {k, value, gen, fid, off, size})
 
-              if score?(value) do
-                [{:add, key, value, member} | ops]
-              else
-                ops
-              end
+              if score?(value),
+                do: {[{:add, key, value, member} | ops], dead},
+                else: {ops, dead}
           end
         end)
       end)
 
     Ranks.update(ranks, Enum.reverse(rank_ops))
+    dead
   end
+
+  @doc false
+  def add_dead(dead, fid, size), do: Map.update(dead, fid, size, &(&1 + size))
 
   defp score?(value), do: is_float(value) or value in [:inf, :neg_inf]
 
   # Removes every member row of `key` (O(N) in memory; on disk the header tombstone or
   # a new generation already hides them).
-  defp drop(%{members: members, meta: meta}, ranks, key) do
+  defp drop(%{members: members}, ranks, key, dead) do
     pattern = {{key, :_}, :_, :_, :"$1", :_, :"$2"}
 
-    members
-    |> :ets.select([{pattern, [], [{{:"$1", :"$2"}}]}])
-    |> Enum.reduce(%{}, fn {fid, size}, acc -> Map.update(acc, fid, size, &(&1 + size)) end)
-    |> Enum.each(fn {fid, size} ->
-      :ets.update_counter(meta, {:dead, fid}, size, {{:dead, fid}, 0})
-    end)
+    dead =
+      members
+      |> :ets.select([{pattern, [], [{{:"$1", :"$2"}}]}])
+      |> Enum.reduce(dead, fn {fid, size}, dead -> add_dead(dead, fid, size) end)
 
     :ets.select_delete(members, [{{{key, :_}, :_, :_, :_, :_, :_}, [], [true]}])
     Ranks.drop_key(ranks, key)
+    dead
   end
 
   ## Start-up

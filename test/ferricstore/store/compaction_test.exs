@@ -37,6 +37,21 @@ defmodule FerricStore.Store.CompactionTest do
     for i <- 1..50, do: assert({:ok, "20:" <> value} == FerricStore.get("k#{i}", o))
   end
 
+  test "overwritten hash fields are compacted away by dead-bytes ratio too", %{opts: o} = ctx do
+    # Only member records die here (the hash's header is written once): their dead
+    # bytes alone must start compaction.
+    value = :binary.copy("x", 500)
+
+    for round <- 1..20, i <- 1..50,
+        do: {:ok, _} = FerricStore.hset("h", %{"f#{i}" => "#{round}:" <> value}, o)
+
+    live = 50 * 503
+    wait_until(fn -> disk_bytes(ctx) < 4 * live end)
+    for i <- 1..50, do: assert({:ok, "20:" <> value} == FerricStore.hget("h", "f#{i}", o))
+    restart(ctx)
+    for i <- 1..50, do: assert({:ok, "20:" <> value} == FerricStore.hget("h", "f#{i}", o))
+  end
+
   test "forced compaction keeps exactly the live keys across restarts",
        %{opts: o, name: name} = ctx do
     value = :binary.copy("y", 300)
