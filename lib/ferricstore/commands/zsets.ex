@@ -1053,6 +1053,9 @@ defmodule FerricStore.Commands.ZSets do
   defp score_pairs(_, _), do: {:error, Error.new(:syntax)}
 
   @doc false
+  def parse_score("+inf"), do: {:ok, :inf}
+  def parse_score("-inf"), do: {:ok, :neg_inf}
+
   def parse_score(bin) do
     case Args.float(bin) do
       {:ok, f} ->

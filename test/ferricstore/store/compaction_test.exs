@@ -42,7 +42,8 @@ defmodule FerricStore.Store.CompactionTest do
     # bytes alone must start compaction.
     value = :binary.copy("x", 500)
 
-    for round <- 1..20, i <- 1..50,
+    for round <- 1..20,
+        i <- 1..50,
         do: {:ok, _} = FerricStore.hset("h", %{"f#{i}" => "#{round}:" <> value}, o)
 
     live = 50 * 503
