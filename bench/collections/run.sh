@@ -99,10 +99,10 @@ cmdline="bench/collections/run.sh (N=$N NPRE=$NPRE KEYSPACE=$KEYSPACE, -c 50, re
   done
   echo "| memory per member | \`INFO memory\` used_memory after the prefill minus before, / members | ${MEM[ferric]} B | ${MEM[aof]} B | $(ratio "${MEM[ferric]}" "${MEM[aof]}") |"
   echo
-  echo "FerricStore's used_memory counts the keydir, the expiry index, the collection members and the"
-  echo "sorted-set score index (ETS) and the rank index (Rust, estimated from its element counts); a"
-  echo "member is kept once per table it is indexed in (sorted-set members three times). Values"
-  echo "stay on disk for hashes and lists (cold after a restart), as for strings."
+  echo "FerricStore's used_memory counts the keydir, the expiry index and the collection members (ETS)"
+  echo "and the sorted sets' rank index (Rust, estimated from its element counts): a member is one ETS"
+  echo "row, and a sorted-set member is also in the rank index. Values stay on disk for hashes and"
+  echo "lists (cold after a restart), as for strings."
 } >"$WORK/section.md"
 
 cat "$WORK/section.md"
