@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Collections benchmark (issue #5): redis-benchmark at 50 clients with hash, sorted-set,
-# list and set commands over big collections (members `__rand_int__` in a keyspace of
-# KEYSPACE), against FerricStore (standalone RESP server) and redis-server with
-# `appendonly yes, appendfsync always`, in one run. Each collection is first filled
-# (unmeasured, -P 16) so reads and writes work on big collections. Prints a table and
+# list and set commands over collections of MEMBERS members (1M by default; the tests'
+# members are `__rand_int__` in the same keyspace, so reads hit and writes overwrite),
+# against FerricStore (standalone RESP server) and redis-server with `appendonly yes,
+# appendfsync always`, in one run. Each collection is first filled (unmeasured, by
+# prefill.py through redis-cli --pipe, 100 members per command). Prints a table and
 # writes it into bench/RESULTS.md under "## Collections (issue #5)".
 #
-# Usage: bench/collections/run.sh [--no-write]   (env: N for requests per test, NPRE for
-# the prefill requests per collection, KEYSPACE). ~2-4 minutes.
+# Usage: bench/collections/run.sh [--no-write]   (env: N for requests per test, MEMBERS).
+# ~3-5 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -15,8 +16,8 @@ export ERL_LIBS=$ROOT/_vendor/erl MIX_HOME=$ROOT/_build/mix_home LANG=C.UTF-8 LC
 WRITE=1; [ "${1:-}" = "--no-write" ] && WRITE=0
 
 N=${N:-20000}
-NPRE=${NPRE:-100000}
-KEYSPACE=${KEYSPACE:-100000}
+MEMBERS=${MEMBERS:-1000000}
+KEYSPACE=$MEMBERS
 HEADING="## Collections (issue #5)"
 
 BENCH=bench/collections
@@ -41,12 +42,6 @@ TESTS=(
   "SADD|SADD s:big m:__rand_int__"
   "SISMEMBER|SISMEMBER s:big m:__rand_int__"
 )
-PREFILL=(
-  "HSET h:big f:__rand_int__ v:__rand_int__"
-  "ZADD z:big __rand_int__ m:__rand_int__"
-  "RPUSH l:big e:__rand_int__"
-  "SADD s:big m:__rand_int__"
-)
 
 declare -A PORT=([ferric]=$FPORT [aof]=$APORT)
 declare -A RPS SIZES MEM
@@ -61,10 +56,7 @@ bench() { # port n extra-args... -- command
 for tgt in ferric aof; do
   redis-cli -p "${PORT[$tgt]}" FLUSHALL >/dev/null
   empty=$(used_memory "${PORT[$tgt]}")
-  for cmd in "${PREFILL[@]}"; do
-    # shellcheck disable=SC2086
-    bench "${PORT[$tgt]}" "$NPRE" -P 16 $cmd >/dev/null
-  done
+  python3 "$BENCH/prefill.py" "$MEMBERS" | redis-cli -p "${PORT[$tgt]}" --pipe >&2
   sizes="$(redis-cli -p "${PORT[$tgt]}" HLEN h:big) $(redis-cli -p "${PORT[$tgt]}" ZCARD z:big) $(redis-cli -p "${PORT[$tgt]}" LLEN l:big) $(redis-cli -p "${PORT[$tgt]}" SCARD s:big)"
   echo "bench/collections: $tgt prefilled (hash zset list set sizes: $sizes)" >&2
   SIZES[$tgt]=$sizes
@@ -83,12 +75,12 @@ done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
 fmt() { awk -v a="$1" 'BEGIN { printf "%\047.0f", a }'; }
 
-cmdline="bench/collections/run.sh (N=$N NPRE=$NPRE KEYSPACE=$KEYSPACE, -c 50, redis-benchmark $(redis-benchmark --version | awk '{print $2}'), FerricStore MIX_ENV=$MIX_ENV)"
+cmdline="bench/collections/run.sh (N=$N MEMBERS=$MEMBERS, -c 50, redis-benchmark $(redis-benchmark --version | awk '{print $2}'), FerricStore MIX_ENV=$MIX_ENV)"
 {
   echo "$HEADING"
   echo
   echo "Run: \`$cmdline\` on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average before the run $LOAD (shared machine: figures vary by up to ~2-3x between runs)."
-  echo "Requests per second at 50 clients (redis-benchmark --csv, -r $KEYSPACE). Each collection was first filled with $NPRE requests at -P 16 (sizes after the prefill, hash zset list set: FerricStore ${SIZES[ferric]}, redis ${SIZES[aof]}). \`redis fsync\` = redis-server --appendonly yes --appendfsync always (reads served by the same server)."
+  echo "Requests per second at 50 clients (redis-benchmark --csv, -r $KEYSPACE). Each collection was first filled with $MEMBERS members (bench/collections/prefill.py through redis-cli --pipe; sizes after the prefill, hash zset list set: FerricStore ${SIZES[ferric]}, redis ${SIZES[aof]}; the RPOP test pops from the list's tail). \`redis fsync\` = redis-server --appendonly yes --appendfsync always (reads served by the same server)."
   echo
   echo "| test | command | FerricStore | redis fsync | Ferric / redis |"
   echo "|---|---|---:|---:|---:|"

@@ -11,7 +11,29 @@ defmodule FerricStore.Commands.Sets do
 
   ## Caller side
 
-  def sadd(instance, key, members), do: write(instance, key, {:sadd, key, List.wrap(members)})
+  # Like Redis, which neither propagates nor fsyncs a write that changed nothing, a SADD
+  # whose members are all there already answers 0 without a Raft entry. The check reads
+  # the members' rows of the set's current generation; it is skipped inside a pipeline,
+  # whose earlier writes may still be in flight.
+  def sadd(instance, key, members) do
+    members = List.wrap(members)
+
+    if members != [] and Process.get(:ferricstore_pipeline) == nil and
+         all_present?(instance, key, members),
+       do: {:ok, 0},
+       else: write(instance, key, {:sadd, key, members})
+  end
+
+  defp all_present?(instance, key, members) do
+    case Collection.read(instance, key, :set) do
+      {:ok, {%{gen: gen}, t}} ->
+        Enum.all?(members, &match?([{_, _, ^gen, _, _, _}], :ets.lookup(t.members, {key, &1})))
+
+      _ ->
+        false
+    end
+  end
+
   def srem(instance, key, members), do: write(instance, key, {:srem, key, List.wrap(members)})
 
   @doc "SPOP: `count` nil pops one member (or nil)."

@@ -1,0 +1,49 @@
+defmodule FerricStore.SaddNoopTest do
+  # A SADD that adds nothing answers 0 without a Raft entry (as Redis neither writes
+  # nor fsyncs it), and only when that is certain.
+  use FerricStore.StoreCase, async: true
+
+  alias FerricStore.Commands.Context
+  alias FerricStore.Server.Pipeline
+  alias FerricStore.Store
+  alias FerricStore.Store.Keydir
+
+  @moduletag :tmp_dir
+
+  defp applied(name), do: Keydir.meta(Store.tables(name, 0).meta, :applied, 0)
+
+  test "members already there: 0, and no Raft entry", %{name: name, opts: o} do
+    assert {:ok, 2} = FerricStore.sadd("s", ["a", "b"], o)
+    before = applied(name)
+    assert {:ok, 0} = FerricStore.sadd("s", ["a", "b"], o)
+    assert {:ok, 0} = FerricStore.sadd("s", "a", o)
+    assert applied(name) == before
+
+    # One new member: a real write.
+    assert {:ok, 1} = FerricStore.sadd("s", ["a", "c"], o)
+    assert applied(name) > before
+    assert {:ok, ["a", "b", "c"]} = FerricStore.smembers("s", o)
+  end
+
+  test "a set deleted and made again: old members do not count", %{opts: o} do
+    assert {:ok, 2} = FerricStore.sadd("s", ["a", "b"], o)
+    assert {:ok, 1} = FerricStore.del("s", o)
+    assert {:ok, 1} = FerricStore.sadd("s", ["c"], o)
+    assert {:ok, 1} = FerricStore.sadd("s", ["a"], o)
+    assert {:ok, ["a", "c"]} = FerricStore.smembers("s", o)
+
+    # An expired set is missing; a string key answers WRONGTYPE, as before.
+    assert {:ok, true} = FerricStore.pexpire("s", 1, o)
+    Process.sleep(5)
+    assert {:ok, 1} = FerricStore.sadd("s", ["a"], o)
+    :ok = FerricStore.set("str", "v", o)
+    assert {:error, %FerricStore.Error{reason: :wrongtype}} = FerricStore.sadd("str", ["a"], o)
+  end
+
+  test "inside a pipeline the earlier writes still count", %{name: name, opts: o} do
+    assert {:ok, 1} = FerricStore.sadd("s", ["a"], o)
+    ctx = Context.new(instance: name, authenticated?: true)
+    assert [1, 1, 0] = Pipeline.run([~w(SREM s a), ~w(SADD s a), ~w(SADD s a)], ctx)
+    assert {:ok, ["a"]} = FerricStore.smembers("s", o)
+  end
+end
