@@ -12,29 +12,43 @@ defmodule FerricStore.Commands.Sets do
   ## Caller side
 
   # Like Redis, which neither propagates nor fsyncs a write that changed nothing, a SADD
-  # whose members are all there already answers 0 without a Raft entry. The check reads
-  # the members' rows of the set's current generation; it is skipped inside a pipeline,
-  # whose earlier writes may still be in flight.
+  # whose members are all there already, and an SREM whose members are all absent (or
+  # whose set is missing), answer 0 without a Raft entry. The check reads the members'
+  # rows of the set's current generation; it is skipped inside a pipeline, whose earlier
+  # writes may still be in flight. Anything else (a wrong type included) is written.
   def sadd(instance, key, members) do
     members = List.wrap(members)
 
-    if members != [] and Process.get(:ferricstore_pipeline) == nil and
-         all_present?(instance, key, members),
-       do: {:ok, 0},
-       else: write(instance, key, {:sadd, key, members})
+    if no_op?(instance, key, members, true),
+      do: {:ok, 0},
+      else: write(instance, key, {:sadd, key, members})
   end
 
-  defp all_present?(instance, key, members) do
-    case Collection.read(instance, key, :set) do
-      {:ok, {%{gen: gen}, t}} ->
-        Enum.all?(members, &match?([{_, _, ^gen, _, _, _}], :ets.lookup(t.members, {key, &1})))
+  def srem(instance, key, members) do
+    members = List.wrap(members)
 
-      _ ->
-        false
-    end
+    if no_op?(instance, key, members, false),
+      do: {:ok, 0},
+      else: write(instance, key, {:srem, key, members})
   end
 
-  def srem(instance, key, members), do: write(instance, key, {:srem, key, List.wrap(members)})
+  defp no_op?(_instance, _key, [], _present?), do: false
+
+  defp no_op?(instance, key, members, present?) do
+    Process.get(:ferricstore_pipeline) == nil and
+      case Collection.read(instance, key, :set) do
+        {:ok, nil} ->
+          not present?
+
+        {:ok, {%{gen: gen}, t}} ->
+          Enum.all?(members, fn m ->
+            match?([{_, _, ^gen, _, _, _}], :ets.lookup(t.members, {key, m})) == present?
+          end)
+
+        _ ->
+          false
+      end
+  end
 
   @doc "SPOP: `count` nil pops one member (or nil)."
   def spop(instance, key, count \\ nil) do

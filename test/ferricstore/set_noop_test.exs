@@ -1,6 +1,6 @@
-defmodule FerricStore.SaddNoopTest do
-  # A SADD that adds nothing answers 0 without a Raft entry (as Redis neither writes
-  # nor fsyncs it), and only when that is certain.
+defmodule FerricStore.SetNoopTest do
+  # A SADD that adds nothing and an SREM that removes nothing answer 0 without a Raft
+  # entry (as Redis neither writes nor fsyncs them), and only when that is certain.
   use FerricStore.StoreCase, async: true
 
   alias FerricStore.Commands.Context
@@ -25,6 +25,26 @@ defmodule FerricStore.SaddNoopTest do
     assert {:ok, ["a", "b", "c"]} = FerricStore.smembers("s", o)
   end
 
+  test "SREM of absent members or of a missing set: 0, and no Raft entry",
+       %{name: name, opts: o} do
+    assert {:ok, 2} = FerricStore.sadd("s", ["a", "b"], o)
+    before = applied(name)
+    assert {:ok, 0} = FerricStore.srem("s", ["x", "y"], o)
+    assert {:ok, 0} = FerricStore.srem("missing", ["a"], o)
+    assert applied(name) == before
+
+    assert {:ok, 1} = FerricStore.srem("s", ["x", "a"], o)
+    assert applied(name) > before
+    assert {:ok, ["b"]} = FerricStore.smembers("s", o)
+
+    # Members of a deleted set are absent from the new one.
+    assert {:ok, 1} = FerricStore.del("s", o)
+    assert {:ok, 1} = FerricStore.sadd("s", ["c"], o)
+    assert {:ok, 0} = FerricStore.srem("s", ["b"], o)
+    :ok = FerricStore.set("str", "v", o)
+    assert {:error, %FerricStore.Error{reason: :wrongtype}} = FerricStore.srem("str", ["a"], o)
+  end
+
   test "a set deleted and made again: old members do not count", %{opts: o} do
     assert {:ok, 2} = FerricStore.sadd("s", ["a", "b"], o)
     assert {:ok, 1} = FerricStore.del("s", o)
@@ -44,6 +64,8 @@ defmodule FerricStore.SaddNoopTest do
     assert {:ok, 1} = FerricStore.sadd("s", ["a"], o)
     ctx = Context.new(instance: name, authenticated?: true)
     assert [1, 1, 0] = Pipeline.run([~w(SREM s a), ~w(SADD s a), ~w(SADD s a)], ctx)
+    assert {:ok, ["a"]} = FerricStore.smembers("s", o)
+    assert [1, 1, 0] = Pipeline.run([~w(SADD s b), ~w(SREM s b), ~w(SREM s b)], ctx)
     assert {:ok, ["a"]} = FerricStore.smembers("s", o)
   end
 end
