@@ -18,6 +18,33 @@ defmodule FerricStore.Commands.Collection do
     end
   end
 
+  @doc """
+  Whether a write that would add `members` (`present?` true: they are all there already)
+  or remove them (`present?` false: they are all absent, or `key` is missing) can be
+  answered without a Raft entry, as Redis answers such writes without touching its AOF.
+  Only rows of the collection's current generation count (members left by a deleted
+  collection are absent); a wrong type is false (the machine answers WRONGTYPE), and so
+  is any call inside a pipeline, whose earlier writes may still be in flight.
+  """
+  @spec no_op?(atom(), binary(), atom(), [term()], boolean()) :: boolean()
+  def no_op?(_instance, _key, _type, [], _present?), do: false
+
+  def no_op?(instance, key, type, members, present?) do
+    Process.get(:ferricstore_pipeline) == nil and
+      case read(instance, key, type) do
+        {:ok, nil} ->
+          not present?
+
+        {:ok, {%{gen: gen}, t}} ->
+          Enum.all?(members, fn m ->
+            match?([{_, _, ^gen, _, _, _}], :ets.lookup(t.members, {key, m})) == present?
+          end)
+
+        _ ->
+          false
+      end
+  end
+
   @doc "The bytes of a member value read by a walk or lookup."
   def bytes(tables, value) do
     case Members.read(tables.files, value) do

@@ -16,8 +16,13 @@ defmodule FerricStore.Commands.Hashes do
 
   def hset(instance, key, pairs), do: write(instance, key, {:hset, key, pairs(pairs), false})
 
-  def hsetnx(instance, key, field, value),
-    do: write(instance, key, {:hset, key, [{field, value}], true})
+  # HSETNX of a field that is there, HDEL of fields that are not: answered without a Raft
+  # entry, as Redis answers them without touching its AOF (Collection.no_op?/5).
+  def hsetnx(instance, key, field, value) do
+    if Collection.no_op?(instance, key, :hash, [field], true),
+      do: {:ok, false},
+      else: write(instance, key, {:hset, key, [{field, value}], true})
+  end
 
   def hmset(instance, key, pairs) do
     case hset(instance, key, pairs) do
@@ -26,7 +31,13 @@ defmodule FerricStore.Commands.Hashes do
     end
   end
 
-  def hdel(instance, key, fields), do: write(instance, key, {:hdel, key, List.wrap(fields)})
+  def hdel(instance, key, fields) do
+    fields = List.wrap(fields)
+
+    if Collection.no_op?(instance, key, :hash, fields, false),
+      do: {:ok, 0},
+      else: write(instance, key, {:hdel, key, fields})
+  end
 
   def hincrby(instance, key, field, by) when is_int64(by),
     do: write(instance, key, {:hincrby, key, field, by})

@@ -13,13 +13,11 @@ defmodule FerricStore.Commands.Sets do
 
   # Like Redis, which neither propagates nor fsyncs a write that changed nothing, a SADD
   # whose members are all there already, and an SREM whose members are all absent (or
-  # whose set is missing), answer 0 without a Raft entry. The check reads the members'
-  # rows of the set's current generation; it is skipped inside a pipeline, whose earlier
-  # writes may still be in flight. Anything else (a wrong type included) is written.
+  # whose set is missing), answer 0 without a Raft entry (Collection.no_op?/5).
   def sadd(instance, key, members) do
     members = List.wrap(members)
 
-    if no_op?(instance, key, members, true),
+    if Collection.no_op?(instance, key, :set, members, true),
       do: {:ok, 0},
       else: write(instance, key, {:sadd, key, members})
   end
@@ -27,27 +25,9 @@ defmodule FerricStore.Commands.Sets do
   def srem(instance, key, members) do
     members = List.wrap(members)
 
-    if no_op?(instance, key, members, false),
+    if Collection.no_op?(instance, key, :set, members, false),
       do: {:ok, 0},
       else: write(instance, key, {:srem, key, members})
-  end
-
-  defp no_op?(_instance, _key, [], _present?), do: false
-
-  defp no_op?(instance, key, members, present?) do
-    Process.get(:ferricstore_pipeline) == nil and
-      case Collection.read(instance, key, :set) do
-        {:ok, nil} ->
-          not present?
-
-        {:ok, {%{gen: gen}, t}} ->
-          Enum.all?(members, fn m ->
-            match?([{_, _, ^gen, _, _, _}], :ets.lookup(t.members, {key, m})) == present?
-          end)
-
-        _ ->
-          false
-      end
   end
 
   @doc "SPOP: `count` nil pops one member (or nil)."

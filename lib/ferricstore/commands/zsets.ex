@@ -19,7 +19,15 @@ defmodule FerricStore.Commands.ZSets do
   def zincrby(instance, key, by, member),
     do: write(instance, key, {:zadd, key, [{by, member}], %{incr: true}})
 
-  def zrem(instance, key, members), do: write(instance, key, {:zrem, key, List.wrap(members)})
+  # ZREM of members that are all absent: no Raft entry (Collection.no_op?/5).
+  def zrem(instance, key, members) do
+    members = List.wrap(members)
+
+    if Collection.no_op?(instance, key, :zset, members, false),
+      do: {:ok, 0},
+      else: write(instance, key, {:zrem, key, members})
+  end
+
   def zpopmin(instance, key, count \\ nil), do: write(instance, key, {:zpop, key, :asc, count})
   def zpopmax(instance, key, count \\ nil), do: write(instance, key, {:zpop, key, :desc, count})
 

@@ -1,6 +1,7 @@
-defmodule FerricStore.SetNoopTest do
-  # A SADD that adds nothing and an SREM that removes nothing answer 0 without a Raft
-  # entry (as Redis neither writes nor fsyncs them), and only when that is certain.
+defmodule FerricStore.NoopWritesTest do
+  # Writes that change nothing (SADD of present members, SREM/HDEL/ZREM of absent ones,
+  # HSETNX of a present field) answer without a Raft entry, as Redis answers them without
+  # writing or fsyncing its AOF, and only when that is certain.
   use FerricStore.StoreCase, async: true
 
   alias FerricStore.Commands.Context
@@ -43,6 +44,33 @@ defmodule FerricStore.SetNoopTest do
     assert {:ok, 0} = FerricStore.srem("s", ["b"], o)
     :ok = FerricStore.set("str", "v", o)
     assert {:error, %FerricStore.Error{reason: :wrongtype}} = FerricStore.srem("str", ["a"], o)
+  end
+
+  test "HDEL and ZREM of absent members, HSETNX of a present field", %{name: name, opts: o} do
+    assert {:ok, 2} = FerricStore.hset("h", %{"a" => "1", "b" => "2"}, o)
+    assert {:ok, 2} = FerricStore.zadd("z", [{1, "a"}, {2, "b"}], o)
+    before = applied(name)
+    assert {:ok, 0} = FerricStore.hdel("h", ["x", "y"], o)
+    assert {:ok, 0} = FerricStore.hdel("missing", ["a"], o)
+    assert {:ok, false} = FerricStore.hsetnx("h", "a", "new", o)
+    assert {:ok, 0} = FerricStore.zrem("z", ["x"], o)
+    assert {:ok, 0} = FerricStore.zrem("missing", ["a"], o)
+    assert applied(name) == before
+
+    assert {:ok, 1} = FerricStore.hdel("h", ["x", "a"], o)
+    assert {:ok, true} = FerricStore.hsetnx("h", "c", "3", o)
+    assert {:ok, 1} = FerricStore.zrem("z", ["x", "a"], o)
+    assert applied(name) > before
+    assert {:ok, %{"b" => "2", "c" => "3"}} = FerricStore.hgetall("h", o)
+    assert {:ok, ["b"]} = FerricStore.zrange("z", 0, -1, o)
+
+    # Wrong types still answer WRONGTYPE (from the machine).
+    :ok = FerricStore.set("str", "v", o)
+    assert {:error, %FerricStore.Error{reason: :wrongtype}} = FerricStore.hdel("str", ["a"], o)
+    assert {:error, %FerricStore.Error{reason: :wrongtype}} = FerricStore.zrem("str", ["a"], o)
+
+    assert {:error, %FerricStore.Error{reason: :wrongtype}} =
+             FerricStore.hsetnx("str", "a", "1", o)
   end
 
   test "a set deleted and made again: old members do not count", %{opts: o} do
