@@ -291,7 +291,7 @@ defmodule FerricStore.Commands.Collection do
   so a count of -2^62 costs the node no more memory than the collection itself (Redis
   builds the whole reply in its output buffer).
   """
-  def repeated_random(tables, key, picks, per, format) do
+  def repeated_random(tables, key, picks, per, format) when is_map(tables) do
     members = tables |> collect(key, :edge, :asc, :all) |> List.to_tuple()
     n = tuple_size(members)
 
@@ -303,6 +303,30 @@ defmodule FerricStore.Commands.Collection do
       n == 0 -> []
       picks <= @stream_above -> draw.(picks)
       true -> {:stream, picks * per, fn max -> draw.(max(div(max, per), 1)) end}
+    end
+  end
+
+  @doc """
+  `repeated_random/5` for the collection of `type` at `key` (`[]` when it is missing):
+  members alone, or with their values (`value.(tables, v)` gives a value's reply) as
+  pairs in RESP3 and flat in RESP2, as Redis replies the WITH* forms.
+  """
+  def repeated_random(instance, key, type, picks, with_values?, protocol, value) do
+    with {:ok, found} <- read(instance, key, type) do
+      case found do
+        nil ->
+          []
+
+        {_meta, t} ->
+          {per, format} =
+            cond do
+              not with_values? -> {1, fn {m, _} -> [m] end}
+              protocol == 3 -> {1, fn {m, v} -> [[m, value.(t, v)]] end}
+              true -> {2, fn {m, v} -> [m, value.(t, v)] end}
+            end
+
+          repeated_random(t, key, picks, per, format)
+      end
     end
   end
 

@@ -371,29 +371,22 @@ defmodule FerricStore.Commands.Hashes do
 
   defp withvalues(_), do: {:error, Error.new(:syntax)}
 
-  # RESP3 replies pairs as an array of 2-element arrays, RESP2 flat.
   # HRANDFIELD with a negative count: fields may repeat; a long reply is streamed.
   defp repeated_random(instance, key, picks, wv, ctx) do
     safely do
-      with {:ok, found} <- Collection.read(instance, key, :hash) do
-        case found do
-          nil ->
-            []
-
-          {_meta, t} ->
-            {per, format} =
-              cond do
-                not wv -> {1, fn {f, _} -> [f] end}
-                ctx.protocol == 3 -> {1, fn {f, v} -> [[f, Collection.bytes(t, v)]] end}
-                true -> {2, fn {f, v} -> [f, Collection.bytes(t, v)] end}
-              end
-
-            Collection.repeated_random(t, key, picks, per, format)
-        end
-      end
+      Collection.repeated_random(
+        instance,
+        key,
+        :hash,
+        picks,
+        wv,
+        ctx.protocol,
+        &Collection.bytes/2
+      )
     end
   end
 
+  # RESP3 replies pairs as an array of 2-element arrays, RESP2 flat.
   defp pairs_reply(items, %{protocol: 3}), do: Enum.map(items, fn {f, v} -> [f, v] end)
   defp pairs_reply(items, _ctx), do: Enum.flat_map(items, fn {f, v} -> [f, v] end)
 end

@@ -430,12 +430,6 @@ defmodule FerricStore.Commands.Sets do
   defp set_reply(other), do: reply(other)
 
   # SRANDMEMBER with a negative count: members may repeat; a long reply is streamed.
-  defp repeated_random(instance, key, picks) do
-    with {:ok, found} <- Collection.read(instance, key, :set) do
-      case found do
-        nil -> []
-        {_meta, t} -> Collection.repeated_random(t, key, picks, 1, fn {m, _} -> [m] end)
-      end
-    end
-  end
+  defp repeated_random(instance, key, picks),
+    do: Collection.repeated_random(instance, key, :set, picks, false, 2, nil)
 end

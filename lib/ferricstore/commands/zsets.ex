@@ -1012,27 +1012,13 @@ defmodule FerricStore.Commands.ZSets do
   defp range_reply(other, _ws, _ctx), do: reply(other)
 
   # ZRANDMEMBER with a negative count: members may repeat; a long reply is streamed.
-  defp repeated_random(instance, key, picks, ws, ctx) do
-    with {:ok, found} <- Collection.read(instance, key, :zset) do
-      case found do
-        nil ->
-          []
-
-        {_meta, t} ->
-          {per, format} =
-            cond do
-              not ws -> {1, fn {m, _} -> [m] end}
-              ctx.protocol == 3 -> {1, fn {m, s} -> [[m, score(s)]] end}
-              true -> {2, fn {m, s} -> [m, score(s)] end}
-            end
-
-          Collection.repeated_random(t, key, picks, per, format)
-      end
-    end
-  end
+  defp repeated_random(instance, key, picks, ws, ctx),
+    do: Collection.repeated_random(instance, key, :zset, picks, ws, ctx.protocol, &score/2)
 
   defp pairs(items, _ws, %{protocol: 3}), do: Enum.map(items, fn {m, s} -> [m, score(s)] end)
   defp pairs(items, _ws, _ctx), do: Enum.flat_map(items, fn {m, s} -> [m, score(s)] end)
+
+  defp score(_tables, s), do: score(s)
 
   defp score(nil), do: nil
   defp score(:inf), do: {:double, :inf}

@@ -135,13 +135,8 @@ defmodule FerricStore.Raft.Machine do
       new_end = last_off + last_size
       if batch.flushed, do: flush_tables(tables)
       dead = publish(batch, locations, fid, tables)
-      member_dead = FerricStore.Store.Members.publish(batch, locations, fid, tables)
-      dead = Map.merge(dead, member_dead, fn _fid, a, b -> a + b end)
-      # One counter update per file that gained dead bytes, not one per overwrite.
-      Enum.each(dead, fn {f, n} ->
-        :ets.update_counter(tables.meta, {:dead, f}, n, {{:dead, f}, 0})
-      end)
-
+      dead = FerricStore.Store.Members.publish(batch, locations, fid, tables, dead)
+      Keydir.count_dead(tables.meta, dead)
       dead_fids = for {f, _} <- dead, f != fid, do: f
       Keydir.put_meta(tables.meta, :active, {fid, file, new_end})
       Keydir.put_meta(tables.meta, :applied, index)
@@ -162,7 +157,7 @@ defmodule FerricStore.Raft.Machine do
       {old_exp, dead} =
         case :ets.lookup(keydir, key) do
           [{_, _, _, exp, old_fid, _, size}] ->
-            {exp, FerricStore.Store.Members.add_dead(dead, old_fid, size)}
+            {exp, Keydir.add_dead(dead, old_fid, size)}
 
           [] ->
             {0, dead}

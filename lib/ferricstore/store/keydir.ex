@@ -83,6 +83,21 @@ defmodule FerricStore.Store.Keydir do
   @spec put_meta(atom(), term(), term()) :: true
   def put_meta(meta, key, value), do: :ets.insert(meta, {key, value})
 
+  @doc "Adds `size` dead bytes of file `fid` to a `%{fid => bytes}` tally."
+  @spec add_dead(map(), non_neg_integer(), non_neg_integer()) :: map()
+  def add_dead(dead, fid, size), do: Map.update(dead, fid, size, &(&1 + size))
+
+  @doc """
+  Adds a tally of dead bytes to the files' counters in `meta`: one update per file, not
+  one per overwrite (meta has read_concurrency, so each write takes its write lock).
+  """
+  @spec count_dead(atom(), map()) :: :ok
+  def count_dead(meta, dead) do
+    Enum.each(dead, fn {fid, n} ->
+      :ets.update_counter(meta, {:dead, fid}, n, {{:dead, fid}, 0})
+    end)
+  end
+
   @doc "Keeps the expiry index in step with a row's expire_at change."
   @spec reindex_expiry(atom(), binary(), non_neg_integer(), non_neg_integer()) :: :ok
   def reindex_expiry(_expiry, _key, same, same), do: :ok

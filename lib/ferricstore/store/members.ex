@@ -17,7 +17,7 @@ defmodule FerricStore.Store.Members do
   # publishing a committed entry's member writes, and rebuilding the rows at start-up.
 
   alias FerricStore.Bitcask
-  alias FerricStore.Store.{Ranks, Record}
+  alias FerricStore.Store.{Keydir, Ranks, Record}
 
   ## Lookups
 
@@ -78,20 +78,10 @@ defmodule FerricStore.Store.Members do
       for {m, {:m, s, _g, _i}} <- ov, o = {score_key(s), m}, after?(o, start, dir), do: {o, m, s}
 
     source =
-      cond do
-        dropped? ->
-          fn -> nil end
-
-        start == :edge ->
-          rank_source(ranks, key, :edge, dir)
-
-        true ->
-          rank_source(
-            ranks,
-            key,
-            {:from, score_of_key(elem(elem(start, 1), 0)), elem(elem(start, 1), 1)},
-            dir
-          )
+      case start do
+        _ when dropped? -> fn -> nil end
+        :edge -> rank_source(ranks, key, :edge, dir)
+        {:at, {sk, m}} -> rank_source(ranks, key, {:from, score_of_key(sk), m}, dir)
       end
 
     merge(source, sort(ov_items, dir), ov, dir, acc, fun)
@@ -135,10 +125,9 @@ defmodule FerricStore.Store.Members do
   defp from_page([{m, s} | rest], more?, ranks, key, dir),
     do: {{{score_key(s), m}, m, s}, fn -> from_page(rest, more?, ranks, key, dir) end}
 
-  @doc false
-  def score_of_key({0, _}), do: :neg_inf
-  def score_of_key({2, _}), do: :inf
-  def score_of_key({1, f}), do: f
+  defp score_of_key({0, _}), do: :neg_inf
+  defp score_of_key({2, _}), do: :inf
+  defp score_of_key({1, f}), do: f
 
   defp after?(_o, :edge, _dir), do: true
   defp after?(o, {:at, s}, :asc), do: o >= s
@@ -208,24 +197,24 @@ defmodule FerricStore.Store.Members do
 
   @doc """
   Publishes the member writes of a committed batch into the shard's tables and the rank
-  index (Store.Ranks). Returns the bytes the writes made dead, by file id (the caller
-  adds them to the files' counters).
+  index (Store.Ranks). Adds the bytes the writes made dead to the `dead` tally
+  (`%{fid => bytes}`, see Keydir.add_dead/3) and returns it.
   """
-  def publish(batch, locations, fid, tables) do
+  def publish(batch, locations, fid, tables, dead) do
     %{meta: meta} = tables
 
     if batch.flushed or batch.dropped != %{} or batch.members != %{} do
       # Odd while ETS and the rank index may disagree (see ZSets.zrank/4).
       :ets.update_counter(meta, :member_writes, 1, {:member_writes, 0})
-      dead = publish_members(batch, locations, fid, tables, Ranks.of(tables))
+      dead = publish_members(batch, locations, fid, tables, Ranks.of(tables), dead)
       :ets.update_counter(meta, :member_writes, 1, {:member_writes, 0})
       dead
     else
-      %{}
+      dead
     end
   end
 
-  defp publish_members(batch, locations, fid, tables, ranks) do
+  defp publish_members(batch, locations, fid, tables, ranks, dead) do
     %{members: members} = tables
 
     if batch.flushed do
@@ -234,7 +223,7 @@ defmodule FerricStore.Store.Members do
     end
 
     dead =
-      Enum.reduce(batch.dropped, %{}, fn {key, _}, dead -> drop(tables, ranks, key, dead) end)
+      Enum.reduce(batch.dropped, dead, fn {key, _}, dead -> drop(tables, ranks, key, dead) end)
 
     {rank_ops, dead} =
       Enum.reduce(batch.members, {[], dead}, fn {key, ms}, acc ->
@@ -244,7 +233,7 @@ defmodule FerricStore.Store.Members do
           {ops, dead} =
             case :ets.lookup(members, k) do
               [{_, old, _gen, old_fid, _, size}] ->
-                dead = add_dead(dead, old_fid, size)
+                dead = Keydir.add_dead(dead, old_fid, size)
                 if score?(old), do: {[{:del, key, old, member} | ops], dead}, else: {ops, dead}
 
               [] ->
@@ -271,9 +260,6 @@ defmodule FerricStore.Store.Members do
     dead
   end
 
-  @doc false
-  def add_dead(dead, fid, size), do: Map.update(dead, fid, size, &(&1 + size))
-
   defp score?(value), do: is_float(value) or value in [:inf, :neg_inf]
 
   # Removes every member row of `key` (O(N) in memory; on disk the header tombstone or
@@ -284,7 +270,7 @@ defmodule FerricStore.Store.Members do
     dead =
       members
       |> :ets.select([{pattern, [], [{{:"$1", :"$2"}}]}])
-      |> Enum.reduce(dead, fn {fid, size}, dead -> add_dead(dead, fid, size) end)
+      |> Enum.reduce(dead, fn {fid, size}, dead -> Keydir.add_dead(dead, fid, size) end)
 
     :ets.select_delete(members, [{{{key, :_}, :_, :_, :_, :_, :_}, [], [true]}])
     Ranks.drop_key(ranks, key)
@@ -359,14 +345,18 @@ defmodule FerricStore.Store.Members do
     ranks = Ranks.of(tables)
     Ranks.clear(ranks)
 
-    # The members table is ordered by key: each set's members come together.
+    # The members table is ordered by key: each set's members come together, and a set
+    # is added to the index when the next key starts.
     {last, items} =
       :ets.foldl(
         fn {{key, member} = k, value, gen, _, _, _}, {cur, items} = acc ->
           case :ets.lookup(keydir, key) do
-            [{_, :zset, %{gen: ^gen}, _, _, _, _}] ->
-              items = if key == cur, do: items, else: load_ranks(ranks, cur, items) && []
+            [{_, :zset, %{gen: ^gen}, _, _, _, _}] when key == cur ->
               {key, [{score_key(value), member} | items]}
+
+            [{_, :zset, %{gen: ^gen}, _, _, _, _}] ->
+              load_ranks(ranks, cur, items)
+              {key, [{score_key(value), member}]}
 
             [{_, _type, %{gen: ^gen}, _, _, _, _}] ->
               acc
@@ -381,18 +371,13 @@ defmodule FerricStore.Store.Members do
       )
 
     load_ranks(ranks, last, items)
-    :ok
   end
 
-  defp load_ranks(_ranks, _key, []), do: true
+  defp load_ranks(_ranks, _key, []), do: :ok
 
   defp load_ranks(ranks, key, items) do
-    items
-    |> Enum.sort()
-    |> Enum.map(fn {sk, m} -> {:add, key, score_of_key(sk), m} end)
-    |> then(&Ranks.update(ranks, &1))
-
-    true
+    ops = for {sk, m} <- Enum.sort(items), do: {:add, key, score_of_key(sk), m}
+    Ranks.update(ranks, ops)
   end
 
   @doc false
