@@ -188,6 +188,25 @@ defmodule FerricStore.Store.RanksTest do
              {"z", 0.0}
            ]
 
+    # Pages (the walks' source): from the edge, from a pair on (inclusive, present or
+    # not), after a pair; and members before a pair (ZRANK's fallback).
+    {first, true} = Ranks.page(r, "k", :edge, false, 300)
+    assert first == Enum.take(model, 300)
+    {last, true} = Ranks.page(r, "k", :edge, true, 2)
+    assert last == model |> Enum.reverse() |> Enum.take(2)
+    {"m100", 0.0} = Enum.at(model, 1)
+    assert {Enum.slice(model, 1, 3), true} == Ranks.page(r, "k", {:from, 0.0, "m100"}, false, 3)
+    assert {Enum.slice(model, 2, 3), true} == Ranks.page(r, "k", {:after, 0.0, "m100"}, false, 3)
+    assert {[hd(model)], false} == Ranks.page(r, "k", {:after, 0.0, "m100"}, true, 3)
+    assert {Enum.take(model, -1), false} == Ranks.page(r, "k", {:from, :inf, "top"}, false, 5)
+    assert Ranks.count_below(r, "k", 0.0, "m100") == 1
+
+    # "low" (-inf) and the 249 members scored 0.0 (m10 was deleted).
+    assert Ranks.count_below(r, "k", 0.5, "") == 250
+
+    assert Ranks.count_below(r, "k", :inf, "top") == n - 1
+    assert Ranks.count_below(r, "missing", 1.0, "x") == 0
+
     assert_raise ArgumentError, fn -> Ranks.update(r, [{:add, "k", :nan, "x"}]) end
     assert_raise ArgumentError, fn -> Ranks.rank(r, "k", "1", "x", false) end
     assert_raise ArgumentError, fn -> Ranks.count(r, "k", :other, 1, 2) end
