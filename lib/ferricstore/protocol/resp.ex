@@ -521,6 +521,15 @@ defmodule FerricStore.Protocol.RESP do
   def format_double(:nan), do: "nan"
   def format_double(int) when is_integer(int), do: format_double(int * 1.0)
 
+  # Integral values below 1e17 (most scores) print as their integer, as %.17g does;
+  # -0.0 keeps its sign. The general case below builds the same text digit by digit.
+  def format_double(f) when is_float(f) and f > -1.0e17 and f < 1.0e17 and f == trunc(f) do
+    case <<f::float>> do
+      <<1::1, _::63>> when f == 0 -> "-0"
+      _ -> Integer.to_string(trunc(f))
+    end
+  end
+
   def format_double(f) when is_float(f) do
     # 17 significant digits: "-d.dddddddddddddddde+XX"
     sci = :erlang.float_to_binary(f, scientific: 16)

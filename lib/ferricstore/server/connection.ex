@@ -189,6 +189,9 @@ defmodule FerricStore.Server.Connection do
   # huge pipeline does not hold all its replies in memory.
   defp run([], state, out, _size), do: {:ok, out, state}
 
+  # A lone command (the common case without pipelining) runs as it is.
+  defp run([command], state, out, size), do: run_one(command, [], state, out, size)
+
   defp run([command | rest] = commands, state, out, size) do
     case Enum.split_while(commands, &Pipeline.pipelined?/1) do
       {[_, _ | _] = writes, rest} -> run_writes(writes, rest, state, out, size)

@@ -28,11 +28,28 @@ defmodule FerricStore.Server.Pipeline do
   @doc "Whether `command` may run concurrently with its neighbours (see above)."
   @spec pipelined?([binary()]) :: boolean()
   def pipelined?([name | _]) do
-    MapSet.member?(@pipelined_any_case, name) or
-      MapSet.member?(@pipelined, Commands.downcase(name))
+    cond do
+      MapSet.member?(@pipelined_any_case, name) -> true
+      # Names in one case were found above or are not listed: only mixed case
+      # (`Set`, `hSet`) needs a lowercase copy.
+      not mixed_case?(name) -> false
+      true -> MapSet.member?(@pipelined, Commands.downcase(name))
+    end
   end
 
   def pipelined?(_), do: false
+
+  defp mixed_case?(name), do: mixed_case?(name, false, false)
+  defp mixed_case?(_, true, true), do: true
+
+  defp mixed_case?(<<c, rest::binary>>, _up, low) when c in ?A..?Z,
+    do: mixed_case?(rest, true, low)
+
+  defp mixed_case?(<<c, rest::binary>>, up, _low) when c in ?a..?z,
+    do: mixed_case?(rest, up, true)
+
+  defp mixed_case?(<<_, rest::binary>>, up, low), do: mixed_case?(rest, up, low)
+  defp mixed_case?(<<>>, _up, _low), do: false
 
   @doc "Runs `commands` (all `pipelined?/1`) and returns their replies in order."
   @spec run([[binary()]], FerricStore.Commands.Context.t()) :: [term()]

@@ -13,6 +13,19 @@ defmodule FerricStore.Server.PipelineTest do
     {:ok, sock: sock}
   end
 
+  test "pipelined?/1 knows a write command in any case, and nothing else" do
+    alias FerricStore.Server.Pipeline
+
+    for name <- ~w(set SET Set sEt hset HSET hSeT zadd ZAdd) do
+      assert Pipeline.pipelined?([name, "k", "v"]), name
+    end
+
+    for name <- ~w(get GET Get zrank ZRANK zRank setx SETX x),
+        do: refute(Pipeline.pipelined?([name]))
+
+    refute Pipeline.pipelined?([])
+  end
+
   test "interleaved writes and reads keep their order", %{sock: sock} do
     commands =
       [["SET", "n", "0"]] ++
