@@ -76,8 +76,12 @@ defmodule FerricStore.Store do
 
   @doc "The live keydir row of `key`, or nil."
   @spec lookup(instance(), binary()) :: Keydir.row() | nil
-  def lookup(instance, key) do
-    case :ets.lookup(tables_for(instance, key).keydir, key) do
+  def lookup(instance, key), do: lookup_in(tables_for(instance, key), key)
+
+  @doc "Like `lookup/2`, given the tables of the shard that owns `key`."
+  @spec lookup_in(Keydir.tables(), binary()) :: Keydir.row() | nil
+  def lookup_in(tables, key) do
+    case :ets.lookup(tables.keydir, key) do
       [{_, _, _, 0, _, _, _} = row] -> row
       [{_, _, _, exp, _, _, _} = row] -> if exp > now(), do: row, else: nil
       [] -> nil

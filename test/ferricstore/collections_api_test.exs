@@ -212,6 +212,37 @@ defmodule FerricStore.CollectionsApiTest do
       assert {:ok, "v"} = FerricStore.get("l2", o)
     end
 
+    test "a string changed in place is raw until its next write, also across FLUSHDB",
+         %{opts: o} do
+      for round <- 1..2 do
+        # As in Redis, an APPEND to a missing key stores a plain (embstr) string.
+        {:ok, _} = FerricStore.append("a", "x", o)
+        assert {:ok, "embstr"} = FerricStore.object_encoding("a", o)
+        {:ok, _} = FerricStore.append("a", "x", o)
+        :ok = FerricStore.set("b", "y", o)
+        {:ok, _} = FerricStore.setrange("b", 1, "y", o)
+        :ok = FerricStore.set("c", "z", o)
+        assert {:ok, "raw"} = FerricStore.object_encoding("a", o)
+        assert {:ok, "raw"} = FerricStore.object_encoding("b", o)
+        assert {:ok, "embstr"} = FerricStore.object_encoding("c", o)
+
+        # The next write of the key ends it: a SET, a delete, a collection in its place.
+        :ok = FerricStore.set("a", "x", o)
+        assert {:ok, "embstr"} = FerricStore.object_encoding("a", o)
+        {:ok, 1} = FerricStore.del("b", o)
+        {:ok, _} = FerricStore.sadd("b", "m", o)
+        assert {:ok, "hashtable"} = FerricStore.object_encoding("b", o)
+        {:ok, _} = FerricStore.append("c", "!", o)
+        assert {:ok, "raw"} = FerricStore.object_encoding("c", o)
+
+        if round == 1, do: :ok = FerricStore.flushdb(o)
+      end
+
+      {:ok, 1} = FerricStore.del("c", o)
+      :ok = FerricStore.set("c", "z", o)
+      assert {:ok, "embstr"} = FerricStore.object_encoding("c", o)
+    end
+
     test "object encodings as redis 7.0 reports them", %{opts: o} do
       :ok = FerricStore.set("i", "123", o)
       :ok = FerricStore.set("e", "0123", o)

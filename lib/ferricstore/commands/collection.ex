@@ -11,9 +11,11 @@ defmodule FerricStore.Commands.Collection do
 
   @doc "`{:ok, nil}` (missing), `{:ok, {meta, tables}}`, or WRONGTYPE."
   def read(instance, key, type) do
-    case Store.lookup(instance, key) do
+    tables = Store.tables_for(instance, key)
+
+    case Store.lookup_in(tables, key) do
       nil -> {:ok, nil}
-      {_, ^type, meta, _, _, _, _} -> {:ok, {meta, Store.tables_for(instance, key)}}
+      {_, ^type, meta, _, _, _, _} -> {:ok, {meta, tables}}
       _ -> {:error, Error.new(:wrongtype)}
     end
   end

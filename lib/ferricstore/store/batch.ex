@@ -25,7 +25,10 @@ defmodule FerricStore.Store.Batch do
     dropped: %{},
     # String keys this entry left "raw" in Redis' terms (APPEND, SETRANGE): OBJECT
     # ENCODING answers raw until the key's next write (a `{:raw, key}` mark in meta).
-    raw: MapSet.new()
+    raw: MapSet.new(),
+    # Keydir rows as of the entry's start (nil: no row), by key, as read while it ran:
+    # publishing the entry needs the rows it replaces, and need not read them twice.
+    old: %{}
   ]
 
   @type t :: %__MODULE__{}
@@ -76,8 +79,10 @@ defmodule FerricStore.Store.Batch do
   @spec put(t(), binary(), atom(), binary() | map(), non_neg_integer()) :: t()
   def put(b, key, :string, value, expire_at) do
     rec = {Record.disk_key(:string, key), value, expire_at, b.seq}
-    b = if collection?(b, key), do: drop_members(b, key), else: b
-    put_row(%{b | raw: MapSet.delete(b.raw, key)}, key, :string, value, expire_at, rec)
+    {collection?, b} = collection?(b, key)
+    b = if collection?, do: drop_members(b, key), else: b
+    b = if MapSet.size(b.raw) == 0, do: b, else: %{b | raw: MapSet.delete(b.raw, key)}
+    put_row(b, key, :string, value, expire_at, rec)
   end
 
   # A collection header is written once per entry, at `seal/1`: forty HSETs of one hash
@@ -155,7 +160,7 @@ defmodule FerricStore.Store.Batch do
   @doc "Deletes every key of the shard (FLUSHDB): one marker record, not one per key."
   @spec flush(t()) :: t()
   def flush(b) do
-    %{b | overlay: %{}, members: %{}, dropped: %{}, flushed: true}
+    %{b | overlay: %{}, members: %{}, dropped: %{}, old: %{}, flushed: true}
     |> add_record({Record.flush_key(), "", 0, b.seq})
   end
 
@@ -184,13 +189,46 @@ defmodule FerricStore.Store.Batch do
   def drop_members(b, key),
     do: %{b | members: Map.delete(b.members, key), dropped: Map.put(b.dropped, key, true)}
 
-  # Is the row of `key` (live or expired, as of this entry) a collection header?
+  # Is the row of `key` (live or expired, as of this entry) a collection header? The
+  # keydir row read to tell is kept (see `old_row/2`).
   defp collection?(b, key) do
     case b.overlay do
-      %{^key => {:row, type, _, _, _}} -> type != :string
-      %{^key => {:deleted, _}} -> false
-      _ when b.flushed -> false
-      _ -> match?([{_, t, _, _, _, _, _}] when t != :string, :ets.lookup(b.tables.keydir, key))
+      %{^key => {:row, type, _, _, _}} ->
+        {type != :string, b}
+
+      %{^key => {:deleted, _}} ->
+        {false, b}
+
+      _ when b.flushed ->
+        {false, b}
+
+      _ ->
+        row =
+          case :ets.lookup(b.tables.keydir, key) do
+            [row] -> row
+            [] -> nil
+          end
+
+        {row != nil and elem(row, 1) != :string, %{b | old: Map.put(b.old, key, row)}}
+    end
+  end
+
+  @doc """
+  The keydir row of `key` as of the entry's start (nil if none), for publishing the
+  entry: read from the keydir unless the entry already read it. The keydir must not
+  have been changed by this entry yet (a FLUSHDB in it forgets what was read before).
+  """
+  @spec old_row(t(), binary()) :: tuple() | nil
+  def old_row(b, key) do
+    case b.old do
+      %{^key => row} ->
+        row
+
+      _ ->
+        case :ets.lookup(b.tables.keydir, key) do
+          [row] -> row
+          [] -> nil
+        end
     end
   end
 
