@@ -7,8 +7,8 @@
 # prefill.py through redis-cli --pipe, 100 members per command). Prints a table and
 # writes it into bench/RESULTS.md under "## Collections (issue #5)".
 #
-# Usage: bench/collections/run.sh [--no-write]   (env: N for requests per test, MEMBERS).
-# ~3-5 minutes.
+# Usage: bench/collections/run.sh [--no-write]   (env: N for requests per test, MEMBERS,
+# ROUNDS). ~4-6 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -16,6 +16,7 @@ export ERL_LIBS=$ROOT/_vendor/erl MIX_HOME=$ROOT/_build/mix_home LANG=C.UTF-8 LC
 WRITE=1; [ "${1:-}" = "--no-write" ] && WRITE=0
 
 N=${N:-20000}
+ROUNDS=${ROUNDS:-3}
 MEMBERS=${MEMBERS:-1000000}
 KEYSPACE=$MEMBERS
 HEADING="## Collections (issue #5)"
@@ -63,24 +64,39 @@ for tgt in ferric aof; do
   members=$(echo "$sizes" | awk '{print $1 + $2 + $3 + $4}')
   MEM[$tgt]=$(( ($(used_memory "${PORT[$tgt]}") - empty) / members ))
   echo "bench/collections: $tgt used_memory per member ${MEM[$tgt]} B" >&2
+done
+
+# Both servers take turns on each test, ROUNDS times (who goes first alternates), and
+# each figure is the median of its rounds: the machine's load drifts over minutes, and
+# running one server's tests all before the other's let that drift decide ratios.
+median() { tr ' ' '\n' | awk 'NF' | sort -g | awk '{v[NR] = $1} END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+declare -A ALL
+for round in $(seq "$ROUNDS"); do
+  order="ferric aof"; [ $((round % 2)) = 0 ] && order="aof ferric"
   for t in "${TESTS[@]}"; do
     name=${t%%|*}; cmd=${t#*|}
-    n=$N
-    # shellcheck disable=SC2086
-    RPS[$name.$tgt]=$(bench "${PORT[$tgt]}" "$n" $cmd)
-    echo "bench/collections: $tgt $name: ${RPS[$name.$tgt]}" >&2
+    for tgt in $order; do
+      # shellcheck disable=SC2086
+      rps=$(bench "${PORT[$tgt]}" "$N" $cmd)
+      ALL[$name.$tgt]="${ALL[$name.$tgt]:-} $rps"
+      echo "bench/collections: round $round $tgt $name: $rps" >&2
+    done
   done
+done
+for t in "${TESTS[@]}"; do
+  name=${t%%|*}
+  for tgt in ferric aof; do RPS[$name.$tgt]=$(echo "${ALL[$name.$tgt]}" | median); done
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
 fmt() { awk -v a="$1" 'BEGIN { printf "%\047.0f", a }'; }
 
-cmdline="bench/collections/run.sh (N=$N MEMBERS=$MEMBERS, -c 50, redis-benchmark $(redis-benchmark --version | awk '{print $2}'), FerricStore MIX_ENV=$MIX_ENV)"
+cmdline="bench/collections/run.sh (N=$N MEMBERS=$MEMBERS ROUNDS=$ROUNDS, -c 50, redis-benchmark $(redis-benchmark --version | awk '{print $2}'), FerricStore MIX_ENV=$MIX_ENV)"
 {
   echo "$HEADING"
   echo
   echo "Run: \`$cmdline\` on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average before the run $LOAD (shared machine: figures vary by up to ~2-3x between runs)."
-  echo "Requests per second at 50 clients (redis-benchmark --csv, -r $KEYSPACE). Each collection was first filled with $MEMBERS members (bench/collections/prefill.py through redis-cli --pipe; sizes after the prefill, hash zset list set: FerricStore ${SIZES[ferric]}, redis ${SIZES[aof]}; the RPOP test pops from the list's tail). \`redis fsync\` = redis-server --appendonly yes --appendfsync always (reads served by the same server)."
+  echo "Requests per second at 50 clients (redis-benchmark --csv, -r $KEYSPACE), the median of $ROUNDS rounds in which the two servers take turns on each test (all rounds: in the log). Each collection was first filled with $MEMBERS members (bench/collections/prefill.py through redis-cli --pipe; sizes after the prefill, hash zset list set: FerricStore ${SIZES[ferric]}, redis ${SIZES[aof]}; the RPOP test pops from the list's tail). \`redis fsync\` = redis-server --appendonly yes --appendfsync always (reads served by the same server)."
   echo
   echo "| test | command | FerricStore | redis fsync | Ferric / redis |"
   echo "|---|---|---:|---:|---:|"
