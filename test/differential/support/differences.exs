@@ -27,8 +27,31 @@ defmodule FerricStore.Test.Differential.Differences do
       "D1" => fn step, r, f, history ->
         match?({:cmd, [_]}, step) and name(step) == "dbsize" and is_integer(r) and
           is_integer(f) and Enum.any?(history, &set_in_the_past?/1)
+      end,
+      # SCAN TYPE none: Redis lists keys a SET gave an expiry time in the past until it
+      # reclaims them; FerricStore never lists an expired key.
+      "D2" => fn step, r, f, history ->
+        with {:scan_all, opts} <- step,
+             true <- type_none?(opts),
+             {:keys, redis_keys} <- r,
+             {:keys, ferric_keys} <- f do
+          extra = redis_keys -- ferric_keys
+          past = for {:cmd, [_, key | _]} = cmd <- history, set_in_the_past?(cmd), do: key
+
+          ferric_keys -- redis_keys == [] and Enum.all?(extra, &(&1 in past))
+        else
+          _ -> false
+        end
       end
     }
+  end
+
+  defp type_none?(opts) do
+    opts
+    |> Enum.chunk_every(2, 1, :discard)
+    |> Enum.any?(fn [opt, value] ->
+      String.upcase(opt) == "TYPE" and String.downcase(value) == "none"
+    end)
   end
 
   defp name({:cmd, [name | _]}), do: String.downcase(name)
