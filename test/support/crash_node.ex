@@ -52,10 +52,22 @@ defmodule FerricStore.CrashNode do
         :stderr_to_stdout,
         {:line, 65_536},
         args: args,
-        env: [{~c"ERL_LIBS", String.to_charlist(System.get_env("ERL_LIBS", ""))}]
+        env: [{~c"ERL_LIBS", String.to_charlist(erl_libs())}]
       ])
 
     await_ready(port, tcp_port, [])
+  end
+
+  @doc """
+  ERL_LIBS for a child VM: the caller's, else the folder that holds ra and the other
+  vendored applications (when `mix test` runs without the Makefile's environment).
+  """
+  @spec erl_libs() :: String.t()
+  def erl_libs do
+    case System.get_env("ERL_LIBS", "") do
+      "" -> :ra |> :code.lib_dir() |> to_string() |> Path.dirname()
+      libs -> libs
+    end
   end
 
   @doc "Kills the child with SIGKILL and waits until the OS reports it gone."

@@ -54,7 +54,7 @@ defmodule FerricStore.Server.ShutdownTest do
         :stderr_to_stdout,
         {:line, 65_536},
         args: pa ++ ["-e", script],
-        env: [{~c"ERL_LIBS", String.to_charlist(System.get_env("ERL_LIBS", ""))}]
+        env: [{~c"ERL_LIBS", String.to_charlist(FerricStore.CrashNode.erl_libs())}]
       ])
 
     receive do
