@@ -42,10 +42,11 @@ defmodule FerricStore.Store.Batcher do
   @doc """
   Submits one operation and waits for its result.
 
-  A process that runs one command of a pipeline (see `FerricStore.Server.Pipeline`)
-  has the pipeline's owner in its dictionary: it tells the owner as soon as its request
-  is queued here, so the owner can start the next command, whose request then queues
-  behind this one. Pipelined writes of one connection thus share Raft entries, in order.
+  Inside `FerricStore.Server.Pipeline` (`:ferricstore_pipeline` in the process
+  dictionary) the operation is not sent: with `:collect` it is thrown as
+  `{:ferricstore_write, batcher, op, timeout}` for the pipeline to send with its
+  neighbours, and with `{:result, result}` (the second run of the handler, once the
+  pipeline's writes are applied) that result is returned.
   """
   @spec submit(atom(), non_neg_integer(), tuple(), timeout()) :: term()
   def submit(instance, shard, op, timeout), do: submit_to(name(instance, shard), op, timeout)
@@ -54,8 +55,19 @@ defmodule FerricStore.Store.Batcher do
   @spec submit_to(atom(), tuple(), timeout()) :: term()
   def submit_to(name, op, timeout) do
     case Process.get(:ferricstore_pipeline) do
-      nil -> call(name, op, timeout)
-      owner -> pipelined_call(name, op, timeout, owner)
+      nil ->
+        call(name, op, timeout)
+
+      :collect ->
+        throw({:ferricstore_write, name, op, timeout})
+
+      {:result, result} ->
+        # A handler writes once (Pipeline's rule); a second write would run alone.
+        Process.put(:ferricstore_pipeline, :done)
+        result
+
+      :done ->
+        call(name, op, timeout)
     end
   end
 
@@ -66,29 +78,41 @@ defmodule FerricStore.Store.Batcher do
     :exit, {:noproc, _} -> {:error, FerricStore.Error.new(:unavailable)}
   end
 
-  # GenServer.call split in two: send (then tell the owner), then wait.
-  defp pipelined_call(name, op, timeout, owner) do
+  @doc """
+  Sends `ops` to the batcher `name` in one request, without waiting: they are applied
+  in order, in one Raft entry. `await_many/3` collects their results.
+  """
+  @spec request_many(atom(), [tuple()]) :: {:ok, pid(), reference()} | :unavailable
+  def request_many(name, ops) do
     case Process.whereis(name) do
       nil ->
-        {:error, FerricStore.Error.new(:unavailable)}
+        :unavailable
 
       pid ->
         ref = Process.monitor(pid)
-        send(pid, {:"$gen_call", {self(), ref}, {:op, op}})
-        send(owner, {:ferricstore_submitted, self()})
+        send(pid, {:"$gen_call", {self(), ref}, {:ops, ops}})
+        {:ok, pid, ref}
+    end
+  end
 
-        receive do
-          {^ref, reply} ->
-            Process.demonitor(ref, [:flush])
-            reply
+  @doc "The results of a `request_many/2` of `count` operations, in order."
+  @spec await_many({:ok, pid(), reference()} | :unavailable, non_neg_integer(), timeout()) ::
+          [term()]
+  def await_many(:unavailable, count, _timeout),
+    do: List.duplicate({:error, FerricStore.Error.new(:unavailable)}, count)
 
-          {:DOWN, ^ref, _, _, _} ->
-            {:error, FerricStore.Error.new(:unavailable)}
-        after
-          timeout ->
-            Process.demonitor(ref, [:flush])
-            {:error, FerricStore.Error.new(:timeout)}
-        end
+  def await_many({:ok, _pid, ref}, count, timeout) do
+    receive do
+      {^ref, results} ->
+        Process.demonitor(ref, [:flush])
+        results
+
+      {:DOWN, ^ref, _, _, _} ->
+        List.duplicate({:error, FerricStore.Error.new(:unavailable)}, count)
+    after
+      timeout ->
+        Process.demonitor(ref, [:flush])
+        List.duplicate({:error, FerricStore.Error.new(:timeout)}, count)
     end
   end
 
@@ -120,12 +144,22 @@ defmodule FerricStore.Store.Batcher do
 
   @impl true
   def handle_call({:op, op}, from, state) do
-    state = %{
+    queued(%{
       state
       | pending: [{op, from} | state.pending],
         pending_count: state.pending_count + 1
-    }
+    })
+  end
 
+  # A pipeline's writes: each is pending on its own, tagged as a part of one request.
+  # An entry always takes everything pending, so the parts stay together and are
+  # answered in one reply.
+  def handle_call({:ops, ops}, from, state) do
+    pending = Enum.reduce(ops, state.pending, fn op, acc -> [{op, {:part, from}} | acc] end)
+    queued(%{state | pending: pending, pending_count: state.pending_count + length(ops)})
+  end
+
+  defp queued(state) do
     cond do
       state.pending_count >= @max_ops -> {:noreply, flush(state)}
       state.flush_scheduled -> {:noreply, state}
@@ -216,7 +250,8 @@ defmodule FerricStore.Store.Batcher do
          "MISCONF Errors writing to the data directory: No space left on device"
        )}
 
-    Enum.each(state.pending, fn {_op, from} -> GenServer.reply(from, error) end)
+    froms = state.pending |> Enum.reverse() |> Enum.map(&elem(&1, 1))
+    reply_all(froms, Enum.map(froms, fn _ -> error end))
     %{state | pending: [], pending_count: 0}
   end
 
@@ -237,13 +272,22 @@ defmodule FerricStore.Store.Batcher do
 
   defp answer(nil, _reply), do: :ok
 
-  defp answer(froms, {:results, results}) do
-    Enum.zip_with(froms, results, &GenServer.reply/2)
-    :ok
-  end
+  defp answer(froms, {:results, results}), do: reply_all(froms, results)
 
   defp answer(froms, _other) do
     error = {:error, FerricStore.Error.new(:unavailable)}
-    Enum.each(froms, &GenServer.reply(&1, error))
+    reply_all(froms, Enum.map(froms, fn _ -> error end))
+  end
+
+  # A lone caller gets its result; the parts of one pipeline request get their results
+  # in one list, in order.
+  defp reply_all(froms, results) do
+    parts =
+      Enum.zip_reduce(froms, results, %{}, fn
+        {:part, from}, result, parts -> Map.update(parts, from, [result], &[result | &1])
+        from, result, parts -> GenServer.reply(from, result) && parts
+      end)
+
+    Enum.each(parts, fn {from, rs} -> GenServer.reply(from, Enum.reverse(rs)) end)
   end
 end

@@ -78,4 +78,78 @@ defmodule FerricStore.Server.PipelineTest do
              3
            ]
   end
+
+  test "a pipeline's writes reach their batcher together, not one request each",
+       %{name: name, sock: sock} do
+    batcher = Process.whereis(FerricStore.Store.Batcher.name(name, 0))
+    :erlang.trace(batcher, true, [:receive])
+
+    {:ok, replies} = CrashClient.pipeline(sock, for(i <- 1..50, do: ["SET", "p#{i}", "v"]))
+    assert replies == List.duplicate({:simple, "OK"}, 50)
+
+    :erlang.trace(batcher, false, [:receive])
+    calls = collect_calls(batcher, [])
+    # The server may read the pipeline in more than one piece, each one request.
+    assert calls != [] and length(calls) <= 5
+    assert Enum.all?(calls, &match?({:ops, _}, &1))
+    assert calls |> Enum.map(fn {:ops, ops} -> length(ops) end) |> Enum.sum() == 50
+  end
+
+  test "pipelined and lone writes to one key, at the same time, all count once",
+       %{name: name, sock: sock} do
+    lone = Task.async(fn -> for _ <- 1..100, do: FerricStore.incr("n", name: name) end)
+    {:ok, replies} = CrashClient.pipeline(sock, for(_ <- 1..100, do: ["INCR", "n"]))
+    lone = Task.await(lone)
+
+    # Each reply is the counter just after that write: increasing within the pipeline,
+    # and no value given to two writes.
+    assert replies == Enum.sort(replies) and length(Enum.uniq(replies)) == 100
+    assert Enum.sort(replies ++ Enum.map(lone, fn {:ok, n} -> n end)) == Enum.to_list(1..200)
+    assert FerricStore.get("n", name: name) == {:ok, "200"}
+  end
+
+  defp collect_calls(batcher, acc) do
+    receive do
+      {:trace, ^batcher, :receive, {:"$gen_call", _from, request}} ->
+        collect_calls(batcher, [request | acc])
+
+      {:trace, ^batcher, :receive, _other} ->
+        collect_calls(batcher, acc)
+    after
+      100 -> Enum.reverse(acc)
+    end
+  end
+end
+
+defmodule FerricStore.Server.PipelineShardsTest do
+  # With several shards a pipeline's writes go to several batchers at once; replies and
+  # each key's writes still follow the pipeline's order.
+  use FerricStore.StoreCase, async: true
+
+  alias FerricStore.CrashClient
+
+  @moduletag :tmp_dir
+  @moduletag instance_opts: [port: 0, shards: 4]
+
+  test "writes across shards keep their order and their replies", %{name: name} do
+    {:ok, sock} = CrashClient.connect(FerricStore.Server.Listener.port(name))
+    keys = for i <- 1..20, do: "key#{i}"
+
+    commands =
+      Enum.flat_map(1..5, fn round ->
+        Enum.map(keys, &["RPUSH", "list:" <> &1, Integer.to_string(round)])
+      end) ++ Enum.map(keys, &["INCRBY", &1, "3"]) ++ [["MSET", "a", "1", "b", "2"]]
+
+    {:ok, replies} = CrashClient.pipeline(sock, commands)
+    {pushes, rest} = Enum.split(replies, 100)
+    assert pushes == Enum.flat_map(1..5, fn round -> List.duplicate(round, 20) end)
+    assert Enum.take(rest, 20) == List.duplicate(3, 20)
+    # MSET over keys of different shards: the cross-slot error, alone.
+    assert [{:error_reply, "CROSSSLOT" <> _}] = Enum.drop(rest, 20)
+
+    for key <- keys do
+      assert FerricStore.lrange("list:" <> key, 0, -1, name: name) ==
+               {:ok, ~w(1 2 3 4 5)}
+    end
+  end
 end
