@@ -153,3 +153,31 @@ defmodule FerricStore.Server.PipelineShardsTest do
     end
   end
 end
+
+defmodule FerricStore.Server.PipelineRefusedTest do
+  # A batcher that refuses writes (too little free disk) answers each of a pipeline's
+  # writes with the error, in place.
+  use FerricStore.StoreCase, async: true
+
+  alias FerricStore.CrashClient
+
+  @moduletag :tmp_dir
+  @moduletag instance_opts: [port: 0, min_free_disk: 1_152_921_504_606_846_976]
+
+  test "refused pipelined writes each get the error", %{name: name} do
+    {:ok, sock} = CrashClient.connect(FerricStore.Server.Listener.port(name))
+
+    {:ok, replies} =
+      CrashClient.pipeline(sock, [
+        ["SET", "a", "1"],
+        ["INCR", "b"],
+        ["GET", "a"],
+        ["SET", "c", "3"]
+      ])
+
+    misconf =
+      {:error_reply, "MISCONF Errors writing to the data directory: No space left on device"}
+
+    assert replies == [misconf, misconf, nil, misconf]
+  end
+end
