@@ -1,3 +1,10 @@
+# Defined before the tests: ExUnit may start an async test module as soon as it is
+# compiled, before the rest of its file.
+defmodule FerricStoreTest.Cache do
+  @moduledoc false
+  use FerricStore, otp_app: :ferricstore_test_app
+end
+
 defmodule FerricStore.DocTest do
   # The doctests use the default instance name, so they run alone (not async).
   use ExUnit.Case, async: false
@@ -257,8 +264,4 @@ defmodule FerricStoreTest do
     {:ok, {next, keys}} = FerricStore.scan(cursor, opts)
     if next == 0, do: acc ++ keys, else: scan_all(next, opts, acc ++ keys)
   end
-end
-
-defmodule FerricStoreTest.Cache do
-  use FerricStore, otp_app: :ferricstore_test_app
 end
