@@ -149,13 +149,10 @@ defmodule FerricStore.Raft.Machine do
     :ets.delete_all_objects(tables.keydir)
     :ets.delete_all_objects(tables.expiry)
     :ets.match_delete(tables.meta, {{:raw, :_}, :_})
-    :ets.insert(tables.meta, {:raw_marks, 0})
   end
 
   # Returns the bytes the entry made dead, by file id.
   defp publish(batch, locations, fid, %{keydir: keydir, expiry: expiry, meta: meta}) do
-    marks? = MapSet.size(batch.raw) > 0 or Keydir.meta(meta, :raw_marks, 0) > 0
-
     Enum.reduce(batch.overlay, %{}, fn {key, entry}, dead ->
       {old_exp, dead} =
         case Batch.old_row(batch, key) do
@@ -166,18 +163,16 @@ defmodule FerricStore.Raft.Machine do
       case entry do
         {:deleted, _} ->
           :ets.delete(keydir, key)
-          if marks?, do: unmark_raw(meta, key)
+          unmark_raw(meta, key)
           Keydir.reindex_expiry(expiry, key, old_exp, 0)
 
         {:row, type, value, exp, i} ->
           {off, size} = elem(locations, i)
           :ets.insert(keydir, {key, type, value, exp, fid, off, size})
 
-          cond do
-            not marks? -> :ok
-            type == :string and MapSet.member?(batch.raw, key) -> mark_raw(meta, key)
-            true -> unmark_raw(meta, key)
-          end
+          if type == :string and MapSet.member?(batch.raw, key),
+            do: :ets.insert(meta, {{:raw, key}, true}),
+            else: unmark_raw(meta, key)
 
           Keydir.reindex_expiry(expiry, key, old_exp, exp)
       end
@@ -186,19 +181,10 @@ defmodule FerricStore.Raft.Machine do
     end)
   end
 
-  # Raw marks are rare, so they are counted (`:raw_marks`) and an entry looks for none
-  # while there are none. meta has read_concurrency: a write takes its write lock, a
-  # read does not, so a mark is looked for before it is deleted.
-  defp mark_raw(meta, key) do
-    if :ets.insert_new(meta, {{:raw, key}, true}),
-      do: :ets.update_counter(meta, :raw_marks, 1, {:raw_marks, 0})
-  end
-
+  # meta has read_concurrency: a write takes its write lock, a read does not, so a raw
+  # mark (rare) is looked for before it is deleted.
   defp unmark_raw(meta, key) do
-    if :ets.member(meta, {:raw, key}) do
-      :ets.delete(meta, {:raw, key})
-      :ets.update_counter(meta, :raw_marks, -1, {:raw_marks, 0})
-    end
+    if :ets.member(meta, {:raw, key}), do: :ets.delete(meta, {:raw, key})
   end
 
   # Rotation and checkpoints: cheap counters here, the slow work (fsync, hint files)

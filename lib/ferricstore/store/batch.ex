@@ -81,8 +81,7 @@ defmodule FerricStore.Store.Batch do
     rec = {Record.disk_key(:string, key), value, expire_at, b.seq}
     {collection?, b} = collection?(b, key)
     b = if collection?, do: drop_members(b, key), else: b
-    b = if MapSet.size(b.raw) == 0, do: b, else: %{b | raw: MapSet.delete(b.raw, key)}
-    put_row(b, key, :string, value, expire_at, rec)
+    put_row(%{b | raw: MapSet.delete(b.raw, key)}, key, :string, value, expire_at, rec)
   end
 
   # A collection header is written once per entry, at `seal/1`: forty HSETs of one hash
@@ -203,12 +202,7 @@ defmodule FerricStore.Store.Batch do
         {false, b}
 
       _ ->
-        row =
-          case :ets.lookup(b.tables.keydir, key) do
-            [row] -> row
-            [] -> nil
-          end
-
+        row = keydir_row(b, key)
         {row != nil and elem(row, 1) != :string, %{b | old: Map.put(b.old, key, row)}}
     end
   end
@@ -221,14 +215,15 @@ defmodule FerricStore.Store.Batch do
   @spec old_row(t(), binary()) :: tuple() | nil
   def old_row(b, key) do
     case b.old do
-      %{^key => row} ->
-        row
+      %{^key => row} -> row
+      _ -> keydir_row(b, key)
+    end
+  end
 
-      _ ->
-        case :ets.lookup(b.tables.keydir, key) do
-          [row] -> row
-          [] -> nil
-        end
+  defp keydir_row(b, key) do
+    case :ets.lookup(b.tables.keydir, key) do
+      [row] -> row
+      [] -> nil
     end
   end
 
