@@ -103,15 +103,14 @@ defmodule FerricStore.Server.Pipeline do
   end
 
   # One request per batcher (shard) with all of its writes in pipeline order, all sent
-  # before any reply is awaited; returns %{index => result}.
+  # before any reply is awaited; returns %{index => result}. The writes of one pipeline
+  # are one instance's, so they share its timeout.
   defp submit_all(by_batcher) do
     by_batcher
     |> Enum.map(fn {batcher, writes} ->
-      ops = Enum.map(writes, fn {_i, op, _timeout} -> op end)
-      timeout = writes |> Enum.map(&elem(&1, 2)) |> Enum.max()
-      {writes, Batcher.request_many(batcher, ops), timeout}
+      {writes, Batcher.request_many(batcher, Enum.map(writes, &elem(&1, 1)))}
     end)
-    |> Enum.flat_map(fn {writes, request, timeout} ->
+    |> Enum.flat_map(fn {[{_, _, timeout} | _] = writes, request} ->
       results = Batcher.await_many(request, length(writes), timeout)
       Enum.zip_with(writes, results, fn {i, _op, _timeout}, result -> {i, result} end)
     end)

@@ -79,40 +79,26 @@ defmodule FerricStore.Store.Batcher do
   end
 
   @doc """
-  Sends `ops` to the batcher `name` in one request, without waiting: they are applied
-  in order, in one Raft entry. `await_many/3` collects their results.
+  Sends `ops` to the batcher `name` in one request, without waiting
+  (`:gen_server.send_request/2`): they are applied in order, in one Raft entry.
+  `await_many/3` collects their results.
   """
-  @spec request_many(atom(), [tuple()]) :: {:ok, pid(), reference()} | :unavailable
-  def request_many(name, ops) do
-    case Process.whereis(name) do
-      nil ->
-        :unavailable
-
-      pid ->
-        ref = Process.monitor(pid)
-        send(pid, {:"$gen_call", {self(), ref}, {:ops, ops}})
-        {:ok, pid, ref}
-    end
-  end
+  @spec request_many(atom(), [tuple()]) :: term()
+  def request_many(name, ops), do: :gen_server.send_request(name, {:ops, ops})
 
   @doc "The results of a `request_many/2` of `count` operations, in order."
-  @spec await_many({:ok, pid(), reference()} | :unavailable, non_neg_integer(), timeout()) ::
-          [term()]
-  def await_many(:unavailable, count, _timeout),
-    do: List.duplicate({:error, FerricStore.Error.new(:unavailable)}, count)
-
-  def await_many({:ok, _pid, ref}, count, timeout) do
-    receive do
-      {^ref, results} ->
-        Process.demonitor(ref, [:flush])
+  @spec await_many(term(), non_neg_integer(), timeout()) :: [term()]
+  def await_many(request, count, timeout) do
+    case :gen_server.wait_response(request, timeout) do
+      {:reply, results} ->
         results
 
-      {:DOWN, ^ref, _, _, _} ->
-        List.duplicate({:error, FerricStore.Error.new(:unavailable)}, count)
-    after
-      timeout ->
-        Process.demonitor(ref, [:flush])
+      :timeout ->
+        Process.demonitor(request, [:flush])
         List.duplicate({:error, FerricStore.Error.new(:timeout)}, count)
+
+      {:error, _down} ->
+        List.duplicate({:error, FerricStore.Error.new(:unavailable)}, count)
     end
   end
 
@@ -250,8 +236,7 @@ defmodule FerricStore.Store.Batcher do
          "MISCONF Errors writing to the data directory: No space left on device"
        )}
 
-    froms = state.pending |> Enum.reverse() |> Enum.map(&elem(&1, 1))
-    reply_all(froms, Enum.map(froms, fn _ -> error end))
+    state.pending |> Enum.reverse() |> Enum.map(&elem(&1, 1)) |> reply_all_with(error)
     %{state | pending: [], pending_count: 0}
   end
 
@@ -274,18 +259,22 @@ defmodule FerricStore.Store.Batcher do
 
   defp answer(froms, {:results, results}), do: reply_all(froms, results)
 
-  defp answer(froms, _other) do
-    error = {:error, FerricStore.Error.new(:unavailable)}
-    reply_all(froms, Enum.map(froms, fn _ -> error end))
-  end
+  defp answer(froms, _other),
+    do: reply_all_with(froms, {:error, FerricStore.Error.new(:unavailable)})
+
+  defp reply_all_with(froms, error), do: reply_all(froms, Enum.map(froms, fn _ -> error end))
 
   # A lone caller gets its result; the parts of one pipeline request get their results
   # in one list, in order.
   defp reply_all(froms, results) do
     parts =
       Enum.zip_reduce(froms, results, %{}, fn
-        {:part, from}, result, parts -> Map.update(parts, from, [result], &[result | &1])
-        from, result, parts -> GenServer.reply(from, result) && parts
+        {:part, from}, result, parts ->
+          Map.update(parts, from, [result], &[result | &1])
+
+        from, result, parts ->
+          GenServer.reply(from, result)
+          parts
       end)
 
     Enum.each(parts, fn {from, rs} -> GenServer.reply(from, Enum.reverse(rs)) end)
