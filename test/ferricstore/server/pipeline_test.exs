@@ -108,32 +108,12 @@ defmodule FerricStore.Server.PipelineTest do
     assert FerricStore.get("n", name: name) == {:ok, "200"}
   end
 
-  defp collect_calls(batcher, acc) do
-    receive do
-      {:trace, ^batcher, :receive, {:"$gen_call", _from, request}} ->
-        collect_calls(batcher, [request | acc])
-
-      {:trace, ^batcher, :receive, _other} ->
-        collect_calls(batcher, acc)
-    after
-      100 -> Enum.reverse(acc)
-    end
-  end
-end
-
-defmodule FerricStore.Server.PipelineShardsTest do
   # With several shards a pipeline's writes go to several batchers at once; replies and
   # each key's writes still follow the pipeline's order.
-  use FerricStore.StoreCase, async: true
-
-  alias FerricStore.CrashClient
-
-  @moduletag :tmp_dir
-  @moduletag instance_opts: [port: 0, shards: 4]
-
-  test "writes across shards keep their order and their replies", %{name: name} do
-    {:ok, sock} = CrashClient.connect(FerricStore.Server.Listener.port(name))
+  @tag instance_opts: [port: 0, shards: 4]
+  test "writes across shards keep their order and their replies", %{name: name, sock: sock} do
     keys = for i <- 1..20, do: "key#{i}"
+    assert keys |> Enum.map(&FerricStore.Store.Router.shard(&1, 4)) |> Enum.uniq() |> length() > 1
 
     commands =
       Enum.flat_map(1..5, fn round ->
@@ -148,36 +128,32 @@ defmodule FerricStore.Server.PipelineShardsTest do
     assert [{:error_reply, "CROSSSLOT" <> _}] = Enum.drop(rest, 20)
 
     for key <- keys do
-      assert FerricStore.lrange("list:" <> key, 0, -1, name: name) ==
-               {:ok, ~w(1 2 3 4 5)}
+      assert FerricStore.lrange("list:" <> key, 0, -1, name: name) == {:ok, ~w(1 2 3 4 5)}
     end
   end
-end
 
-defmodule FerricStore.Server.PipelineRefusedTest do
-  # A batcher that refuses writes (too little free disk) answers each of a pipeline's
-  # writes with the error, in place.
-  use FerricStore.StoreCase, async: true
-
-  alias FerricStore.CrashClient
-
-  @moduletag :tmp_dir
-  @moduletag instance_opts: [port: 0, min_free_disk: 1_152_921_504_606_846_976]
-
-  test "refused pipelined writes each get the error", %{name: name} do
-    {:ok, sock} = CrashClient.connect(FerricStore.Server.Listener.port(name))
-
-    {:ok, replies} =
-      CrashClient.pipeline(sock, [
-        ["SET", "a", "1"],
-        ["INCR", "b"],
-        ["GET", "a"],
-        ["SET", "c", "3"]
-      ])
+  # A batcher that refuses writes (less free disk than min_free_disk) answers each of a
+  # pipeline's writes with the error, in place.
+  @tag instance_opts: [port: 0, min_free_disk: 1_152_921_504_606_846_976]
+  test "refused pipelined writes each get the error", %{sock: sock} do
+    commands = [["SET", "a", "1"], ["INCR", "b"], ["GET", "a"], ["SET", "c", "3"]]
+    {:ok, replies} = CrashClient.pipeline(sock, commands)
 
     misconf =
       {:error_reply, "MISCONF Errors writing to the data directory: No space left on device"}
 
     assert replies == [misconf, misconf, nil, misconf]
+  end
+
+  defp collect_calls(batcher, acc) do
+    receive do
+      {:trace, ^batcher, :receive, {:"$gen_call", _from, request}} ->
+        collect_calls(batcher, [request | acc])
+
+      {:trace, ^batcher, :receive, _other} ->
+        collect_calls(batcher, acc)
+    after
+      100 -> Enum.reverse(acc)
+    end
   end
 end
