@@ -45,14 +45,19 @@ defmodule FerricStore.Store.Keydir do
     }
   end
 
-  @doc "Creates the shard's tables, owned by the calling process."
+  @doc """
+  Creates the shard's tables, owned by the calling process. The tables that start-up
+  fills take writes from several loaders at once (Store.Recovery), hence
+  write_concurrency; after that only the machine writes them.
+  """
   @spec create(tables()) :: :ok
   def create(%{keydir: k, expiry: e, files: f, meta: m} = tables) do
-    :ets.new(k, [:set, :public, :named_table, read_concurrency: true])
-    :ets.new(e, [:ordered_set, :public, :named_table])
+    concurrent = [read_concurrency: true, write_concurrency: true]
+    :ets.new(k, [:set, :public, :named_table] ++ concurrent)
+    :ets.new(e, [:ordered_set, :public, :named_table, write_concurrency: true])
     :ets.new(f, [:set, :public, :named_table, read_concurrency: true])
     :ets.new(m, [:set, :public, :named_table, read_concurrency: true])
-    :ets.new(tables.members, [:ordered_set, :public, :named_table, read_concurrency: true])
+    :ets.new(tables.members, [:ordered_set, :public, :named_table] ++ concurrent)
     :ets.insert(m, {:ranks, FerricStore.Store.Ranks.new()})
     :ok
   end

@@ -81,6 +81,20 @@ defmodule FerricStore.Store.Record do
 
   def decode(_), do: :unknown
 
+  @doc """
+  The user key a record belongs to, without decoding the rest (start-up splits keys
+  between loaders by it): the same for a string, a collection header and its members.
+  `:all` for a FLUSHDB marker (and a record of an unknown kind).
+  """
+  @spec user_key(binary()) :: binary() | :all
+  def user_key(<<@string, key::binary>>), do: key
+  def user_key(<<tag, len::32, key::binary-size(len), _::binary>>) when tag in 6..9, do: key
+
+  def user_key(<<tag, _gen::64, len::32, key::binary-size(len), _::binary>>) when tag in 2..5,
+    do: key
+
+  def user_key(_), do: :all
+
   defp type_of(2), do: :hash
   defp type_of(3), do: :list
   defp type_of(4), do: :set

@@ -5,11 +5,14 @@ defmodule FerricStore.Store.Recovery do
   # is missing or turns bad part-way), then a CRC-checked scan of the active file, cut at
   # the last complete Raft entry.
   #
-  # Filling ETS is about 80% of the work (a million keys: ~0.25 s of reading, ~0.9 s of
-  # inserts). The process that inserts also reads: a reader process reading ahead made
-  # start-up slower (~0.25 s per million keys), as every chunk was then copied between
-  # the two processes; so were one loader per scheduler, which compete for the same two
-  # cores and need write_concurrency on the keydir.
+  # Filling ETS is most of the work (a million keys: ~0.25 s of reading the hint, 1-1.5 s
+  # of inserts on a 2-core machine), so the keys are split between loaders, one per
+  # scheduler (at most 4), by a hash of the user key: each loader reads every file in
+  # order and loads only its own keys, so every key still sees its records in file order
+  # and no two loaders touch the same row. A FLUSHDB marker concerns all keys: the loaders
+  # meet there and the coordinator (the caller) clears the tables once all of them
+  # reached it. Loaders that hand chunks to each other were slower (~0.25 s per million
+  # keys for copying the chunks between processes).
 
   alias FerricStore.Bitcask
   alias FerricStore.Store.{Files, Keydir, Record}
@@ -17,18 +20,20 @@ defmodule FerricStore.Store.Recovery do
   require Logger
 
   @scan_chunk 50_000
+  @max_loaders 4
 
   @doc """
   Loads every data file of `dir` into the shard's empty `tables`, cuts a torn tail off
   the active file, and records the active file, the last applied Raft index and the
-  recovery stats in the meta table. Returns the stats.
+  recovery stats in the meta table. `loaders` (default: one per online scheduler, at
+  most #{@max_loaders}) processes share the work. Returns the stats.
   """
-  @spec run(Path.t(), Keydir.tables()) :: map()
-  def run(dir, tables) do
+  @spec run(Path.t(), Keydir.tables(), pos_integer() | nil) :: map()
+  def run(dir, tables, loaders \\ nil) do
     started = System.monotonic_time(:millisecond)
     fids = Files.list(dir)
     now = System.os_time(:millisecond)
-    stats = %{files: length(fids), loaded: 0, skipped: 0, truncated_bytes: 0, applied: 0}
+    loaders = loaders || min(System.schedulers_online(), @max_loaders)
 
     {sealed, active} =
       case fids do
@@ -47,15 +52,27 @@ defmodule FerricStore.Store.Recovery do
 
     {:ok, file} = Bitcask.open(Files.data_path(dir, active))
     :ets.insert(tables.files, {active, file})
+    stats = %{files: length(fids), loaded: 0, skipped: 0, truncated_bytes: 0, applied: 0}
 
-    stats =
-      Enum.reduce(sealed, stats, fn {fid, f}, stats ->
-        load_sealed(dir, fid, f, tables, now, stats)
-      end)
+    load = fn part ->
+      load_files(dir, sealed, {active, file}, Map.put(tables, :part, part), now, stats)
+    end
 
-    {stats, end_offset} = load_active(file, active, tables, now, stats)
+    # Every loader reads the same files, so all of them find the same cut and skip the
+    # same records; the keys they loaded add up.
+    [{stats, cut} | others] =
+      if loaders == 1, do: [load.(nil)], else: run_loaders(load, loaders, tables)
+
+    stats = %{
+      stats
+      | loaded: Enum.reduce(others, stats.loaded, fn {s, _}, n -> n + s.loaded end),
+        applied: Enum.reduce(others, stats.applied, fn {s, _}, n -> max(n, s.applied) end)
+    }
+
+    {:ok, size} = Bitcask.size(file)
+    stats = if size > cut, do: cut_active(file, cut, size, stats), else: stats
     FerricStore.Store.Members.finish_load(tables)
-    Keydir.put_meta(tables.meta, :active, {active, file, end_offset})
+    Keydir.put_meta(tables.meta, :active, {active, file, cut})
     Keydir.put_meta(tables.meta, :applied, stats.applied)
     stats = Map.put(stats, :load_ms, System.monotonic_time(:millisecond) - started)
     Keydir.put_meta(tables.meta, :recovery, stats)
@@ -66,6 +83,79 @@ defmodule FerricStore.Store.Recovery do
 
     stats
   end
+
+  # Records after the last BATCH_END belong to a Raft entry that was not completely
+  # written: they were not loaded (ra replays that entry) and the file is cut there.
+  defp cut_active(file, cut, size, stats) do
+    :ok = Bitcask.truncate(file, cut)
+    %{stats | truncated_bytes: stats.truncated_bytes + size - cut}
+  end
+
+  defp load_files(dir, sealed, {active, file}, tables, now, stats) do
+    stats =
+      Enum.reduce(sealed, stats, fn {fid, f}, stats ->
+        load_sealed(dir, fid, f, tables, now, stats)
+      end)
+
+    {stats, _pending, cut} = scan_all(file, active, tables, now, stats, false)
+    {stats, cut}
+  end
+
+  # Starts `n` loaders (linked: a crash in one fails the start-up, as it would alone) and
+  # waits for their results in order, meeting them at FLUSHDB markers.
+  defp run_loaders(load, n, tables) do
+    me = self()
+    tasks = for i <- 0..(n - 1), do: Task.async(fn -> load.({i, n, me}) end)
+    refs = Map.new(tasks, &{&1.ref, nil})
+    results = await_loaders(refs, 0, [], tables)
+    Enum.map(tasks, &Map.fetch!(results, &1.ref))
+  end
+
+  # `refs`: task ref => result (nil while it runs); `at_flush`: loaders waiting at a
+  # FLUSHDB marker. When every loader still running waits there, all of them have
+  # loaded their keys' records from before the marker: clear, and let them go on.
+  defp await_loaders(refs, done, at_flush, tables) do
+    cond do
+      at_flush != [] and done + length(at_flush) == map_size(refs) ->
+        clear(tables)
+        Enum.each(at_flush, &send(&1, :recovery_flush_done))
+        await_loaders(refs, done, [], tables)
+
+      done == map_size(refs) ->
+        refs
+
+      true ->
+        receive do
+          {:recovery_flush, pid} ->
+            await_loaders(refs, done, [pid | at_flush], tables)
+
+          {ref, result} when is_map_key(refs, ref) ->
+            Process.demonitor(ref, [:flush])
+            await_loaders(%{refs | ref => result}, done + 1, at_flush, tables)
+        end
+    end
+  end
+
+  defp clear(tables) do
+    :ets.delete_all_objects(tables.keydir)
+    :ets.delete_all_objects(tables.expiry)
+    FerricStore.Store.Members.clear(tables)
+  end
+
+  # A FLUSHDB marker: alone, clear; as one of several loaders, wait until the
+  # coordinator has cleared (all loaders reached the marker).
+  defp flush(%{part: nil} = tables), do: clear(tables)
+
+  defp flush(%{part: {_i, _n, coordinator}}) do
+    send(coordinator, {:recovery_flush, self()})
+
+    receive do
+      :recovery_flush_done -> :ok
+    end
+  end
+
+  # Warnings about a file are logged by one loader only.
+  defp first_loader?(%{part: part}), do: part == nil or elem(part, 0) == 0
 
   defp load_sealed(dir, fid, file, tables, now, stats) do
     start = Bitcask.header_size()
@@ -99,7 +189,7 @@ defmodule FerricStore.Store.Recovery do
   end
 
   defp scan_after_hint(path, reason, fid, file, tables, now, stats, from) do
-    if reason != :no_hint,
+    if reason != :no_hint and first_loader?(tables),
       do:
         Logger.warning("hint file #{path} unusable (#{inspect(reason)}), scanning its data file")
 
@@ -113,20 +203,6 @@ defmodule FerricStore.Store.Recovery do
   defp resume_after(entries, _resume) do
     {_key, off, size, _exp, _seq, _flags} = List.last(entries)
     off + size
-  end
-
-  defp load_active(file, fid, tables, now, stats) do
-    # Records after the last BATCH_END belong to a Raft entry that was not completely
-    # written: drop them (ra replays that entry) and cut the file there.
-    {stats, _pending, cut} = scan_all(file, fid, tables, now, stats, false)
-    {:ok, size} = Bitcask.size(file)
-
-    if size > cut do
-      :ok = Bitcask.truncate(file, cut)
-      {%{stats | truncated_bytes: stats.truncated_bytes + size - cut}, cut}
-    else
-      {stats, cut}
-    end
   end
 
   # Scans a whole data file, loading complete entries. Returns the records of a trailing
@@ -194,13 +270,14 @@ defmodule FerricStore.Store.Recovery do
 
   # Start-up cost is dominated by this loop (a million keys: about a million ETS
   # inserts), so the common case, a live string key seen for the first time, is one
-  # insert_new; counters are kept outside the per-entry path.
+  # insert_new; counters are kept outside the per-entry path. Each loader skips the keys
+  # of the others (all of them take every record's Raft index into account).
   defp load_entries(entries, fid, tables, now, stats) do
-    applied = load_loop(entries, fid, tables, now, stats.applied)
-    %{stats | loaded: stats.loaded + length(entries), applied: applied}
+    {applied, loaded} = load_loop(entries, fid, tables, now, tables.part, stats.applied, 0)
+    %{stats | loaded: stats.loaded + loaded, applied: applied}
   end
 
-  defp load_loop([], _fid, _tables, _now, applied), do: applied
+  defp load_loop([], _fid, _tables, _now, _part, applied, loaded), do: {applied, loaded}
 
   # <<0, key>> is a string record (Record); flags 0 or BATCH_END only: not a tombstone.
   defp load_loop(
@@ -208,29 +285,45 @@ defmodule FerricStore.Store.Recovery do
          fid,
          tables,
          now,
-         applied
+         part,
+         applied,
+         loaded
        )
        when flags in [0, 2] and (exp == 0 or exp > now) do
-    if :ets.insert_new(tables.keydir, {key, :string, nil, exp, fid, off, size}) do
-      if exp != 0, do: :ets.insert(tables.expiry, {{exp, key}})
+    if mine?(key, part) do
+      if :ets.insert_new(tables.keydir, {key, :string, nil, exp, fid, off, size}) do
+        if exp != 0, do: :ets.insert(tables.expiry, {{exp, key}})
+      else
+        load_entry(entry, fid, tables, now)
+      end
+
+      load_loop(rest, fid, tables, now, part, max(applied, seq), loaded + 1)
     else
-      load_entry(entry, fid, tables, now)
+      load_loop(rest, fid, tables, now, part, max(applied, seq), loaded)
     end
-
-    load_loop(rest, fid, tables, now, max(applied, seq))
   end
 
-  defp load_loop([{_, _, _, _, seq, _} = entry | rest], fid, tables, now, applied) do
-    load_entry(entry, fid, tables, now)
-    load_loop(rest, fid, tables, now, max(applied, seq))
+  defp load_loop([{disk_key, _, _, _, seq, _} = entry | rest], fid, tables, now, part, applied, n) do
+    {load?, counted?} =
+      case Record.user_key(disk_key) do
+        # A FLUSHDB marker (or a record of an unknown kind): every loader's business.
+        :all -> {true, first_loader?(tables)}
+        key -> {mine?(key, part), mine?(key, part)}
+      end
+
+    if load?, do: load_entry(entry, fid, tables, now)
+    loaded = if counted?, do: n + 1, else: n
+    load_loop(rest, fid, tables, now, part, max(applied, seq), loaded)
   end
+
+  # Which loader loads `key`: the same for every record of a key, whatever its type.
+  defp mine?(_key, nil), do: true
+  defp mine?(key, {i, n, _coordinator}), do: :erlang.phash2(key, n) == i
 
   defp load_entry({disk_key, off, size, exp, seq, flags}, fid, tables, now) do
     case Record.decode(disk_key) do
       :flush ->
-        :ets.delete_all_objects(tables.keydir)
-        :ets.delete_all_objects(tables.expiry)
-        FerricStore.Store.Members.clear(tables)
+        flush(tables)
 
       {type, key} ->
         old_exp =
