@@ -28,8 +28,10 @@ ELIXIR=(elixir --erl "+sbwt none" -pa "$CODE/consolidated" -pa "$CODE/ebin" -pa 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 wait_pong() { # port -> ms until the first PONG
+  # Polls every 10 ms: a busy loop of redis-cli processes would take a core from the
+  # server being measured (FerricStore loads its keydir on both cores).
   local t0=$1 port=$2
-  until [ "$(redis-cli -p "$port" ping 2>/dev/null)" = "PONG" ]; do :; done
+  until [ "$(redis-cli -p "$port" ping 2>/dev/null)" = "PONG" ]; do sleep 0.01; done
   echo $(($(now_ms) - t0))
 }
 
