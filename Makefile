@@ -14,8 +14,9 @@ setup:
 build: setup
 	@mix compile
 
-run: build
-	FERRICSTORE_SERVER=true FERRICSTORE_DATA_DIR=$${FERRICSTORE_DATA_DIR:-./data} mix run --no-halt
+run: setup
+	MIX_ENV=prod mix compile
+	FERRICSTORE_SERVER=true FERRICSTORE_DATA_DIR=$${FERRICSTORE_DATA_DIR:-./data} scripts/server
 
 lint: setup
 	mix format --check-formatted

@@ -32,20 +32,20 @@ defmodule FerricStore.Server.ShutdownTest do
     CrashNode.kill(node)
   end
 
-  # The application started the way `make run` starts it: the default instance from the
-  # environment, under the application's supervisor.
+  # The server started the way `make run` starts it (scripts/server): the CLI entry
+  # point reads the project's config files, which take the settings from the
+  # environment, and starts the application's default instance.
   defp start_server(code, data, port) do
     elixir = System.find_executable("elixir")
     pa = Enum.flat_map(["consolidated", "ebin"], &["-pa", Path.join([code, "ferricstore", &1])])
+    config = Path.join(File.cwd!(), "config")
 
-    script = """
-    Application.put_all_env(ferricstore: [start_default: true, server: true,
-      data_dir: #{inspect(data)}, port: #{port}, bind: "127.0.0.1"])
-    Logger.configure(level: :warning)
-    {:ok, _} = Application.ensure_all_started(:ferricstore)
-    IO.puts("READY \#{:os.getpid()}")
-    Process.sleep(:infinity)
-    """
+    env = [
+      {~c"ERL_LIBS", String.to_charlist(FerricStore.CrashNode.erl_libs())},
+      {~c"FERRICSTORE_SERVER", ~c"true"},
+      {~c"FERRICSTORE_DATA_DIR", String.to_charlist(data)},
+      {~c"FERRICSTORE_PORT", String.to_charlist(Integer.to_string(port))}
+    ]
 
     child =
       Port.open({:spawn_executable, elixir}, [
@@ -53,14 +53,26 @@ defmodule FerricStore.Server.ShutdownTest do
         :exit_status,
         :stderr_to_stdout,
         {:line, 65_536},
-        args: pa ++ ["-e", script],
-        env: [{~c"ERL_LIBS", String.to_charlist(FerricStore.CrashNode.erl_libs())}]
+        args: pa ++ ["-e", "FerricStore.Server.CLI.main(System.argv())", config],
+        env: env
       ])
 
-    receive do
-      {^child, {:data, {:eol, "READY " <> os_pid}}} -> {child, String.to_integer(os_pid)}
-    after
-      60_000 -> flunk("server did not start")
+    # `elixir` execs the VM: the port's OS process is the server.
+    {:os_pid, os_pid} = Port.info(child, :os_pid)
+    :ok = await_port(port, 600)
+    {child, os_pid}
+  end
+
+  defp await_port(_port, 0), do: flunk("server did not start")
+
+  defp await_port(port, tries) do
+    case :gen_tcp.connect(~c"127.0.0.1", port, [:binary, active: false], 100) do
+      {:ok, sock} ->
+        :gen_tcp.close(sock)
+
+      {:error, _} ->
+        Process.sleep(100)
+        await_port(port, tries - 1)
     end
   end
 end
