@@ -52,8 +52,12 @@ defmodule FerricStore.Store.RaSystem do
   end
 
   @impl true
-  def terminate(:normal, {name, dir}), do: roll_wal(name, dir) && stop_system(name)
-  def terminate(:shutdown, {name, dir}), do: roll_wal(name, dir) && stop_system(name)
+  def terminate(reason, {name, dir}) when reason in [:normal, :shutdown] do
+    flushed = roll_wal(name, dir)
+    stop_system(name)
+    if flushed == :ok, do: drop_empty_wals(dir)
+  end
+
   def terminate(_reason, {name, _dir}), do: stop_system(name)
 
   # On a clean stop (the shards, and so the ra servers, are already stopped) the WAL is
@@ -64,17 +68,17 @@ defmodule FerricStore.Store.RaSystem do
   @wal_flush_ms 10_000
 
   defp roll_wal(name, dir) do
-    wals = wal_files(dir)
+    case wal_files(dir) do
+      [] ->
+        :ok
 
-    if wals != [] do
-      wal = :ra_system.derive_names(name).wal
-      _ = if Process.whereis(wal), do: :ra_log_wal.force_roll_over(wal)
-      await_flushed(dir, wals, System.monotonic_time(:millisecond) + @wal_flush_ms)
+      wals ->
+        wal = :ra_system.derive_names(name).wal
+        _ = if Process.whereis(wal), do: :ra_log_wal.force_roll_over(wal)
+        await_flushed(dir, wals, System.monotonic_time(:millisecond) + @wal_flush_ms)
     end
-
-    true
   catch
-    _, _ -> true
+    _, _ -> :error
   end
 
   defp await_flushed(dir, wals, deadline) do
@@ -82,6 +86,35 @@ defmodule FerricStore.Store.RaSystem do
       Enum.all?(wals, &(&1 not in wal_files(dir))) -> :ok
       System.monotonic_time(:millisecond) > deadline -> :timeout
       true -> Process.sleep(10) && await_flushed(dir, wals, deadline)
+    end
+  end
+
+  # The roll-over leaves a new, preallocated WAL that no entry reached (nothing writes
+  # after the servers stopped). ra would read all of it (32 MiB of zeros) and then roll
+  # over again at the next start (~40 ms); it is deleted once the system is down. Only a
+  # file whose first 4 KiB after ra's 5-byte header ("RAWA", version) are all zeros is
+  # deleted: any entry puts its writer id and index there.
+  @wal_header 5
+  @wal_probe 4096
+
+  defp drop_empty_wals(dir) do
+    for path <- wal_files(dir), empty_wal?(path), do: File.rm(path)
+    :ok
+  end
+
+  @doc false
+  @spec empty_wal?(Path.t()) :: boolean()
+  def empty_wal?(path) do
+    with {:ok, f} <- :file.open(path, [:read, :raw, :binary]) do
+      bytes = :file.read(f, @wal_header + @wal_probe)
+      :ok = :file.close(f)
+
+      case bytes do
+        {:ok, <<"RAWA", _version, rest::binary>>} -> rest == <<0::size(bit_size(rest))>>
+        _ -> false
+      end
+    else
+      _ -> false
     end
   end
 

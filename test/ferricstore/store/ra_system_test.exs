@@ -1,0 +1,40 @@
+defmodule FerricStore.Store.RaSystemTest do
+  use FerricStore.StoreCase, async: true
+
+  @moduletag :tmp_dir
+
+  test "a clean stop leaves no WAL for the next start to read, and loses nothing", ctx do
+    raft = Path.join(ctx.tmp_dir, "raft")
+
+    for round <- 1..3 do
+      for i <- 1..200, do: :ok = FerricStore.set("k#{i}", "v#{round}.#{i}", ctx.opts)
+      assert Path.wildcard(Path.join(raft, "*.wal")) != []
+
+      stop_instance(ctx.name)
+      assert Path.wildcard(Path.join(raft, "*.wal")) == []
+
+      start_instance(ctx.instance_opts)
+      for i <- 1..200, do: assert({:ok, "v#{round}.#{i}"} == FerricStore.get("k#{i}", ctx.opts))
+    end
+  end
+
+  test "only a WAL with nothing after its header counts as empty", %{tmp_dir: dir} do
+    path = Path.join(dir, "00000001.wal")
+    zeros = :binary.copy(<<0>>, 64 * 1024)
+
+    File.write!(path, ["RAWA", 1, zeros])
+    assert FerricStore.Store.RaSystem.empty_wal?(path)
+
+    File.write!(path, ["RAWA", 1])
+    assert FerricStore.Store.RaSystem.empty_wal?(path)
+
+    # Anything in the first 4 KiB after the header is (the start of) an entry.
+    File.write!(path, ["RAWA", 1, :binary.copy(<<0>>, 4000), 1, zeros])
+    refute FerricStore.Store.RaSystem.empty_wal?(path)
+
+    File.write!(path, ["RAWB", 1, zeros])
+    refute FerricStore.Store.RaSystem.empty_wal?(path)
+
+    refute FerricStore.Store.RaSystem.empty_wal?(Path.join(dir, "missing.wal"))
+  end
+end
