@@ -1,8 +1,6 @@
 # Issue #6 start-up, memory and overwrite benchmark (FerricStore side); driven by
 # bench/startup/run.sh. Subcommands:
 #   load DIR N            load N keys "key:<n>" with 256 B values (mset, 500 per call, 16 procs)
-#   serve DIR PORT        start the instance on DIR serving RESP on PORT; print one line
-#                         READY start_link_ms=.. ets_bytes=.. used_memory=.. keys=..
 #   overwrite DIR GB PASSES  write GB of 4 KiB values PASSES times over the same keys,
 #                         printing disk usage after each pass
 

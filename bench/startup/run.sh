@@ -5,7 +5,7 @@
 #        OVERWRITE_GB=1 OVERWRITE_PASSES=10 (set OVERWRITE_GB=0 to skip)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export ERL_LIBS="$PWD/_vendor/erl" MIX_HOME="$PWD/_build/mix_home" MIX_ENV=${MIX_ENV:-prod}
+export ERL_LIBS="$PWD/_vendor/erl" MIX_HOME="$PWD/_build/mix_home" MIX_ENV=prod
 OUT=${BENCH_DIR:-$PWD/bench/out/startup}
 COUNTS=("${@:-1000000 5000000}")
 read -r -a COUNTS <<<"${COUNTS[*]}"
@@ -15,16 +15,7 @@ RUNS=${RUNS:-3}
 mkdir -p "$OUT"
 mix compile >/dev/null
 
-# A private copy of the build, so concurrent recompiles cannot disturb the child VMs.
-CODE="$OUT/code/ferricstore"
-rm -rf "$OUT/code" && mkdir -p "$CODE/priv"
-cp -r "_build/$MIX_ENV/lib/ferricstore/ebin" "_build/$MIX_ENV/lib/ferricstore/consolidated" "$CODE/"
-cp "_build/$MIX_ENV/lib/ferricstore/priv/ferricstore_nif.so" "$CODE/priv/"
-# The serve entry point is compiled ahead too: the restart figure is FerricStore's start
-# (BEAM boot included), not the compilation of a script.
-elixirc --ignore-module-conflict -o "$OUT/code/bench" -pa "$CODE/ebin" bench/startup/startup_bench.ex >/dev/null
-ELIXIR=(elixir --erl "+sbwt none" -pa "$CODE/consolidated" -pa "$CODE/ebin" -pa "$OUT/code/bench")
-
+# FerricStore restarts the way `make run` starts it: scripts/server on the prod build.
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 wait_pong() { # port -> ms until the first PONG
@@ -35,17 +26,19 @@ wait_pong() { # port -> ms until the first PONG
   echo $(($(now_ms) - t0))
 }
 
-fs_restart() { # dir -> prints "ms line"
-  local dir=$1 fifo="$OUT/stdin.fifo" log="$OUT/serve.log"
-  rm -f "$fifo" && mkfifo "$fifo"
+fs_restart() { # dir -> prints "ms figures..."
+  local dir=$1 log="$OUT/serve.log"
   local t0; t0=$(now_ms)
-  "${ELIXIR[@]}" -e 'StartupBench.main(System.argv())' serve "$dir" "$FS_PORT" <"$fifo" >"$log" 2>&1 &
+  FERRICSTORE_SERVER=true FERRICSTORE_DATA_DIR="$dir" FERRICSTORE_PORT="$FS_PORT" \
+    scripts/server >"$log" 2>&1 &
   local pid=$!
-  exec 9>"$fifo"
   local ms; ms=$(wait_pong "$t0" "$FS_PORT")
-  until grep -q READY "$log"; do sleep 0.05; done
-  echo "$ms $(grep READY "$log")"
-  exec 9>&-   # closing stdin stops the child
+  local info; info=$(redis-cli -p "$FS_PORT" info | tr -d '\r')
+  field() { awk -F: -v k="$1" '$1==k{print $2}' <<<"$info"; }
+  echo "$ms keys=$(redis-cli -p "$FS_PORT" dbsize) used_memory=$(field used_memory)" \
+    "keydir_load_ms=$(field ferricstore_recovery_load_ms)" \
+    "recovered_records=$(field ferricstore_recovered_records)"
+  kill -TERM "$pid" # a clean stop, as the next restart expects
   wait "$pid" || true
 }
 

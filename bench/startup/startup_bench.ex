@@ -1,6 +1,5 @@
-# The FerricStore side of the issue #6 benchmark (see bench.exs for the subcommands).
-# bench/startup/run.sh compiles it ahead of time for `serve`, so a restart measures
-# FerricStore's start and not the compilation of this file.
+# The FerricStore side of the issue #6 benchmark (see bench.exs for the subcommands);
+# restarts run the standalone server itself (scripts/server, from bench/startup/run.sh).
 
 defmodule StartupBench do
   @procs 16
@@ -17,31 +16,6 @@ defmodule StartupBench do
 
     IO.puts("disk bytes (data files): #{FerricStore.info(name: :bench).disk_bytes}")
     stop()
-  end
-
-  def main(["serve", dir, port]) do
-    Logger.configure(level: :warning)
-    {boot_ms, _} = :erlang.statistics(:wall_clock)
-    ets_before = :erlang.memory(:ets)
-    t0 = System.monotonic_time(:microsecond)
-
-    {:ok, pid} =
-      FerricStore.start_link(name: :bench, data_dir: dir, port: String.to_integer(port))
-
-    ms = (System.monotonic_time(:microsecond) - t0) / 1000
-    :erlang.garbage_collect()
-    info = FerricStore.info(name: :bench)
-
-    IO.puts(
-      "READY boot_ms=#{boot_ms} start_link_ms=#{Float.round(ms, 1)} ets_bytes=#{:erlang.memory(:ets) - ets_before} " <>
-        "used_memory=#{info.used_memory} keys=#{info.keys} total_memory=#{:erlang.memory(:total)} " <>
-        "recovery=#{inspect(info.recovery)}"
-    )
-
-    _ = IO.read(:stdio, :line)
-    # A clean stop (as on SIGTERM), so the next restart starts from a stopped instance.
-    Supervisor.stop(pid)
-    System.halt(0)
   end
 
   def main(["overwrite", dir, gb, passes]) do

@@ -491,6 +491,7 @@ defmodule FerricStore.Commands.Server do
       {"ferricstore_recovered_records", Map.get(recovery, :loaded, 0)},
       {"ferricstore_recovery_skipped_records", Map.get(recovery, :skipped, 0)},
       {"ferricstore_recovery_truncated_bytes", Map.get(recovery, :truncated_bytes, 0)},
+      {"ferricstore_recovery_load_ms", Map.get(recovery, :load_ms, 0)},
       {"ferricstore_disk_bytes", Map.get(info, :disk_bytes, 0)},
       {"ferricstore_applied_index", Map.get(info, :applied_index, 0)}
     ]

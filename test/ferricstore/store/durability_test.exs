@@ -102,6 +102,9 @@ defmodule FerricStore.Store.DurabilityTest do
     text = if is_binary(reply), do: reply, else: elem(reply, 2)
     [_, bytes] = Regex.run(~r/ferricstore_recovery_truncated_bytes:(\d+)/, text)
     assert String.to_integer(bytes) > 0
+    # So is how long the keydir took to load.
+    [_, ms] = Regex.run(~r/ferricstore_recovery_load_ms:(\d+)/, text)
+    assert String.to_integer(ms) == Shard.stats(name, 0).load_ms
   end
 
   test "data files rotate, sealed files get hint files, restart reads them",
