@@ -1,7 +1,8 @@
 defmodule FerricStore.Server.CLI do
   @moduledoc """
   Runs the standalone server without Mix: `scripts/server` (what `make run` uses) starts
-  the VM on the compiled code and calls `main/1` with the project's `config/` directory.
+  the VM (`erl`) on the compiled code and calls `main/1` with the project's `config/`
+  directory.
 
   The configuration is read from the same files `mix run` reads (`config.exs`, with its
   imports, then `runtime.exs`, which maps the `FERRICSTORE_*` environment variables),
@@ -12,11 +13,16 @@ defmodule FerricStore.Server.CLI do
 
   require Logger
 
-  @doc "Loads `config_dir`'s configuration for `:prod`, starts FerricStore and waits."
-  @spec main([String.t()]) :: no_return()
+  @doc """
+  Loads `config_dir`'s configuration for `:prod`, starts FerricStore and waits. Called
+  by `erl -eval` (the directory as a charlist) or from Elixir.
+  """
+  @spec main([String.t() | charlist()]) :: no_return()
   def main([config_dir]) do
-    config_dir |> load_config() |> Application.put_all_env(persistent: true)
-    # Logger is already running (the `elixir` command starts it): apply its level.
+    {:ok, _} = Application.ensure_all_started(:elixir)
+    config_dir |> to_string() |> load_config() |> Application.put_all_env(persistent: true)
+    # Under the `elixir` command Logger is already running: apply its level either way.
+    {:ok, _} = Application.ensure_all_started(:logger)
     if level = Application.get_env(:logger, :level), do: Logger.configure(level: level)
     {:ok, _} = Application.ensure_all_started(:ferricstore)
     Process.sleep(:infinity)
