@@ -32,32 +32,30 @@ defmodule FerricStore.Server.ShutdownTest do
     CrashNode.kill(node)
   end
 
-  # The server started the way `make run` starts it (scripts/server): the CLI entry
-  # point reads the project's config files, which take the settings from the
-  # environment, and starts the application's default instance.
+  # The server started the way `make run` starts it: scripts/server (here on this test
+  # build's code), which reads the project's config files; they take the settings from
+  # the environment and start the application's default instance.
   defp start_server(code, data, port) do
-    elixir = System.find_executable("elixir")
-    pa = Enum.flat_map(["consolidated", "ebin"], &["-pa", Path.join([code, "ferricstore", &1])])
-    config = Path.join(File.cwd!(), "config")
+    script = Path.join(File.cwd!(), "scripts/server")
 
     env = [
       {~c"ERL_LIBS", String.to_charlist(FerricStore.CrashNode.erl_libs())},
+      {~c"FERRICSTORE_BUILD", String.to_charlist(Path.join(code, "ferricstore"))},
       {~c"FERRICSTORE_SERVER", ~c"true"},
       {~c"FERRICSTORE_DATA_DIR", String.to_charlist(data)},
       {~c"FERRICSTORE_PORT", String.to_charlist(Integer.to_string(port))}
     ]
 
     child =
-      Port.open({:spawn_executable, elixir}, [
+      Port.open({:spawn_executable, script}, [
         :binary,
         :exit_status,
         :stderr_to_stdout,
         {:line, 65_536},
-        args: pa ++ ["-e", "FerricStore.Server.CLI.main(System.argv())", config],
         env: env
       ])
 
-    # `elixir` execs the VM: the port's OS process is the server.
+    # The script execs the VM: the port's OS process is the server.
     {:os_pid, os_pid} = Port.info(child, :os_pid)
     :ok = await_port(port, 600)
     {child, os_pid}
