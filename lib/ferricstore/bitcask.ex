@@ -216,6 +216,25 @@ defmodule FerricStore.Bitcask do
           {:ok, [entry()], {:more, non_neg_integer()} | :done} | {:error, reason()}
   def hint_step(hint, offset), do: NIF.hint_read_step(hint, offset)
 
+  @doc """
+  `hint_step/2` for loader `part` of `parts` (start-up splits the keys between
+  loaders): a string record (key byte 0, `Store.Record`) comes only to the loader
+  `part_of/2` names for the rest of its key, every other record to every loader. Also
+  returns where the data file continues after the chunk's last entry, returned or not
+  (`nil` when the chunk had none).
+  """
+  @spec hint_step(file(), non_neg_integer(), {non_neg_integer(), pos_integer()}) ::
+          {:ok, [entry()], {:more, non_neg_integer()} | :done, non_neg_integer() | nil}
+          | {:error, reason()}
+  def hint_step(hint, offset, {part, parts}), do: NIF.hint_read_part(hint, offset, part, parts)
+
+  @doc """
+  Which of `parts` loaders takes `key`: CRC-32 modulo `parts`, as the NIF computes it
+  for the records it filters.
+  """
+  @spec part_of(binary(), pos_integer()) :: non_neg_integer()
+  def part_of(key, parts), do: rem(:erlang.crc32(key), parts)
+
   @doc "Reads every entry of a hint file (same shape as `scan/3` entries)."
   @spec hint_read(Path.t()) :: {:ok, [entry()]} | {:error, reason()}
   def hint_read(hint_path) do

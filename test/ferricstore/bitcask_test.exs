@@ -69,6 +69,56 @@ defmodule FerricStore.BitcaskTest do
       assert n == 1
     end
 
+    test "a hint read for one of several loaders splits string records by key", %{tmp_dir: dir} do
+      {path, f} = data_file(dir)
+      # String records (key byte 0, Store.Record) and records of other kinds.
+      strings = for i <- 1..10_000, do: {<<0, "k#{i}">>, "v#{i}", 0, i}
+      others = for i <- 1..50, do: {<<6, "h#{i}">>, "", 0, 10_000 + i}
+      {:ok, _} = Bitcask.append_batch(f, Bitcask.header_size(), strings ++ others)
+      :ok = Bitcask.fsync(f)
+      hint = Path.join(dir, "1.hint")
+      :ok = Bitcask.hint_build(path, hint)
+      {:ok, all} = Bitcask.hint_read(hint)
+      {:ok, h} = Bitcask.hint_open(hint)
+
+      read_part = fn part, parts ->
+        Stream.unfold({Bitcask.header_size(), nil}, fn
+          :done ->
+            nil
+
+          {off, _} ->
+            case Bitcask.hint_step(h, off, {part, parts}) do
+              {:ok, es, {:more, next}, data_end} -> {{es, data_end}, {next, data_end}}
+              {:ok, es, :done, data_end} -> {{es, data_end}, :done}
+            end
+        end)
+        |> Enum.to_list()
+      end
+
+      for parts <- [1, 2, 3] do
+        chunks = for part <- 0..(parts - 1), do: read_part.(part, parts)
+        got = Enum.map(chunks, fn cs -> Enum.flat_map(cs, &elem(&1, 0)) end)
+
+        # Every string record reaches exactly the loader part_of/2 names; every other
+        # record reaches every loader; order is kept.
+        for {entries, part} <- Enum.with_index(got) do
+          assert entries ==
+                   Enum.filter(all, fn
+                     {<<0, key::binary>>, _, _, _, _, _} -> Bitcask.part_of(key, parts) == part
+                     _ -> true
+                   end)
+        end
+
+        # Where the data file continues after each chunk does not depend on the filter.
+        [first | _] = chunks
+        {_, last_end} = List.last(first)
+        {_, off, size, _, _, _} = List.last(all)
+        assert last_end == off + size
+      end
+
+      assert_raise ArgumentError, fn -> Bitcask.hint_step(h, Bitcask.header_size(), {3, 3}) end
+    end
+
     test "hint files and compaction", %{tmp_dir: dir} do
       {path, f} = data_file(dir)
       entries = for i <- 1..300, do: {"k#{i}", "value-#{i}", i * 10, i}

@@ -30,6 +30,7 @@ defmodule FerricStore.Bitcask.NIF do
   def next_record_step(_file, _from), do: :erlang.nif_error(:nif_not_loaded)
   def hint_build_step(_data, _hint, _data_off, _hint_off), do: :erlang.nif_error(:nif_not_loaded)
   def hint_read_step(_hint, _off), do: :erlang.nif_error(:nif_not_loaded)
+  def hint_read_part(_hint, _off, _part, _parts), do: :erlang.nif_error(:nif_not_loaded)
 
   def compact_step(_src, _dst, _hint, _locs, _dst_off, _hint_off, _ref),
     do: :erlang.nif_error(:nif_not_loaded)

@@ -172,20 +172,37 @@ defmodule FerricStore.Store.Recovery do
 
   # A sealed file is loaded from its hint file, chunk by chunk. When the hint turns bad
   # part-way, the entries already loaded are valid (each is CRC-checked) and the data
-  # file is scanned from the end of the last one.
+  # file is scanned from the end of the last one. With several loaders the NIF leaves
+  # out the string records of the other loaders' keys (Bitcask.hint_step/3).
   defp load_hints(hint, path, fid, file, tables, now, stats, offset, resume) do
-    case Bitcask.hint_step(hint, offset) do
-      {:ok, entries, {:more, next}} ->
+    case hint_chunk(hint, offset, tables.part) do
+      {:ok, entries, {:more, next}, data_end} ->
         stats = load_entries(entries, fid, tables, now, stats)
-        resume = resume_after(entries, resume)
-        load_hints(hint, path, fid, file, tables, now, stats, next, resume)
+        load_hints(hint, path, fid, file, tables, now, stats, next, data_end || resume)
 
-      {:ok, entries, :done} ->
+      {:ok, entries, :done, _data_end} ->
         load_entries(entries, fid, tables, now, stats)
 
       other ->
         scan_after_hint(path, other, fid, file, tables, now, stats, resume)
     end
+  end
+
+  defp hint_chunk(hint, offset, nil) do
+    case Bitcask.hint_step(hint, offset) do
+      {:ok, entries, status} -> {:ok, entries, status, entries_end(entries)}
+      other -> other
+    end
+  end
+
+  defp hint_chunk(hint, offset, {i, n, _coordinator}), do: Bitcask.hint_step(hint, offset, {i, n})
+
+  # Where the data file continues after the records of these hint entries.
+  defp entries_end([]), do: nil
+
+  defp entries_end(entries) do
+    {_key, off, size, _exp, _seq, _flags} = List.last(entries)
+    off + size
   end
 
   defp scan_after_hint(path, reason, fid, file, tables, now, stats, from) do
@@ -195,14 +212,6 @@ defmodule FerricStore.Store.Recovery do
 
     {stats, _pending, _end} = scan_all(file, fid, tables, now, stats, true, from)
     stats
-  end
-
-  # Where the data file continues after the records of these hint entries.
-  defp resume_after([], resume), do: resume
-
-  defp resume_after(entries, _resume) do
-    {_key, off, size, _exp, _seq, _flags} = List.last(entries)
-    off + size
   end
 
   # Scans a whole data file, loading complete entries. Returns the records of a trailing
@@ -316,9 +325,10 @@ defmodule FerricStore.Store.Recovery do
     load_loop(rest, fid, tables, now, part, max(applied, seq), loaded)
   end
 
-  # Which loader loads `key`: the same for every record of a key, whatever its type.
+  # Which loader loads `key`: the same for every record of a key, whatever its type, and
+  # the same as the NIF's for the string records it filters out of hint chunks.
   defp mine?(_key, nil), do: true
-  defp mine?(key, {i, n, _coordinator}), do: :erlang.phash2(key, n) == i
+  defp mine?(key, {i, n, _coordinator}), do: Bitcask.part_of(key, n) == i
 
   defp load_entry({disk_key, off, size, exp, seq, flags}, fid, tables, now) do
     case Record.decode(disk_key) do

@@ -11,6 +11,13 @@ use crate::format::{
 };
 use crate::{Error, Result};
 
+/// Which of `parts` start-up loaders takes a key: the CRC-32 (IEEE, the same as
+/// `erlang:crc32/1`) of its bytes modulo `parts`, so that records filtered here and
+/// records the caller splits itself land with the same loader. `parts` must be > 0.
+pub fn part_of(key: &[u8], parts: u32) -> u32 {
+    crc32fast::hash(key) % parts
+}
+
 /// Creates (or empties) a hint file and writes its header.
 pub fn create(path: &Path) -> Result<File> {
     data::create(path, HINT_MAGIC)

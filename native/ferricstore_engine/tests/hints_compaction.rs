@@ -11,6 +11,14 @@ use ferricstore_engine::format::{self, FILE_HEADER_LEN};
 use ferricstore_engine::{hint, Error};
 use proptest::prelude::*;
 
+#[test]
+fn part_of_is_crc32_modulo_parts() {
+    // zlib.crc32(b"hello") == 907060870, as erlang:crc32(<<"hello">>).
+    assert_eq!(hint::part_of(b"hello", 7), 907060870 % 7);
+    assert_eq!(hint::part_of(b"hello", 1), 0);
+    assert!((0..1000u32).all(|i| hint::part_of(format!("k{i}").as_bytes(), 3) < 3));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 

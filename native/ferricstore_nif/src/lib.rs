@@ -457,6 +457,44 @@ fn hint_read_step<'a>(env: Env<'a>, hint_file: ResourceArc<FileRes>, off: u64) -
     }
 }
 
+/// `hint_read_step` for loader `part` of `parts` at start-up (Elixir's Store.Recovery):
+/// a string record (first key byte 0, see Store.Record) is returned only to the loader
+/// that `hint::part_of` the rest of its key names; every other record to every loader,
+/// which splits them itself. Also returns where the data file continues after the last
+/// entry of the chunk, returned or not (`nil` if none), for a scan when the hint turns
+/// bad part-way.
+#[rustler::nif]
+fn hint_read_part<'a>(
+    env: Env<'a>,
+    hint_file: ResourceArc<FileRes>,
+    off: u64,
+    part: u32,
+    parts: u32,
+) -> NifResult<Term<'a>> {
+    if part >= parts {
+        return Err(rustler::Error::BadArg);
+    }
+    let _charge = Charge::new(env);
+
+    let mut entries: Vec<Term<'a>> = Vec::new();
+    let mut data_end: Option<u64> = None;
+    let step = hint::read_step(&hint_file.file, off, CHUNK_BYTES, MAX_STEP_RECORDS, |e| {
+        data_end = Some(e.offset + e.size);
+        let mine = match e.key.split_first() {
+            Some((0, key)) => hint::part_of(key, parts) == part,
+            _ => true,
+        };
+        if mine {
+            entries.push(entry_term(env, &e))
+        }
+    });
+    Ok(match step {
+        Ok(ReadStep::More(n)) => (atoms::ok(), entries, (atoms::more(), n), data_end).encode(env),
+        Ok(ReadStep::Done) => (atoms::ok(), entries, atoms::done(), data_end).encode(env),
+        Err(e) => err(env, &e),
+    })
+}
+
 /// Takes a bounded prefix of `locs` (at most `MAX_STEP_RECORDS` records / ~`CHUNK_BYTES`)
 /// and copies it on a Rust thread, because writing to the destination can block in the
 /// kernel (dirty-page throttling) for far longer than a scheduler may be held. Returns
