@@ -11,8 +11,9 @@ defmodule FerricStore.Store.Recovery do
   # order and loads only its own keys, so every key still sees its records in file order
   # and no two loaders touch the same row. A FLUSHDB marker concerns all keys: the loaders
   # meet there and the coordinator (the caller) clears the tables once all of them
-  # reached it. Loaders that hand chunks to each other were slower (~0.25 s per million
-  # keys for copying the chunks between processes).
+  # reached it. The hint reader already leaves out the string records of the other
+  # loaders' keys (Bitcask.hint_step/3). Loaders that hand chunks to each other were
+  # slower (~0.25 s per million keys for copying the chunks between processes).
 
   alias FerricStore.Bitcask
   alias FerricStore.Store.{Files, Keydir, Record}
