@@ -2,32 +2,35 @@
 # restarts run the standalone server itself (scripts/server, from bench/startup/run.sh).
 
 defmodule StartupBench do
+  # The instance name scripts/server serves (the application's default instance), so a
+  # restart finds the Raft log the load left, as after a real stop.
+  @name FerricStore
   @procs 16
   @batch 500
 
   def main(["load", dir, n]) do
     n = String.to_integer(n)
-    {:ok, _} = FerricStore.start_link(name: :bench, data_dir: dir)
+    {:ok, _} = FerricStore.start_link(name: @name, data_dir: dir)
     {us, :ok} = :timer.tc(fn -> load(n, 256) end)
 
     IO.puts(
       "loaded #{n} keys in #{Float.round(us / 1.0e6, 1)} s (#{round(n / (us / 1.0e6))} keys/s)"
     )
 
-    IO.puts("disk bytes (data files): #{FerricStore.info(name: :bench).disk_bytes}")
+    IO.puts("disk bytes (data files): #{FerricStore.info(name: @name).disk_bytes}")
     stop()
   end
 
   def main(["overwrite", dir, gb, passes]) do
     value_size = 4096
     n = div(String.to_integer(gb) * 1024 * 1024 * 1024, value_size)
-    {:ok, _} = FerricStore.start_link(name: :bench, data_dir: dir)
+    {:ok, _} = FerricStore.start_link(name: @name, data_dir: dir)
     live = n * value_size
     IO.puts("live data: #{n} keys x #{value_size} B = #{mb(live)} MB")
 
     for pass <- 1..String.to_integer(passes) do
       {us, :ok} = :timer.tc(fn -> load(n, value_size, pass) end)
-      info = FerricStore.info(name: :bench)
+      info = FerricStore.info(name: @name)
       raft = du(Path.join(dir, "raft"))
 
       IO.puts(
@@ -38,8 +41,8 @@ defmodule StartupBench do
     end
 
     if function_exported?(FerricStore.Store.Shard, :compact, 2) do
-      {us, _} = :timer.tc(fn -> FerricStore.Store.Shard.compact(:bench, 0) end)
-      info = FerricStore.info(name: :bench)
+      {us, _} = :timer.tc(fn -> FerricStore.Store.Shard.compact(@name, 0) end)
+      info = FerricStore.info(name: @name)
 
       IO.puts(
         "after Shard.compact (#{Float.round(us / 1.0e6, 1)} s): data files #{mb(info.disk_bytes)} MB " <>
@@ -60,7 +63,7 @@ defmodule StartupBench do
       Task.async(fn ->
         Enum.each(mine, fn keys ->
           pairs = for i <- keys, do: {"key:#{i}", value(i, size, pass)}
-          :ok = FerricStore.mset(pairs, name: :bench)
+          :ok = FerricStore.mset(pairs, name: @name)
         end)
       end)
     end)
@@ -74,7 +77,7 @@ defmodule StartupBench do
   end
 
   defp stop do
-    pid = Process.whereis(:"bench.sup")
+    pid = Process.whereis(:"#{@name}.sup")
     Supervisor.stop(pid, :normal, :infinity)
   end
 
