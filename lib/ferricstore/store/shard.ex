@@ -272,6 +272,8 @@ defmodule FerricStore.Store.Shard do
 
   defp start_ra(system, server_id, instance, shard, opts) do
     machine = {:module, FerricStore.Raft.Machine, %{instance: instance, shard: shard}}
+    uid = "#{instance}_#{shard}" |> String.replace(~r/[^A-Za-z0-9_]/, "_")
+    :ok = follow_moved_dir(system, uid)
 
     case :ra.restart_server(system, server_id) do
       :ok ->
@@ -281,8 +283,6 @@ defmodule FerricStore.Store.Shard do
         :ok
 
       {:error, _not_known} ->
-        uid = "#{instance}_#{shard}" |> String.replace(~r/[^A-Za-z0-9_]/, "_")
-
         config = %{
           id: server_id,
           uid: uid,
@@ -304,6 +304,31 @@ defmodule FerricStore.Store.Shard do
 
     with :ok <- await_leader(server_id, 2_500) do
       apply_barrier(server_id)
+    end
+  end
+
+  # ra restarts a server from the configuration it wrote when the server was created,
+  # which holds the ra system's absolute directories: after the data directory was moved
+  # or copied, the server would read and write its log and snapshots under the old path
+  # while the WAL works under the new one. The stored system configuration is replaced
+  # by the running system's (what ra stores for a new server) before the restart.
+  defp follow_moved_dir(system, uid) do
+    current = :ra_system.fetch(system)
+    dir = Path.join(to_string(current.data_dir), uid)
+
+    case :ra_log.read_config(String.to_charlist(dir)) do
+      {:ok, %{system_config: stored} = config}
+      when stored.data_dir != current.data_dir or stored.wal_data_dir != current.wal_data_dir ->
+        text = :io_lib.format(~c"~p.", [%{config | system_config: current}])
+
+        :ok =
+          :ra_lib.write_file(
+            String.to_charlist(Path.join(dir, "config")),
+            :unicode.characters_to_binary(text)
+          )
+
+      _ ->
+        :ok
     end
   end
 
