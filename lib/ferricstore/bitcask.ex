@@ -221,7 +221,7 @@ defmodule FerricStore.Bitcask do
   loaders): a string record (key byte 0, `Store.Record`) comes only to the loader
   `part_of/2` names for the rest of its key, every other record to every loader. Also
   returns where the data file continues after the chunk's last entry, returned or not
-  (`nil` when the chunk had none).
+  (`nil` when the chunk had none). With `{0, 1}` every entry is returned.
   """
   @spec hint_step(file(), non_neg_integer(), {non_neg_integer(), pos_integer()}) ::
           {:ok, [entry()], {:more, non_neg_integer()} | :done, non_neg_integer() | nil}

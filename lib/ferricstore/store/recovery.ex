@@ -173,38 +173,26 @@ defmodule FerricStore.Store.Recovery do
 
   # A sealed file is loaded from its hint file, chunk by chunk. When the hint turns bad
   # part-way, the entries already loaded are valid (each is CRC-checked) and the data
-  # file is scanned from the end of the last one. With several loaders the NIF leaves
-  # out the string records of the other loaders' keys (Bitcask.hint_step/3).
+  # file is scanned from the end of the last one. The NIF leaves out the string records
+  # of the other loaders' keys (Bitcask.hint_step/3), so they are not checked again.
   defp load_hints(hint, path, fid, file, tables, now, stats, offset, resume) do
-    case hint_chunk(hint, offset, tables.part) do
+    {i, n} = split(tables.part)
+
+    case Bitcask.hint_step(hint, offset, {i, n}) do
       {:ok, entries, {:more, next}, data_end} ->
-        stats = load_entries(entries, fid, tables, now, stats)
+        stats = load_entries(entries, fid, tables, now, stats, :strings_split)
         load_hints(hint, path, fid, file, tables, now, stats, next, data_end || resume)
 
       {:ok, entries, :done, _data_end} ->
-        load_entries(entries, fid, tables, now, stats)
+        load_entries(entries, fid, tables, now, stats, :strings_split)
 
       other ->
         scan_after_hint(path, other, fid, file, tables, now, stats, resume)
     end
   end
 
-  defp hint_chunk(hint, offset, nil) do
-    case Bitcask.hint_step(hint, offset) do
-      {:ok, entries, status} -> {:ok, entries, status, entries_end(entries)}
-      other -> other
-    end
-  end
-
-  defp hint_chunk(hint, offset, {i, n, _coordinator}), do: Bitcask.hint_step(hint, offset, {i, n})
-
-  # Where the data file continues after the records of these hint entries.
-  defp entries_end([]), do: nil
-
-  defp entries_end(entries) do
-    {_key, off, size, _exp, _seq, _flags} = List.last(entries)
-    off + size
-  end
+  defp split(nil), do: {0, 1}
+  defp split({i, n, _coordinator}), do: {i, n}
 
   defp scan_after_hint(path, reason, fid, file, tables, now, stats, from) do
     if reason != :no_hint and first_loader?(tables),
@@ -281,13 +269,15 @@ defmodule FerricStore.Store.Recovery do
   # Start-up cost is dominated by this loop (a million keys: about a million ETS
   # inserts), so the common case, a live string key seen for the first time, is one
   # insert_new; counters are kept outside the per-entry path. Each loader skips the keys
-  # of the others (all of them take every record's Raft index into account).
-  defp load_entries(entries, fid, tables, now, stats) do
-    {applied, loaded} = load_loop(entries, fid, tables, now, tables.part, stats.applied, 0)
+  # of the others (all of them take every record's Raft index into account); string
+  # records from a hint chunk were split by the NIF already (`:strings_split`).
+  defp load_entries(entries, fid, tables, now, stats, split \\ :all_records) do
+    string_part = if split == :strings_split, do: nil, else: tables.part
+    {applied, loaded} = load_loop(entries, fid, tables, now, string_part, stats.applied, 0)
     %{stats | loaded: stats.loaded + loaded, applied: applied}
   end
 
-  defp load_loop([], _fid, _tables, _now, _part, applied, loaded), do: {applied, loaded}
+  defp load_loop([], _fid, _tables, _now, _string_part, applied, loaded), do: {applied, loaded}
 
   # <<0, key>> is a string record (Record); flags 0 or BATCH_END only: not a tombstone.
   defp load_loop(
@@ -295,35 +285,40 @@ defmodule FerricStore.Store.Recovery do
          fid,
          tables,
          now,
-         part,
+         string_part,
          applied,
          loaded
        )
        when flags in [0, 2] and (exp == 0 or exp > now) do
-    if mine?(key, part) do
+    if mine?(key, string_part) do
       if :ets.insert_new(tables.keydir, {key, :string, nil, exp, fid, off, size}) do
         if exp != 0, do: :ets.insert(tables.expiry, {{exp, key}})
       else
         load_entry(entry, fid, tables, now)
       end
 
-      load_loop(rest, fid, tables, now, part, max(applied, seq), loaded + 1)
+      load_loop(rest, fid, tables, now, string_part, max(applied, seq), loaded + 1)
     else
-      load_loop(rest, fid, tables, now, part, max(applied, seq), loaded)
+      load_loop(rest, fid, tables, now, string_part, max(applied, seq), loaded)
     end
   end
 
-  defp load_loop([{disk_key, _, _, _, seq, _} = entry | rest], fid, tables, now, part, applied, n) do
+  defp load_loop([{disk_key, _, _, _, seq, _} = entry | rest], fid, tables, now, sp, applied, n) do
     {load?, counted?} =
       case Record.user_key(disk_key) do
         # A FLUSHDB marker (or a record of an unknown kind): every loader's business.
-        :all -> {true, first_loader?(tables)}
-        key -> {mine?(key, part), mine?(key, part)}
+        :all ->
+          {true, first_loader?(tables)}
+
+        <<_::binary>> = key ->
+          part = if match?(<<0, _::binary>>, disk_key), do: sp, else: tables.part
+          mine = mine?(key, part)
+          {mine, mine}
       end
 
     if load?, do: load_entry(entry, fid, tables, now)
     loaded = if counted?, do: n + 1, else: n
-    load_loop(rest, fid, tables, now, part, max(applied, seq), loaded)
+    load_loop(rest, fid, tables, now, sp, max(applied, seq), loaded)
   end
 
   # Which loader loads `key`: the same for every record of a key, whatever its type, and

@@ -314,16 +314,16 @@ defmodule FerricStore.Store.Shard do
   # by the running system's (what ra stores for a new server) before the restart.
   defp follow_moved_dir(system, uid) do
     current = :ra_system.fetch(system)
-    dir = Path.join(to_string(current.data_dir), uid)
+    dir = :ra_env.server_data_dir(system, uid)
 
-    case :ra_log.read_config(String.to_charlist(dir)) do
+    case :ra_log.read_config(dir) do
       {:ok, %{system_config: stored} = config}
       when stored.data_dir != current.data_dir or stored.wal_data_dir != current.wal_data_dir ->
         text = :io_lib.format(~c"~p.", [%{config | system_config: current}])
 
         :ok =
           :ra_lib.write_file(
-            String.to_charlist(Path.join(dir, "config")),
+            :filename.join(dir, ~c"config"),
             :unicode.characters_to_binary(text)
           )
 

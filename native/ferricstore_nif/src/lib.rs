@@ -446,15 +446,34 @@ fn hint_build_step<'a>(
 #[rustler::nif]
 fn hint_read_step<'a>(env: Env<'a>, hint_file: ResourceArc<FileRes>, off: u64) -> Term<'a> {
     let _charge = Charge::new(env);
-
-    let mut entries: Vec<Term<'a>> = Vec::new();
-    match hint::read_step(&hint_file.file, off, CHUNK_BYTES, MAX_STEP_RECORDS, |e| {
-        entries.push(entry_term(env, &e))
-    }) {
-        Ok(ReadStep::More(n)) => (atoms::ok(), entries, (atoms::more(), n)).encode(env),
-        Ok(ReadStep::Done) => (atoms::ok(), entries, atoms::done()).encode(env),
+    match read_hint_chunk(env, &hint_file, off, |_| true) {
+        Ok((entries, status, _data_end)) => (atoms::ok(), entries, status).encode(env),
         Err(e) => err(env, &e),
     }
+}
+
+/// One bounded chunk of a hint file from `off`: the entries `keep` accepts, as terms,
+/// the `{:more, next}` / `:done` status, and where the data file continues after the
+/// chunk's last entry, kept or not (`None` if the chunk had none).
+fn read_hint_chunk<'a>(
+    env: Env<'a>,
+    hint_file: &FileRes,
+    off: u64,
+    keep: impl Fn(&EntryRef<'_>) -> bool,
+) -> ferricstore_engine::Result<(Vec<Term<'a>>, Term<'a>, Option<u64>)> {
+    let mut entries: Vec<Term<'a>> = Vec::new();
+    let mut data_end: Option<u64> = None;
+    let step = hint::read_step(&hint_file.file, off, CHUNK_BYTES, MAX_STEP_RECORDS, |e| {
+        data_end = Some(e.offset + e.size);
+        if keep(&e) {
+            entries.push(entry_term(env, &e))
+        }
+    })?;
+    let status = match step {
+        ReadStep::More(n) => (atoms::more(), n).encode(env),
+        ReadStep::Done => atoms::done().encode(env),
+    };
+    Ok((entries, status, data_end))
 }
 
 /// `hint_read_step` for loader `part` of `parts` at start-up (Elixir's Store.Recovery):
@@ -475,22 +494,12 @@ fn hint_read_part<'a>(
         return Err(rustler::Error::BadArg);
     }
     let _charge = Charge::new(env);
-
-    let mut entries: Vec<Term<'a>> = Vec::new();
-    let mut data_end: Option<u64> = None;
-    let step = hint::read_step(&hint_file.file, off, CHUNK_BYTES, MAX_STEP_RECORDS, |e| {
-        data_end = Some(e.offset + e.size);
-        let mine = match e.key.split_first() {
-            Some((0, key)) => hint::part_of(key, parts) == part,
-            _ => true,
-        };
-        if mine {
-            entries.push(entry_term(env, &e))
-        }
-    });
-    Ok(match step {
-        Ok(ReadStep::More(n)) => (atoms::ok(), entries, (atoms::more(), n), data_end).encode(env),
-        Ok(ReadStep::Done) => (atoms::ok(), entries, atoms::done(), data_end).encode(env),
+    let mine = |e: &EntryRef<'_>| match e.key.split_first() {
+        Some((0, key)) if parts > 1 => hint::part_of(key, parts) == part,
+        _ => true,
+    };
+    Ok(match read_hint_chunk(env, &hint_file, off, mine) {
+        Ok((entries, status, data_end)) => (atoms::ok(), entries, status, data_end).encode(env),
         Err(e) => err(env, &e),
     })
 }
