@@ -273,6 +273,7 @@ defmodule FerricStore.Store.Shard do
   defp start_ra(system, server_id, instance, shard, opts) do
     machine = {:module, FerricStore.Raft.Machine, %{instance: instance, shard: shard}}
     uid = "#{instance}_#{shard}" |> String.replace(~r/[^A-Za-z0-9_]/, "_")
+    :ok = FerricStore.Store.RaSystem.await(system)
     :ok = follow_moved_dir(system, uid)
 
     case :ra.restart_server(system, server_id) do

@@ -18,6 +18,29 @@ defmodule FerricStore.Store.RaSystemTest do
     end
   end
 
+  @tag capture_log: true
+  test "the system starts after init returns; await/1 waits for it, or exits if it failed",
+       %{tmp_dir: dir} do
+    alias FerricStore.Store.RaSystem
+    Process.flag(:trap_exit, true)
+    name = :"ra_system_test_#{System.unique_integer([:positive])}"
+
+    {:ok, pid} = RaSystem.start_link(name: name, dir: Path.join(dir, "raft"))
+    assert :ok = RaSystem.await(name)
+    assert %{name: ^name} = :ra_system.fetch(name)
+    assert Process.whereis(:ra_system.derive_names(name).wal)
+    GenServer.stop(pid)
+
+    # The directory cannot be created (a file is in the way): the start fails after
+    # init/1 returned, and whoever waits for the system exits instead of hanging.
+    File.write!(Path.join(dir, "blocked"), "")
+    bad = :"#{name}_bad"
+    {:ok, pid} = RaSystem.start_link(name: bad, dir: Path.join([dir, "blocked", "raft"]))
+    # {reason, call} while it was still there, {:noproc, call} after.
+    assert {_reason, {GenServer, :call, _}} = catch_exit(RaSystem.await(bad))
+    assert_receive {:EXIT, ^pid, {:data_dir, _, :enotdir}}
+  end
+
   test "only a WAL with nothing after its header counts as empty", %{tmp_dir: dir} do
     path = Path.join(dir, "00000001.wal")
     zeros = :binary.copy(<<0>>, 64 * 1024)
