@@ -22,7 +22,7 @@ defmodule FerricStore.Instance do
     shards: 1,
     timeout: 15_000,
     hot_cache: true,
-    max_file_size: 256 * 1024 * 1024,
+    max_file_size: 128 * 1024 * 1024,
     checkpoint_bytes: 8 * 1024 * 1024,
     wal_max_bytes: 32 * 1024 * 1024,
     segment_max_entries: 64,

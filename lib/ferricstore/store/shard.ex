@@ -60,7 +60,7 @@ defmodule FerricStore.Store.Shard do
     Keydir.create(tables)
 
     Keydir.put_meta(tables.meta, :config, %{
-      max_file_size: Keyword.get(opts, :max_file_size, 256 * 1024 * 1024),
+      max_file_size: Keyword.get(opts, :max_file_size, 128 * 1024 * 1024),
       checkpoint_bytes: Keyword.get(opts, :checkpoint_bytes, 8 * 1024 * 1024),
       checkpoint_entries: Keyword.get(opts, :checkpoint_entries, 100_000),
       compaction_ratio: Keyword.get(opts, :compaction_ratio, 0.35),
