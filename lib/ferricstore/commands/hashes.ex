@@ -167,15 +167,15 @@ defmodule FerricStore.Commands.Hashes do
 
       {added, meta, b} =
         Enum.reduce(pairs, {0, meta, b}, fn {f, v}, {added, meta, b} ->
-          case Batch.member(b, key, f) do
-            nil ->
+          case Batch.fetch_member(b, key, f) do
+            {nil, b} ->
               {added + 1, %{meta | n: meta.n + 1},
                Batch.put_member(b, :hash, key, meta.gen, f, v)}
 
-            _ when nx? ->
+            {_, b} when nx? ->
               {added, meta, b}
 
-            _ ->
+            {_, b} ->
               {added, meta, Batch.put_member(b, :hash, key, meta.gen, f, v)}
           end
         end)

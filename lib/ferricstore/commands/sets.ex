@@ -267,9 +267,10 @@ defmodule FerricStore.Commands.Sets do
 
   defp add(b, key, meta, members) do
     Enum.reduce(members, {meta, b, 0}, fn m, {meta, b, n} ->
-      if Batch.member(b, key, m),
-        do: {meta, b, n},
-        else: {grown(meta, m), Batch.put_member(b, :set, key, meta.gen, m, ""), n + 1}
+      case Batch.fetch_member(b, key, m) do
+        {nil, b} -> {grown(meta, m), Batch.put_member(b, :set, key, meta.gen, m, ""), n + 1}
+        {_, b} -> {meta, b, n}
+      end
     end)
   end
 

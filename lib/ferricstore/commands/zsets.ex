@@ -374,10 +374,10 @@ defmodule FerricStore.Commands.ZSets do
       {meta, b, added, changed, last} =
         Enum.reduce(pairs, {meta, b, 0, 0, nil}, fn {score, m},
                                                     {meta, b, added, changed, _last} ->
-          cur =
-            case Batch.member(b, key, m) do
-              {s, _} -> s
-              nil -> nil
+          {cur, b} =
+            case Batch.fetch_member(b, key, m) do
+              {{s, _}, b} -> {s, b}
+              {nil, b} -> {nil, b}
             end
 
           new = if opts[:incr] && cur, do: add(cur, score), else: score

@@ -7,7 +7,7 @@ defmodule FerricStore.Store.Batch do
   # it was (no half-applied entry, no double-applied increment on retry).
 
   alias FerricStore.Bitcask
-  alias FerricStore.Store.{Keydir, Record}
+  alias FerricStore.Store.{Keydir, Members, Record}
 
   import Keydir, only: [expired?: 2]
 
@@ -28,7 +28,9 @@ defmodule FerricStore.Store.Batch do
     raw: MapSet.new(),
     # Keydir rows as of the entry's start (nil: no row), by key, as read while it ran:
     # publishing the entry needs the rows it replaces, and need not read them twice.
-    old: %{}
+    old: %{},
+    # The same for member rows, by {key, member}, as read by `fetch_member/3`.
+    old_members: %{}
   ]
 
   @type t :: %__MODULE__{}
@@ -159,7 +161,7 @@ defmodule FerricStore.Store.Batch do
   @doc "Deletes every key of the shard (FLUSHDB): one marker record, not one per key."
   @spec flush(t()) :: t()
   def flush(b) do
-    %{b | overlay: %{}, members: %{}, dropped: %{}, old: %{}, flushed: true}
+    %{b | overlay: %{}, members: %{}, dropped: %{}, old: %{}, old_members: %{}, flushed: true}
     |> add_record({Record.flush_key(), "", 0, b.seq})
   end
 
@@ -240,7 +242,31 @@ defmodule FerricStore.Store.Batch do
       _ ->
         if b.flushed or Map.has_key?(b.dropped, key),
           do: nil,
-          else: FerricStore.Store.Members.lookup(b.tables.members, key, member)
+          else: Members.lookup(b.tables.members, key, member)
+    end
+  end
+
+  @doc """
+  `member/3` for a command about to write the member: the row read from ETS is kept
+  for publishing the entry, which needs the row a write replaces (dead bytes, the old
+  score) and then need not look it up again.
+  """
+  @spec fetch_member(t(), binary(), term()) :: {{term(), non_neg_integer()} | nil, t()}
+  def fetch_member(b, key, member) do
+    case b.members do
+      %{^key => %{^member => {:m, value, gen, _i}}} ->
+        {{value, gen}, b}
+
+      %{^key => %{^member => :deleted}} ->
+        {nil, b}
+
+      _ ->
+        if b.flushed or Map.has_key?(b.dropped, key) do
+          {nil, b}
+        else
+          row = Members.row(b.tables.members, key, member)
+          {Members.from_row(row), %{b | old_members: Map.put(b.old_members, {key, member}, row)}}
+        end
     end
   end
 
