@@ -231,20 +231,7 @@ defmodule FerricStore.Store.Batch do
 
   @doc "A member of `key`: `{value_or_cold, gen}` or nil (zset: the value is the score)."
   @spec member(t(), binary(), term()) :: {term(), non_neg_integer()} | nil
-  def member(b, key, member) do
-    case b.members do
-      %{^key => %{^member => {:m, value, gen, _i}}} ->
-        {value, gen}
-
-      %{^key => %{^member => :deleted}} ->
-        nil
-
-      _ ->
-        if b.flushed or Map.has_key?(b.dropped, key),
-          do: nil,
-          else: Members.lookup(b.tables.members, key, member)
-    end
-  end
+  def member(b, key, member), do: b |> fetch_member(key, member) |> elem(0)
 
   @doc """
   `member/3` for a command about to write the member: the row read from ETS is kept
