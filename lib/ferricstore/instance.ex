@@ -16,6 +16,8 @@ defmodule FerricStore.Instance do
   alias FerricStore.Store
   alias FerricStore.Store.{Batcher, Expirer, Shard}
 
+  # The one home of every setting's default: the processes below read their settings
+  # from the merged options (Keyword.fetch!) and keep no defaults of their own.
   @defaults [
     name: FerricStore,
     data_dir: "data",
@@ -27,6 +29,8 @@ defmodule FerricStore.Instance do
     wal_max_bytes: 32 * 1024 * 1024,
     segment_max_entries: 64,
     checkpoint_entries: 100_000,
+    compaction_ratio: 0.35,
+    compaction_min_bytes: 1024 * 1024,
     port: nil,
     bind: "127.0.0.1",
     password: nil,

@@ -126,7 +126,7 @@ defmodule FerricStore.Store.Batcher do
        incarnation: {System.os_time(:nanosecond), :erlang.unique_integer()},
        next_corr: 0,
        data_dir: opts[:data_dir],
-       min_free_disk: Keyword.get(opts, :min_free_disk, 64 * 1024 * 1024)
+       min_free_disk: Keyword.fetch!(opts, :min_free_disk)
      }}
   end
 

@@ -59,12 +59,12 @@ defmodule FerricStore.Store.RaSystem do
         # ra re-reads its whole current WAL file at start-up (entries below the snapshot
         # included): a small WAL keeps restarts fast. Entries move on into segments,
         # which snapshots (our checkpoints) delete.
-        wal_max_size_bytes: Keyword.get(opts, :wal_max_bytes, 32 * 1024 * 1024),
+        wal_max_size_bytes: Keyword.fetch!(opts, :wal_max_bytes),
         # ra deletes a segment only once all of it is below a snapshot, and bounds
         # segments by entry count only. One entry can carry megabytes (an MSET, or a
         # batch of many writes), so segments are kept short: with 4096 entries the log
         # grew to 10x the live data in the overwrite benchmark.
-        segment_max_entries: Keyword.get(opts, :segment_max_entries, 64),
+        segment_max_entries: Keyword.fetch!(opts, :segment_max_entries),
         # A WAL file is fallocated whole when opened: each fdatasync then only converts
         # extents instead of also growing the file. On this machine's ext4 that is the
         # difference between fio's fdatasync p50 with and without --fallocate (about

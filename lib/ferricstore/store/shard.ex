@@ -60,11 +60,11 @@ defmodule FerricStore.Store.Shard do
     Keydir.create(tables)
 
     Keydir.put_meta(tables.meta, :config, %{
-      max_file_size: Keyword.get(opts, :max_file_size, 128 * 1024 * 1024),
-      checkpoint_bytes: Keyword.get(opts, :checkpoint_bytes, 8 * 1024 * 1024),
-      checkpoint_entries: Keyword.get(opts, :checkpoint_entries, 100_000),
-      compaction_ratio: Keyword.get(opts, :compaction_ratio, 0.35),
-      compaction_min_bytes: Keyword.get(opts, :compaction_min_bytes, 1024 * 1024)
+      max_file_size: Keyword.fetch!(opts, :max_file_size),
+      checkpoint_bytes: Keyword.fetch!(opts, :checkpoint_bytes),
+      checkpoint_entries: Keyword.fetch!(opts, :checkpoint_entries),
+      compaction_ratio: Keyword.fetch!(opts, :compaction_ratio),
+      compaction_min_bytes: Keyword.fetch!(opts, :compaction_min_bytes)
     })
 
     Keydir.put_meta(tables.meta, :dir, dir)

@@ -25,7 +25,8 @@ defmodule FerricStore.Store.RaSystemTest do
     Process.flag(:trap_exit, true)
     name = :"ra_system_test_#{System.unique_integer([:positive])}"
 
-    {:ok, pid} = RaSystem.start_link(name: name, dir: Path.join(dir, "raft"))
+    settings = [wal_max_bytes: 1024 * 1024, segment_max_entries: 64]
+    {:ok, pid} = RaSystem.start_link([name: name, dir: Path.join(dir, "raft")] ++ settings)
     assert :ok = RaSystem.await(name)
     assert %{name: ^name} = :ra_system.fetch(name)
     assert Process.whereis(:ra_system.derive_names(name).wal)
@@ -35,7 +36,10 @@ defmodule FerricStore.Store.RaSystemTest do
     # init/1 returned, and whoever waits for the system exits instead of hanging.
     File.write!(Path.join(dir, "blocked"), "")
     bad = :"#{name}_bad"
-    {:ok, pid} = RaSystem.start_link(name: bad, dir: Path.join([dir, "blocked", "raft"]))
+
+    {:ok, pid} =
+      RaSystem.start_link([name: bad, dir: Path.join([dir, "blocked", "raft"])] ++ settings)
+
     # {reason, call} while it was still there, {:noproc, call} after.
     assert {_reason, {GenServer, :call, _}} = catch_exit(RaSystem.await(bad))
     assert_receive {:EXIT, ^pid, {:data_dir, _, :enotdir}}
