@@ -29,7 +29,9 @@ defmodule FerricStore.Store.Batch do
     # Keydir rows as of the entry's start (nil: no row), by key, as read while it ran:
     # publishing the entry needs the rows it replaces, and need not read them twice.
     old: %{},
-    # The same for member rows, by {key, member}, as read by `fetch_member/3`.
+    # The same for member rows, by key then member, as read by `fetch_member/3`. Only
+    # rows still in ETS at publishing: a key's go when the entry drops its members
+    # (drop_members/2), all of them on FLUSHDB.
     old_members: %{}
   ]
 
@@ -187,8 +189,14 @@ defmodule FerricStore.Store.Batch do
 
   @doc "Starts a new collection at `key`: members left by an earlier one are gone."
   @spec drop_members(t(), binary()) :: t()
-  def drop_members(b, key),
-    do: %{b | members: Map.delete(b.members, key), dropped: Map.put(b.dropped, key, true)}
+  def drop_members(b, key) do
+    %{
+      b
+      | members: Map.delete(b.members, key),
+        dropped: Map.put(b.dropped, key, true),
+        old_members: Map.delete(b.old_members, key)
+    }
+  end
 
   # Is the row of `key` (live or expired, as of this entry) a collection header? The
   # keydir row read to tell is kept (see `old_row/2`).
@@ -252,7 +260,8 @@ defmodule FerricStore.Store.Batch do
           {nil, b}
         else
           row = Members.row(b.tables.members, key, member)
-          {Members.from_row(row), %{b | old_members: Map.put(b.old_members, {key, member}, row)}}
+          old = Map.update(b.old_members, key, %{member => row}, &Map.put(&1, member, row))
+          {Members.from_row(row), %{b | old_members: old}}
         end
     end
   end

@@ -267,19 +267,13 @@ defmodule FerricStore.Store.Members do
     dead
   end
 
-  # The row a member write replaces: the one the entry's command read
-  # (`Batch.fetch_member/3`: a point lookup in this ordered_set costs several
-  # microseconds on millions of rows), unless the entry dropped the key's members or
-  # flushed everything, which deleted the rows read before (see publish_members/6).
+  # The row a member write replaces: the one the entry's command read, when it did
+  # (`Batch.fetch_member/3`; a point lookup in this ordered_set costs several
+  # microseconds on millions of rows).
   defp old_row(batch, members, key, member) do
-    cached =
-      if batch.flushed or is_map_key(batch.dropped, key),
-        do: :error,
-        else: Map.fetch(batch.old_members, {key, member})
-
-    case cached do
-      {:ok, row} -> row
-      :error -> row(members, key, member)
+    case batch.old_members do
+      %{^key => %{^member => row}} -> row
+      _ -> row(members, key, member)
     end
   end
 
