@@ -133,8 +133,8 @@ defmodule FerricStore.Raft.Machine do
       locations = List.to_tuple(locations)
       {last_off, last_size} = elem(locations, tuple_size(locations) - 1)
       new_end = last_off + last_size
-      if batch.flushed, do: flush_tables(tables)
-      dead = publish(batch, locations, fid, tables)
+      dead = if batch.flushed, do: flush_tables(tables), else: %{}
+      dead = publish(batch, locations, fid, tables, dead)
       dead = FerricStore.Store.Members.publish(batch, locations, fid, tables, dead)
       Keydir.count_dead(tables.meta, dead)
       dead_fids = for {f, _} <- dead, f != fid, do: f
@@ -145,15 +145,18 @@ defmodule FerricStore.Raft.Machine do
     end
   end
 
+  # Returns the bytes of every row, now dead (members are cleared by Members.publish/5).
   defp flush_tables(tables) do
+    dead = Keydir.row_bytes(tables)
     :ets.delete_all_objects(tables.keydir)
     :ets.delete_all_objects(tables.expiry)
     :ets.match_delete(tables.meta, {{:raw, :_}, :_})
+    dead
   end
 
-  # Returns the bytes the entry made dead, by file id.
-  defp publish(batch, locations, fid, %{keydir: keydir, expiry: expiry, meta: meta}) do
-    Enum.reduce(batch.overlay, %{}, fn {key, entry}, dead ->
+  # Adds the bytes the entry made dead, by file id, to `dead`.
+  defp publish(batch, locations, fid, %{keydir: keydir, expiry: expiry, meta: meta}, dead) do
+    Enum.reduce(batch.overlay, dead, fn {key, entry}, dead ->
       {old_exp, dead} =
         case Batch.old_row(batch, key) do
           {_, _, _, exp, old_fid, _, size} -> {exp, Keydir.add_dead(dead, old_fid, size)}

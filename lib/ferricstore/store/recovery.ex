@@ -137,7 +137,9 @@ defmodule FerricStore.Store.Recovery do
     end
   end
 
+  # A FLUSHDB marker: every row loaded so far is dead (as counted when it was applied).
   defp clear(tables) do
+    Keydir.count_dead(tables.meta, Keydir.row_bytes(tables))
     :ets.delete_all_objects(tables.keydir)
     :ets.delete_all_objects(tables.expiry)
     FerricStore.Store.Members.clear(tables)

@@ -53,6 +53,44 @@ defmodule FerricStore.Store.CompactionTest do
     for i <- 1..50, do: assert({:ok, "20:" <> value} == FerricStore.hget("h", "f#{i}", o))
   end
 
+  test "FLUSHDB makes every record dead: the files are compacted away", %{opts: o} = ctx do
+    value = :binary.copy("z", 500)
+    for i <- 1..200, do: :ok = FerricStore.set("k#{i}", value, o)
+    for i <- 1..100, do: {:ok, _} = FerricStore.hset("h", %{"f#{i}" => value}, o)
+    before = disk_bytes(ctx)
+    assert before > 4 * 32 * 1024
+
+    :ok = FerricStore.flushdb(o)
+    # Only the active file and what compaction keeps of the others (the marker, the
+    # newest tombstones) stay.
+    wait_until(fn -> disk_bytes(ctx) < before / 3 end)
+    assert {:ok, 0} == FerricStore.dbsize(o)
+  end
+
+  # Without compaction, the dead bytes start-up counts equal those counted live.
+  # (Strings only: start-up does not count replaced collection headers and members
+  # dead yet, while apply does.)
+  @tag instance_opts: [max_file_size: 32 * 1024, compaction_ratio: 2.0]
+  test "start-up counts what a FLUSHDB made dead, as apply did", %{name: name, opts: o} = ctx do
+    value = :binary.copy("z", 500)
+    for i <- 1..300, do: :ok = FerricStore.set("k#{i}", value, o)
+    for i <- 1..50, do: {:ok, _} = FerricStore.del("k#{i * 3}", o)
+    :ok = FerricStore.flushdb(o)
+    :ok = FerricStore.set("after", value, o)
+    live = dead_by_file(name)
+    # Every file written before the marker is dead but for its header.
+    assert map_size(live) >= 3
+
+    restart(ctx)
+    assert dead_by_file(name) == live
+    assert {:ok, 1} == FerricStore.dbsize(o)
+  end
+
+  defp dead_by_file(name) do
+    meta = FerricStore.Store.Keydir.tables(name, 0).meta
+    :ets.match(meta, {{:dead, :"$1"}, :"$2"}) |> Map.new(fn [f, d] -> {f, d} end)
+  end
+
   test "forced compaction keeps exactly the live keys across restarts",
        %{opts: o, name: name} = ctx do
     value = :binary.copy("y", 300)
