@@ -279,6 +279,10 @@ defmodule FerricStore.Store.Members do
 
   defp score?(value), do: is_float(value) or value in [:inf, :neg_inf]
 
+  # Start-up: a record replaced or deleted by a later one is dead, as apply/3 counted it.
+  defp count_dead(tables, fid, size),
+    do: :ets.update_counter(tables.meta, {:dead, fid}, size, {{:dead, fid}, 0})
+
   # Removes every member row of `key` (O(N) in memory; on disk the header tombstone or
   # a new generation already hides them).
   defp drop(%{members: members}, ranks, key, dead) do
@@ -311,8 +315,12 @@ defmodule FerricStore.Store.Members do
 
     old_exp =
       case :ets.lookup(keydir, key) do
-        [{_, _, _, e, _, _, _}] -> e
-        [] -> 0
+        [{_, _, _, e, old_fid, _, old_size}] ->
+          count_dead(tables, old_fid, old_size)
+          e
+
+        [] ->
+          0
       end
 
     if Bitcask.tombstone?(flags) or (exp != 0 and exp <= now) do
@@ -330,13 +338,21 @@ defmodule FerricStore.Store.Members do
 
     newer? =
       case :ets.lookup(tables.members, k) do
-        [{_, _, g, _, _, _}] -> g > gen
-        [] -> false
+        [{_, _, g, _, _, _}] when g > gen ->
+          true
+
+        [{_, _, _, old_fid, _, old_size}] ->
+          count_dead(tables, old_fid, old_size)
+          false
+
+        [] ->
+          false
       end
 
     cond do
+      # A member of a collection replaced since: dead already.
       newer? ->
-        :ok
+        count_dead(tables, fid, size)
 
       Bitcask.tombstone?(flags) ->
         :ets.delete(tables.members, k)
@@ -366,7 +382,7 @@ defmodule FerricStore.Store.Members do
     # is added to the index when the next key starts.
     {last, items} =
       :ets.foldl(
-        fn {{key, member} = k, value, gen, _, _, _}, {cur, items} = acc ->
+        fn {{key, member} = k, value, gen, fid, _, size}, {cur, items} = acc ->
           case :ets.lookup(keydir, key) do
             [{_, :zset, %{gen: ^gen}, _, _, _, _}] when key == cur ->
               {key, [{score_key(value), member} | items]}
@@ -380,6 +396,7 @@ defmodule FerricStore.Store.Members do
 
             _ ->
               :ets.delete(members, k)
+              count_dead(tables, fid, size)
               acc
           end
         end,
