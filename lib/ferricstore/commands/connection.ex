@@ -9,7 +9,7 @@ defmodule FerricStore.Commands.Connection do
 
   import FerricStore.Commands.Spec
   alias FerricStore.Commands
-  alias FerricStore.Commands.Context
+  alias FerricStore.Commands.{Args, Context}
   alias FerricStore.Error
   alias FerricStore.Server.{Config, Listener}
 
@@ -68,11 +68,24 @@ defmodule FerricStore.Commands.Connection do
   def handle("ping", _, _ctx), do: Commands.arity_error("ping")
   def handle("echo", [msg], _ctx), do: msg
 
+  # One database: SELECT 0 works, any other index in int range is out of range, as in a
+  # Redis configured with `databases 1` (test/differential/DIFFERENCES.md).
   def handle("select", [db], ctx) do
-    case Integer.parse(db) do
-      {0, ""} -> {:ok, %{ctx | db: 0}}
-      {_, ""} -> Error.new(:db_out_of_range, "ERR DB index is out of range")
-      _ -> Error.new(:not_integer)
+    case Args.int(db) do
+      {:ok, 0} ->
+        {:ok, %{ctx | db: 0}}
+
+      {:ok, n} when n < -2_147_483_648 or n > 2_147_483_647 ->
+        Error.new(
+          :out_of_range,
+          "ERR value is out of range, value must between -2147483648 and 2147483647"
+        )
+
+      {:ok, _} ->
+        Error.new(:db_out_of_range, "ERR DB index is out of range")
+
+      :error ->
+        Error.new(:not_integer)
     end
   end
 
@@ -117,10 +130,10 @@ defmodule FerricStore.Commands.Connection do
   def handle("hello", [], ctx), do: hello(ctx.protocol, [], ctx)
 
   def handle("hello", [ver | opts], ctx) do
-    case Integer.parse(ver) do
-      {v, ""} when v in [2, 3] -> hello(v, opts, ctx)
-      {_, ""} -> Error.new(:noproto, "NOPROTO unsupported protocol version")
-      _ -> Error.new(:not_integer, "ERR Protocol version is not an integer or out of range")
+    case Args.int(ver) do
+      {:ok, v} when v in [2, 3] -> hello(v, opts, ctx)
+      {:ok, _} -> Error.new(:noproto, "NOPROTO unsupported protocol version")
+      :error -> Error.new(:not_integer, "ERR Protocol version is not an integer or out of range")
     end
   end
 
@@ -228,15 +241,21 @@ defmodule FerricStore.Commands.Connection do
   defp client("info", [], ctx), do: {:verbatim, "txt", client_line(self_info(ctx, "client|info"))}
 
   defp client("list", args, ctx) do
-    with {:ok, filter} <- list_filter(args) do
-      text =
-        ctx
-        |> clients("client|list")
-        |> Enum.filter(filter)
-        |> Enum.sort_by(& &1.id)
-        |> Enum.map_join(&client_line/1)
+    with {:ok, select} <- list_filter(args) do
+      all = clients(ctx, "client|list")
 
-      {:verbatim, "txt", text}
+      rows =
+        case select do
+          # As Redis: in the order asked, repeated ids repeated, unknown ids left out.
+          {:ids, ids} ->
+            by_id = Map.new(all, &{&1.id, &1})
+            for id <- ids, row = by_id[id], row != nil, do: row
+
+          filter ->
+            all |> Enum.filter(filter) |> Enum.sort_by(& &1.id)
+        end
+
+      {:verbatim, "txt", Enum.map_join(rows, &client_line/1)}
     end
     |> unwrap()
   end
@@ -287,7 +306,7 @@ defmodule FerricStore.Commands.Connection do
       {:simple, "SETINFO <LIB-NAME|LIB-VER> <value>"},
       {:simple, "    Set client library name or version."},
       {:simple, "HELP"},
-      {:simple, "    Print this help."}
+      {:simple, "    Prints this help."}
     ]
   end
 
@@ -315,14 +334,11 @@ defmodule FerricStore.Commands.Connection do
 
   defp id_filter([id | ids]) do
     if Commands.downcase(id) == "id" and ids != [] do
-      parsed = Enum.map(ids, &Integer.parse/1)
+      parsed = Enum.map(ids, &Args.int/1)
 
-      if Enum.all?(parsed, &match?({n, ""} when n > 0, &1)) do
-        set = MapSet.new(parsed, &elem(&1, 0))
-        {:ok, &MapSet.member?(set, &1.id)}
-      else
-        {:error, Error.new(:syntax, "ERR Invalid client ID")}
-      end
+      if Enum.all?(parsed, &match?({:ok, _}, &1)),
+        do: {:ok, {:ids, Enum.map(parsed, &elem(&1, 1))}},
+        else: {:error, Error.new(:syntax, "ERR Invalid client ID")}
     else
       {:error, Error.new(:syntax)}
     end
@@ -344,8 +360,12 @@ defmodule FerricStore.Commands.Connection do
       {"laddr", v} ->
         kill_filters(rest, [{:laddr, v} | acc], true)
 
+      # The only user is `default` (no ACL yet).
+      {"user", "default"} ->
+        kill_filters(rest, [{:user, "default"} | acc], true)
+
       {"user", v} ->
-        kill_filters(rest, [{:user, v} | acc], true)
+        {:error, Error.new(:no_such_user, "ERR No such user '#{v}'")}
 
       {"maxage", v} ->
         case Integer.parse(v) do

@@ -299,7 +299,7 @@ defmodule FerricStore.Commands.Objects do
       "    Return the kind of internal representation used in order to store the value",
       "    associated with a <key>.",
       "HELP",
-      "    Print this help."
+      "    Prints this help."
     ]
   end
 

@@ -99,11 +99,13 @@ defmodule FerricStore.Commands.Server do
   defp command("list", [], _ctx), do: Enum.map(Commands.all(), & &1.name)
   defp command("list", _, _ctx), do: Error.new(:syntax)
 
+  defp command("info", [], _ctx), do: Enum.map(Commands.all(), &command_info/1)
+
   defp command("info", names, _ctx) do
     Enum.map(names, fn name ->
-      case Commands.lookup(Commands.downcase(name)) do
-        {_mod, spec} -> command_info(spec)
+      case spec(name) do
         nil -> nil
+        spec -> command_info(spec)
       end
     end)
   end
@@ -112,9 +114,7 @@ defmodule FerricStore.Commands.Server do
     specs =
       if names == [],
         do: Commands.all(),
-        else:
-          Enum.flat_map(names, &List.wrap(Commands.lookup(Commands.downcase(&1))))
-          |> Enum.map(&elem(&1, 1))
+        else: names |> Enum.map(&spec/1) |> Enum.reject(&is_nil/1)
 
     {:map, Enum.map(specs, &{&1.name, command_docs(&1)})}
   end
@@ -134,7 +134,7 @@ defmodule FerricStore.Commands.Server do
         "DOCS [<command-name> ...]",
         "    Return documentation details about multiple Redis commands.",
         "HELP",
-        "    Print this help."
+        "    Prints this help."
       ],
       &{:simple, &1}
     )
@@ -154,10 +154,27 @@ defmodule FerricStore.Commands.Server do
       spec.last_key,
       spec.step,
       {:set, Enum.map(Map.get(spec, :acl_categories, []), &{:simple, &1})},
-      [],
-      [],
-      Enum.map(Map.get(spec, :subcommands, []), &command_info/1)
+      {:set, []},
+      {:set, []},
+      # Redis 7 sends an empty set when there are none (RESP3 `~0`), else an array.
+      case Map.get(spec, :subcommands, []) do
+        [] -> {:set, []}
+        subs -> Enum.map(subs, &command_info/1)
+      end
     ]
+  end
+
+  # A command's spec by name, or a subcommand's as `container|sub` (COMMAND INFO/DOCS).
+  defp spec(name) do
+    case String.split(Commands.downcase(name), "|", parts: 2) do
+      [name] ->
+        with {_mod, spec} <- Commands.lookup(name), do: spec
+
+      [container, _] = full ->
+        with {_mod, spec} <- Commands.lookup(container) do
+          Enum.find(Map.get(spec, :subcommands, []), &(&1.name == Enum.join(full, "|")))
+        end
+    end
   end
 
   defp command_docs(spec) do
@@ -192,31 +209,40 @@ defmodule FerricStore.Commands.Server do
 
   ## CONFIG
 
+  # As Redis 7: a name without glob characters is answered under the name as typed, a
+  # pattern under the parameters' own names; each parameter once (the first match).
   defp config("get", patterns, ctx) do
-    pairs =
-      ctx.instance
-      |> Config.all()
-      |> Enum.filter(fn {key, _} ->
-        Enum.any?(patterns, &glob_match?(Commands.downcase(&1), key))
+    all = Config.all(ctx.instance)
+
+    {pairs, _seen} =
+      Enum.reduce(patterns, {[], MapSet.new()}, fn pattern, acc ->
+        lower = Commands.downcase(pattern)
+
+        if String.contains?(pattern, ["*", "?", "["]) do
+          all
+          |> Enum.filter(fn {key, _} -> glob_match?(lower, key) end)
+          |> Enum.reduce(acc, fn {key, value}, acc -> config_pair(acc, key, key, value) end)
+        else
+          case List.keyfind(all, lower, 0) do
+            {key, value} -> config_pair(acc, key, pattern, value)
+            nil -> acc
+          end
+        end
       end)
 
-    {:map, pairs}
+    {:map, Enum.reverse(pairs)}
   end
 
   defp config("set", args, ctx) do
-    if rem(length(args), 2) != 0 do
-      Error.new(:syntax, "ERR wrong number of arguments for 'config|set' command")
-    else
-      pairs = args |> Enum.chunk_every(2) |> Enum.map(fn [k, v] -> {Commands.downcase(k), v} end)
+    cond do
+      length(args) < 2 ->
+        Commands.arity_error("config|set")
 
-      case Enum.find_value(pairs, &validate_config/1) do
-        nil ->
-          Enum.each(pairs, fn {k, v} -> Config.put(ctx.instance, k, normalize_config(k, v)) end)
-          :ok
+      rem(length(args), 2) != 0 ->
+        Error.new(:syntax)
 
-        error ->
-          error
-      end
+      true ->
+        args |> Enum.chunk_every(2) |> config_set(ctx)
     end
   end
 
@@ -238,7 +264,7 @@ defmodule FerricStore.Commands.Server do
         "REWRITE",
         "    Rewrite the configuration file.",
         "HELP",
-        "    Print this help."
+        "    Prints this help."
       ],
       &{:simple, &1}
     )
@@ -246,43 +272,74 @@ defmodule FerricStore.Commands.Server do
 
   defp config(sub, _args, _ctx), do: Commands.arity_error("config|" <> sub)
 
-  defp validate_config({key, value}) do
-    cond do
-      not Map.has_key?(Config.defaults(), key) ->
-        Error.new(:config, "ERR Unknown option or number of arguments for CONFIG SET - '#{key}'")
+  defp config_pair({pairs, seen} = acc, key, name, value) do
+    if MapSet.member?(seen, key),
+      do: acc,
+      else: {[{name, value} | pairs], MapSet.put(seen, key)}
+  end
 
-      not Config.writable?(key) ->
-        config_error(key, "can't set immutable config")
+  # All or nothing, as Redis 7: an unknown parameter is reported first; else the last
+  # immutable or repeated one; else the first bad value. Errors name the argument as typed.
+  defp config_set(args, ctx) do
+    pairs = Enum.map(args, fn [name, v] -> {name, Commands.downcase(name), v} end)
+    known = Config.defaults()
+
+    {misuse, _seen} =
+      Enum.reduce(pairs, {nil, MapSet.new()}, fn {name, key, _}, {misuse, seen} ->
+        misuse =
+          cond do
+            not Map.has_key?(known, key) -> misuse
+            not Config.writable?(key) -> config_error(name, "can't set immutable config")
+            MapSet.member?(seen, key) -> config_error(name, "duplicate parameter")
+            true -> misuse
+          end
+
+        {misuse, MapSet.put(seen, key)}
+      end)
+
+    unknown = Enum.find(pairs, fn {_, key, _} -> not Map.has_key?(known, key) end)
+
+    cond do
+      unknown ->
+        name = elem(unknown, 0)
+        Error.new(:config, "ERR Unknown option or number of arguments for CONFIG SET - '#{name}'")
+
+      misuse ->
+        misuse
+
+      error = Enum.find_value(pairs, fn {name, key, v} -> validate_value(key, name, v) end) ->
+        error
 
       true ->
-        validate_value(key, value)
+        Enum.each(pairs, fn {_, k, v} -> Config.put(ctx.instance, k, normalize_config(k, v)) end)
+        :ok
     end
   end
 
-  defp validate_value(key, value) when key in ["maxmemory", "client-query-buffer-limit"] do
-    if parse_memory(value), do: nil, else: config_error(key, "argument must be a memory value")
+  defp validate_value(key, name, value) when key in ["maxmemory", "client-query-buffer-limit"] do
+    if parse_memory(value), do: nil, else: config_error(name, "argument must be a memory value")
   end
 
-  defp validate_value("proto-max-bulk-len", value) do
+  defp validate_value("proto-max-bulk-len", name, value) do
     case parse_memory(value) do
       n when is_integer(n) and n >= 1_048_576 ->
         nil
 
       _ ->
         config_error(
-          "proto-max-bulk-len",
+          name,
           "argument must be between 1048576 and 9223372036854775807 inclusive"
         )
     end
   end
 
-  defp validate_value("protected-mode", value) do
+  defp validate_value("protected-mode", name, value) do
     if Commands.downcase(value) in ["yes", "no"],
       do: nil,
-      else: config_error("protected-mode", "argument must be 'yes' or 'no'")
+      else: config_error(name, "argument must be 'yes' or 'no'")
   end
 
-  defp validate_value("maxmemory-policy", value) do
+  defp validate_value("maxmemory-policy", name, value) do
     policies =
       ~w(volatile-lru volatile-lfu volatile-random volatile-ttl allkeys-lru allkeys-lfu allkeys-random noeviction)
 
@@ -290,20 +347,20 @@ defmodule FerricStore.Commands.Server do
       do: nil,
       else:
         config_error(
-          "maxmemory-policy",
+          name,
           "argument(s) must be one of the following: #{Enum.join(policies, ", ")}"
         )
   end
 
-  defp validate_value(key, value)
+  defp validate_value(key, name, value)
        when key in ~w(maxclients timeout tcp-keepalive slowlog-max-len hz slowlog-log-slower-than) do
     case Integer.parse(value) do
       {n, ""} when n >= 0 or key == "slowlog-log-slower-than" -> nil
-      _ -> config_error(key, "argument couldn't be parsed into an integer")
+      _ -> config_error(name, "argument couldn't be parsed into an integer")
     end
   end
 
-  defp validate_value(_key, _value), do: nil
+  defp validate_value(_key, _name, _value), do: nil
 
   defp normalize_config(key, value)
        when key in ["maxmemory", "proto-max-bulk-len", "client-query-buffer-limit"],

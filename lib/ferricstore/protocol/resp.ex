@@ -330,10 +330,17 @@ defmodule FerricStore.Protocol.RESP do
   @doc """
   Splits an inline request into arguments like Redis' `sdssplitargs`: blanks separate
   arguments, `"double quotes"` understand `\\n \\r \\t \\b \\a \\\\ \\" \\xHH`, `'single
-  quotes'` understand `\\'`, and a closing quote must be followed by a blank or the end.
+  quotes'` understand `\\'`, a quote inside a word opens a quoted part of that word, and a
+  closing quote must be followed by a blank or the end.
 
       iex> FerricStore.Protocol.RESP.split_args(~S(set "a\\x41 b" 'it\\'s'))
       {:ok, ["set", "aA b", "it's"]}
+
+      iex> FerricStore.Protocol.RESP.split_args(~S(echo a"b c"d))
+      :error
+
+      iex> FerricStore.Protocol.RESP.split_args(~S(echo a"b c" x'y'))
+      {:ok, ["echo", "ab c", "xy"]}
 
       iex> FerricStore.Protocol.RESP.split_args(~S(set "a))
       :error
@@ -359,6 +366,9 @@ defmodule FerricStore.Protocol.RESP do
     do: split_args(rest, [arg(cur) | acc])
 
   defp unquoted(<<>>, cur, acc), do: {:ok, Enum.reverse([arg(cur) | acc])}
+  # As in sdssplitargs, a quote inside a word opens a quoted part of the same argument.
+  defp unquoted(<<?", rest::binary>>, cur, acc), do: dquoted(rest, cur, acc)
+  defp unquoted(<<?', rest::binary>>, cur, acc), do: squoted(rest, cur, acc)
   defp unquoted(<<c, rest::binary>>, cur, acc), do: unquoted(rest, [c | cur], acc)
 
   defp dquoted(<<?\\, ?x, h1, h2, rest::binary>>, cur, acc)
@@ -391,7 +401,8 @@ defmodule FerricStore.Protocol.RESP do
 
   defp close_quote(<<>>, cur, acc), do: {:ok, Enum.reverse([arg(cur) | acc])}
 
-  defp close_quote(<<c, _::binary>> = rest, cur, acc) when c in [?\s, ?\n, ?\r, ?\t, 0],
+  # Redis requires isspace() (or the end) after a closing quote.
+  defp close_quote(<<c, _::binary>> = rest, cur, acc) when c in [?\s, ?\n, ?\r, ?\t, ?\v, ?\f, 0],
     do: split_args(rest, [arg(cur) | acc])
 
   defp close_quote(_rest, _cur, _acc), do: :error

@@ -21,6 +21,22 @@ defmodule FerricStore.Commands.ConnectionTest do
     assert run(["SELECT", "0"]) == :ok
     assert msg(run(["SELECT", "1"])) == "ERR DB index is out of range"
     assert msg(run(["SELECT", "x"])) == "ERR value is not an integer or out of range"
+    # Redis' string2ll: no sign, no leading zeros; then the int range.
+    assert msg(run(["SELECT", "+0"])) == "ERR value is not an integer or out of range"
+    assert msg(run(["SELECT", "00"])) == "ERR value is not an integer or out of range"
+    assert msg(run(["SELECT", "2147483648"])) =~ "ERR value is out of range, value must between"
+  end
+
+  test "CLIENT LIST ID answers in the order asked; CLIENT KILL USER knows only default" do
+    {instance, _port} = start_listener()
+    ctx = Context.new(instance: instance)
+    id = ctx.client_id
+    {:verbatim, "txt", text} = run(["CLIENT", "LIST", "ID", "#{id}", "0", "-3", "#{id}"], ctx)
+    assert [l1, l2] = String.split(text, "\n", trim: true)
+    assert l1 == l2 and l1 =~ "id=#{id} "
+    assert msg(run(["CLIENT", "LIST", "ID", "+#{id}"], ctx)) == "ERR Invalid client ID"
+    assert msg(run(["CLIENT", "KILL", "USER", "nobody"], ctx)) == "ERR No such user 'nobody'"
+    assert run(["CLIENT", "KILL", "USER", "default"], ctx) == 0
   end
 
   test "unknown commands and subcommands use Redis' texts" do
@@ -48,6 +64,7 @@ defmodule FerricStore.Commands.ConnectionTest do
 
     assert msg(run(["HELLO", "4"])) == "NOPROTO unsupported protocol version"
     assert msg(run(["HELLO", "x"])) == "ERR Protocol version is not an integer or out of range"
+    assert msg(run(["HELLO", "03"])) == "ERR Protocol version is not an integer or out of range"
     assert msg(run(["HELLO", "3", "foo"])) == "ERR Syntax error in HELLO option 'foo'"
 
     assert msg(run(["HELLO", "3", "SETNAME", "a b"])) ==
@@ -102,6 +119,28 @@ defmodule FerricStore.Commands.ConnectionTest do
                   "ECHO\r\n",
                   "SELECT 1\r\n",
                   "SELECT 0\r\n",
+                  "SELECT +0\r\n",
+                  "SELECT 00\r\n",
+                  "SELECT 2147483648\r\n",
+                  "SELECT 9223372036854775808\r\n",
+                  "HELLO +3\r\n",
+                  "HELLO 03\r\n",
+                  "HELLO 99999999999999999999\r\n",
+                  ~s(ECHO a"b c"\r\n),
+                  ~s(ECHO a'b c'\r\n),
+                  ~s(ECHO a"b"\r\n),
+                  ~s(ECHO "a"\v b\r\n),
+                  ~s(ECHO "a"\f\r\n),
+                  "CLIENT LIST ID 0\r\n",
+                  "CLIENT LIST ID -1 0\r\n",
+                  "CLIENT LIST ID +1\r\n",
+                  "CLIENT KILL USER nobody\r\n",
+                  "CONFIG GET MAXMEMORY\r\n",
+                  "CONFIG GET maxmemory MAXMEMORY\r\n",
+                  "CONFIG SET maxmemory 0 MAXMEMORY 1\r\n",
+                  "CONFIG SET maxmemory 0 maxmemory\r\n",
+                  "CONFIG SET maxmemory\r\n",
+                  "CONFIG SET foo 1 maxmemory 0 maxmemory 1\r\n",
                   "foo a b c\r\n",
                   ~s(FOO "a\\x41" 'b c'\r\n),
                   "HELLO 4\r\n",

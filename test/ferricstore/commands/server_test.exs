@@ -33,6 +33,18 @@ defmodule FerricStore.Commands.ServerTest do
     assert {:map, [{"ping", {:map, _}}]} = run(["COMMAND", "DOCS", "ping"], ctx)
   end
 
+  test "COMMAND INFO: every command without names, subcommands by container|name", %{ctx: ctx} do
+    assert length(run(["COMMAND", "INFO"], ctx)) == run(["COMMAND", "COUNT"], ctx)
+    assert [["client|id", 2 | _]] = run(["COMMAND", "INFO", "CLIENT|ID"], ctx)
+    assert [nil] = run(["COMMAND", "INFO", "client|nope"], ctx)
+    assert {:map, [{"config|get", {:map, _}}]} = run(["COMMAND", "DOCS", "config|get"], ctx)
+    # Tips and key specs are sets, and so are no subcommands (RESP3 `~0`), as in Redis 7.
+    [[_, _, _, _, _, _, _, {:set, []}, {:set, []}, {:set, []}]] =
+      run(["COMMAND", "INFO", "ping"], ctx)
+
+    [[_, _, _, _, _, _, _, _, _, [_ | _]]] = run(["COMMAND", "INFO", "config"], ctx)
+  end
+
   test "INFO sections", %{ctx: ctx, port: port} do
     {:verbatim, "txt", all} = run(["INFO"], ctx)
 
@@ -66,6 +78,18 @@ defmodule FerricStore.Commands.ServerTest do
              "ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config"
 
     assert run(["CONFIG", "SET", "proto-max-bulk-len", "10"], ctx).message =~ "between 1048576"
+
+    # A name without glob characters is answered as typed; each parameter once.
+    assert run(["CONFIG", "GET", "MAXMEMORY", "maxmemory", "maxmem*"], ctx) ==
+             {:map, [{"MAXMEMORY", "1048576"}, {"maxmemory-policy", "noeviction"}]}
+
+    assert run(["CONFIG", "SET", "maxmemory", "0", "MAXMEMORY", "1"], ctx).message ==
+             "ERR CONFIG SET failed (possibly related to argument 'MAXMEMORY') - duplicate parameter"
+
+    assert run(["CONFIG", "SET", "maxmemory", "0", "maxmemory"], ctx).message ==
+             "ERR syntax error"
+
+    assert run(["CONFIG", "GET", "maxmemory"], ctx) == {:map, [{"maxmemory", "1048576"}]}
     assert run(["CONFIG", "SET", "proto-max-bulk-len", "2mb"], ctx) == :ok
   end
 
