@@ -145,7 +145,11 @@ defmodule FerricStore.Collections.DifferentialTest do
       fn -> ["SINTERSTORE", key() | some(&key/0)] end,
       fn -> ["SUNIONSTORE", key() | some(&key/0)] end,
       fn -> ["SDIFFSTORE", key() | some(&key/0)] end,
-      fn -> ["SINTERCARD", "2", key(), key()] end
+      fn -> ["SINTERCARD", "2", key(), key()] end,
+      fn ->
+        limit = fn -> Enum.random(~w(0 1 2 -1 x)) end
+        ["SINTERCARD", "2", key(), key(), "LIMIT", limit.(), "LIMIT", limit.()]
+      end
     ]).()
   end
 

@@ -393,23 +393,7 @@ defmodule FerricStore.Commands.Sets do
       {:ok, n} when n > 0 and n <= length(rest) ->
         {keys, opts} = Enum.split(rest, n)
 
-        case opts do
-          [] ->
-            reply(sintercard(ctx.instance, keys))
-
-          [opt, limit] ->
-            if FerricStore.Commands.upcase(opt) == "LIMIT" do
-              case Args.int(limit) do
-                {:ok, l} when l >= 0 -> reply(sintercard(ctx.instance, keys, l))
-                _ -> Error.new(:out_of_range, "ERR LIMIT can't be negative")
-              end
-            else
-              Error.new(:syntax)
-            end
-
-          _ ->
-            Error.new(:syntax)
-        end
+        with {:ok, limit} <- limit_opt(opts, 0), do: reply(sintercard(ctx.instance, keys, limit))
 
       {:ok, n} when n > 0 ->
         Error.new(:syntax, "ERR Number of keys can't be greater than number of args")
@@ -426,6 +410,22 @@ defmodule FerricStore.Commands.Sets do
       [Integer.to_string(next), ms]
     end
   end
+
+  # SINTERCARD's options, left to right as Redis reads them: the last LIMIT counts.
+  defp limit_opt([], limit), do: {:ok, limit}
+
+  defp limit_opt([opt, value | rest], _limit) do
+    if FerricStore.Commands.upcase(opt) == "LIMIT" do
+      case Args.int(value) do
+        {:ok, l} when l >= 0 -> limit_opt(rest, l)
+        _ -> Error.new(:out_of_range, "ERR LIMIT can't be negative")
+      end
+    else
+      Error.new(:syntax)
+    end
+  end
+
+  defp limit_opt(_opts, _limit), do: Error.new(:syntax)
 
   defp set_reply({:ok, list}) when is_list(list), do: {:set, list}
   defp set_reply(other), do: reply(other)
