@@ -98,6 +98,19 @@ defmodule FerricStore.CollectionsApiTest do
       assert {:ok, {0, ["b", "c"]}} = FerricStore.sscan("s1", 0, o)
       assert ["b", "c"] == FerricStore.smembers!("s1", o)
     end
+
+    test "a set of integers comes back in numeric order, as from Redis' intset", %{opts: o} do
+      FerricStore.sadd!("n1", ~w(10 2 -5 1 3), o)
+      FerricStore.sadd!("n2", ~w(100 20 3), o)
+      assert {:ok, ~w(-5 1 2 3 10)} = FerricStore.smembers("n1", o)
+      assert {:ok, ~w(-5 1 2 3 10 20 100)} = FerricStore.sunion(["n1", "n2"], o)
+      assert {:ok, ~w(-5 1 2 10)} = FerricStore.sdiff(["n1", "n2"], o)
+      assert {:ok, ~w(-5 1 2 3 10)} = FerricStore.srandmember("n1", [count: 9] ++ o)
+      assert {:ok, ~w(3 20 100)} = FerricStore.spop("n2", [count: 3] ++ o)
+      # A member that is not an integer (or a leading zero) leaves the order to the set.
+      FerricStore.sadd!("n3", ~w(10 9 007), o)
+      assert {:ok, ~w(007 10 9)} = FerricStore.smembers("n3", o)
+    end
   end
 
   describe "sorted sets" do

@@ -51,9 +51,36 @@ defmodule FerricStore.Commands.Sets do
   def smembers(instance, key) do
     with {:ok, found} <- Collection.read(instance, key, :set) do
       case found do
-        nil -> {:ok, []}
-        {_, tables} -> {:ok, Collection.collect(tables, key, :edge, :asc, :all, &elem(&1, 0))}
+        nil ->
+          {:ok, []}
+
+        {_, tables} ->
+          {:ok,
+           tables |> Collection.collect(key, :edge, :asc, :all, &elem(&1, 0)) |> intset_order()}
       end
+    end
+  end
+
+  @intset_entries 512
+
+  # Redis keeps a set of at most 512 integers as an intset, whose members come out in
+  # numeric order: SMEMBERS, and the replies it builds as sets (SINTER, SUNION, SDIFF,
+  # SPOP or SRANDMEMBER of the whole set). Other sets have no order in Redis.
+  defp intset_order(members) do
+    with true <- length(members) <= @intset_entries,
+         {:ok, numbered} <- numbered(members, []) do
+      numbered |> Enum.sort() |> Enum.map(&elem(&1, 1))
+    else
+      _ -> members
+    end
+  end
+
+  defp numbered([], acc), do: {:ok, acc}
+
+  defp numbered([m | rest], acc) do
+    case Args.int(m) do
+      {:ok, n} -> numbered(rest, [{n, m} | acc])
+      :error -> :error
     end
   end
 
@@ -78,7 +105,12 @@ defmodule FerricStore.Commands.Sets do
 
   def srandmember(instance, key, count \\ nil) do
     member = fn {m, _}, _t -> m end
-    Collection.random(instance, key, :set, count, member, member)
+
+    case Collection.random(instance, key, :set, count, member, member) do
+      # Fewer than asked: the whole set (see intset_order/1).
+      {:ok, ms} when is_list(ms) and count > 0 and length(ms) < count -> {:ok, intset_order(ms)}
+      other -> other
+    end
   end
 
   def sinter(instance, keys), do: combine(instance, keys, :inter)
@@ -111,7 +143,7 @@ defmodule FerricStore.Commands.Sets do
             {k, t} -> MapSet.new(Collection.collect(t, k, :edge, :asc, :all, &elem(&1, 0)))
           end)
 
-        {:ok, sets |> combine_sets(op) |> MapSet.to_list()}
+        {:ok, sets |> combine_sets(op) |> MapSet.to_list() |> intset_order()}
 
       error ->
         error
@@ -180,6 +212,7 @@ defmodule FerricStore.Commands.Sets do
             end)
           end
 
+        picked = if want == meta.n, do: intset_order(picked), else: picked
         {meta, b, _} = remove(b, key, meta, picked)
         b = Collection.save(b, key, :set, meta, exp)
         {{:ok, if(count, do: picked, else: hd(picked ++ [nil]))}, b}
