@@ -254,6 +254,7 @@ defmodule FerricStore.Commands.Keyspace do
       cmd("del", -2, ["write"], 1, -1),
       cmd("unlink", -2, ["write", "fast"], 1, -1),
       cmd("exists", -2, ["readonly", "fast"], 1, -1),
+      cmd("touch", -2, ["readonly", "fast"], 1, -1),
       cmd("type", 2, ["readonly", "fast"]),
       cmd("expire", -3, ["write", "fast"]),
       cmd("pexpire", -3, ["write", "fast"]),
@@ -272,6 +273,8 @@ defmodule FerricStore.Commands.Keyspace do
   @doc false
   def handle(name, keys, ctx) when name in ["del", "unlink"], do: reply(del(ctx.instance, keys))
   def handle("exists", keys, ctx), do: reply(exists(ctx.instance, keys))
+  # No access times are kept (no LRU eviction yet): TOUCH only counts the keys that exist.
+  def handle("touch", keys, ctx), do: reply(exists(ctx.instance, keys))
   def handle("type", [key], ctx), do: {:simple, elem(type(ctx.instance, key), 1)}
 
   def handle(name, [key, n | opts], ctx)
@@ -295,7 +298,8 @@ defmodule FerricStore.Commands.Keyspace do
   def handle("expiretime", [key], ctx) do
     case pexpiretime(ctx.instance, key) do
       {:ok, ms} when ms < 0 -> ms
-      {:ok, ms} -> div(ms, 1000)
+      # Rounded to the nearest second, as Redis does.
+      {:ok, ms} -> div(ms + 500, 1000)
     end
   end
 

@@ -12,7 +12,7 @@ defmodule FerricStore.Commands.Objects do
   import FerricStore.Commands.Spec
   alias FerricStore.{Error, Store}
   alias FerricStore.Commands.{Args, Collection, Keyspace}
-  alias FerricStore.Store.Batch
+  alias FerricStore.Store.{Batch, Keydir}
 
   # Redis 7.0 defaults deciding the compact encodings.
   @hash_entries 512
@@ -34,6 +34,33 @@ defmodule FerricStore.Commands.Objects do
       else: Store.write_keys(instance, [src, dst], :objects, {:copy, src, dst, replace})
   end
 
+  @doc """
+  OBJECT REFCOUNT as Redis 7.0 reports it: the integers 0..9999 stored as "int" are
+  shared objects (refcount INT_MAX); every other value has one reference. nil for a
+  missing key.
+  """
+  def refcount(instance, key) do
+    case encoding(instance, key) do
+      {:ok, "int"} ->
+        case Store.get_string(instance, key) do
+          {:ok, value} when is_binary(value) ->
+            {:ok, if(String.to_integer(value) in 0..9999, do: 2_147_483_647, else: 1)}
+
+          other ->
+            other
+        end
+
+      {:ok, nil} ->
+        {:ok, nil}
+
+      {:ok, _} ->
+        {:ok, 1}
+
+      error ->
+        error
+    end
+  end
+
   @doc "OBJECT ENCODING: the name Redis 7.0 would report, or nil for a missing key."
   def encoding(instance, key) do
     case Store.lookup(instance, key) do
@@ -41,10 +68,13 @@ defmodule FerricStore.Commands.Objects do
         {:ok, nil}
 
       {_, :string, _, _, _, _, _} ->
-        if :ets.member(Store.tables_for(instance, key).meta, {:raw, key}) do
-          {:ok, "raw"}
-        else
-          with {:ok, value} <- Store.get_string(instance, key), do: {:ok, string_encoding(value)}
+        case Keydir.raw_mark(Store.tables_for(instance, key).meta, key) do
+          :raw ->
+            {:ok, "raw"}
+
+          mark ->
+            with {:ok, value} <- Store.get_string(instance, key),
+                 do: {:ok, string_encoding(value, mark == :no_int)}
         end
 
       {_, :list, _, _, _, _, _} ->
@@ -98,12 +128,12 @@ defmodule FerricStore.Commands.Objects do
 
   @doc false
   # SET stores an integer in canonical form (fits a C long) as "int", short strings as
-  # "embstr". A string that APPEND or SETRANGE changed is "raw" until its next write: a
-  # `{:raw, key}` mark in the shard's meta table, not kept across restarts (Redis also
-  # re-encodes by content when it loads an RDB file).
-  def string_encoding(value) do
+  # "embstr". A string that APPEND or SETRANGE changed is "raw" until its next write, and
+  # an INCRBYFLOAT result is never "int": a `{:raw, key}` mark in the shard's meta table,
+  # not kept across restarts (Redis also re-encodes by content when it loads an RDB file).
+  def string_encoding(value, no_int? \\ false) do
     cond do
-      byte_size(value) <= 20 and canonical_int?(value) -> "int"
+      not no_int? and byte_size(value) <= 20 and canonical_int?(value) -> "int"
       byte_size(value) <= @embstr_len -> "embstr"
       true -> "raw"
     end
@@ -192,15 +222,15 @@ defmodule FerricStore.Commands.Objects do
   # Writes the value of `entry` (read at `src`) at `dst`, replacing what is there.
   # A raw string stays raw (Redis moves or duplicates the object as it is).
   defp put_copy(b, {:string, value, exp}, dst, dst_entry, src) do
-    raw? = Batch.raw?(b, src)
+    mark = Batch.raw_mark(b, src)
 
     case Batch.value(b, value) do
       {:ok, bytes} ->
         b = clear(b, dst, dst_entry)
 
         {:ok,
-         if(raw?,
-           do: Batch.put_raw(b, dst, bytes, exp),
+         if(mark,
+           do: Batch.put_raw(b, dst, bytes, exp, mark),
            else: Batch.put(b, dst, :string, bytes, exp)
          )}
 
@@ -246,6 +276,7 @@ defmodule FerricStore.Commands.Objects do
       cmd("randomkey", 1, ["readonly"], 0, 0, 0),
       Map.put(cmd("object", -2, [], 0, 0, 0), :subcommands, [
         cmd("object|encoding", 3, ["readonly"], 2, 2),
+        cmd("object|refcount", 3, ["readonly"], 2, 2),
         cmd("object|help", 2, ["loading", "stale"], 0, 0, 0)
       ])
     ]
@@ -267,6 +298,7 @@ defmodule FerricStore.Commands.Objects do
   def handle("object", [sub | args], ctx) do
     case {FerricStore.Commands.downcase(sub), args} do
       {"encoding", [key]} -> reply(encoding(ctx.instance, key))
+      {"refcount", [key]} -> reply(refcount(ctx.instance, key))
       {"help", []} -> help()
     end
   end
@@ -293,14 +325,20 @@ defmodule FerricStore.Commands.Objects do
   end
 
   defp help do
-    [
-      "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-      "ENCODING <key>",
-      "    Return the kind of internal representation used in order to store the value",
-      "    associated with a <key>.",
-      "HELP",
-      "    Prints this help."
-    ]
+    Enum.map(
+      [
+        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        "HELP",
+        "    Prints this help."
+      ],
+      &{:simple, &1}
+    )
   end
 
   defp reply(:ok), do: :ok

@@ -88,8 +88,10 @@ defmodule FerricStore.Commands.Strings do
   # Redis replies the current length to an empty value before checking the offset.
   def setrange(instance, key, _offset, ""), do: strlen(instance, key)
 
-  def setrange(_instance, _key, offset, value) when offset + byte_size(value) > @max_len,
-    do: {:error, Error.new(:string_too_long)}
+  # An existing key's type is checked before the length, as in Redis.
+  def setrange(instance, key, offset, value) when offset + byte_size(value) > @max_len do
+    with {:ok, _} <- strlen(instance, key), do: {:error, Error.new(:string_too_long)}
+  end
 
   def setrange(instance, key, offset, value),
     do: Store.write(instance, key, :strings, {:setrange, key, offset, value})
@@ -229,7 +231,8 @@ defmodule FerricStore.Commands.Strings do
          {:ok, incr} <- parse_float(by),
          {:ok, new} <- add_finite(current, incr) do
       text = LongDouble.format(new)
-      {{:ok, text}, Batch.put(b, key, :string, text, cur_exp(cur))}
+      # Redis stores the result as a string object: "embstr" even for "3" (OBJECT ENCODING).
+      {{:ok, text}, Batch.put_raw(b, key, text, cur_exp(cur), :no_int)}
     else
       error -> {error, b}
     end

@@ -173,9 +173,10 @@ defmodule FerricStore.Raft.Machine do
           {off, size} = elem(locations, i)
           :ets.insert(keydir, {key, type, value, exp, fid, off, size})
 
-          if type == :string and MapSet.member?(batch.raw, key),
-            do: :ets.insert(meta, {{:raw, key}, true}),
-            else: unmark_raw(meta, key)
+          case batch.raw do
+            %{^key => kind} when type == :string -> :ets.insert(meta, {{:raw, key}, kind})
+            _ -> unmark_raw(meta, key)
+          end
 
           Keydir.reindex_expiry(expiry, key, old_exp, exp)
       end

@@ -23,9 +23,11 @@ defmodule FerricStore.Store.Batch do
     # the keys whose members as of the entry's start are gone (deleted or replaced).
     members: %{},
     dropped: %{},
-    # String keys this entry left "raw" in Redis' terms (APPEND, SETRANGE): OBJECT
-    # ENCODING answers raw until the key's next write (a `{:raw, key}` mark in meta).
-    raw: MapSet.new(),
+    # String keys whose Redis encoding this entry fixed, by key: `:raw` (APPEND,
+    # SETRANGE change the value in place) or `:no_int` (INCRBYFLOAT stores its result as a
+    # string even when it reads as an integer). OBJECT ENCODING answers by the mark until
+    # the key's next write (a `{:raw, key}` mark in meta).
+    raw: %{},
     # Keydir rows as of the entry's start (nil: no row), by key, as read while it ran:
     # publishing the entry needs the rows it replaces, and need not read them twice.
     old: %{},
@@ -85,7 +87,7 @@ defmodule FerricStore.Store.Batch do
     rec = {Record.disk_key(:string, key), value, expire_at, b.seq}
     {collection?, b} = collection?(b, key)
     b = if collection?, do: drop_members(b, key), else: b
-    put_row(%{b | raw: MapSet.delete(b.raw, key)}, key, :string, value, expire_at, rec)
+    put_row(%{b | raw: Map.delete(b.raw, key)}, key, :string, value, expire_at, rec)
   end
 
   # A collection header is written once per entry, at `seal/1`: forty HSETs of one hash
@@ -120,22 +122,24 @@ defmodule FerricStore.Store.Batch do
     do: match?([{_, ^type, ^meta, ^exp, _, _, _}], :ets.lookup(b.tables.keydir, key))
 
   @doc """
-  Like `put/5` for a string that Redis would hold raw-encoded (changed in place by
-  APPEND or SETRANGE, or copied from such a string).
+  Like `put/5` for a string whose Redis encoding is not its content's: `:raw` for a
+  value changed in place (APPEND, SETRANGE, or a copy of such a string), `:no_int` for a
+  number stored as a string (INCRBYFLOAT: "embstr" even for "3").
   """
-  @spec put_raw(t(), binary(), binary(), non_neg_integer()) :: t()
-  def put_raw(b, key, value, expire_at) do
+  @spec put_raw(t(), binary(), binary(), non_neg_integer(), :raw | :no_int) :: t()
+  def put_raw(b, key, value, expire_at, kind \\ :raw) do
     b = put(b, key, :string, value, expire_at)
-    %{b | raw: MapSet.put(b.raw, key)}
+    %{b | raw: Map.put(b.raw, key, kind)}
   end
 
-  @doc "Whether `key` holds a raw-encoded string as of this entry (see `put_raw/4`)."
-  @spec raw?(t(), binary()) :: boolean()
-  def raw?(b, key) do
+  @doc "The encoding mark of string `key` as of this entry (see `put_raw/5`), or nil."
+  @spec raw_mark(t(), binary()) :: :raw | :no_int | nil
+  def raw_mark(b, key) do
     case b.overlay do
-      %{^key => {:row, :string, _, _, _}} -> MapSet.member?(b.raw, key)
-      %{^key => _} -> false
-      _ -> not b.flushed and :ets.member(b.tables.meta, {:raw, key})
+      %{^key => {:row, :string, _, _, _}} -> Map.get(b.raw, key)
+      %{^key => _} -> nil
+      _ when b.flushed -> nil
+      _ -> Keydir.raw_mark(b.tables.meta, key)
     end
   end
 

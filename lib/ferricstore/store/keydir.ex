@@ -113,6 +113,15 @@ defmodule FerricStore.Store.Keydir do
     end)
   end
 
+  @doc "A string key's encoding mark (`FerricStore.Store.Batch.put_raw/5`), or nil."
+  @spec raw_mark(atom(), binary()) :: :raw | :no_int | nil
+  def raw_mark(meta, key) do
+    case :ets.lookup(meta, {:raw, key}) do
+      [{_, kind}] -> kind
+      [] -> nil
+    end
+  end
+
   @doc "Keeps the expiry index in step with a row's expire_at change."
   @spec reindex_expiry(atom(), binary(), non_neg_integer(), non_neg_integer()) :: :ok
   def reindex_expiry(_expiry, _key, same, same), do: :ok

@@ -260,6 +260,73 @@ defmodule FerricStore.Test.Differential.KnownBugs do
         match: fn step, r, f ->
           match?({:cmd, ["OBJECT" | _]}, step) and r == "raw" and f in ["embstr", "int"]
         end
+      },
+      # B30-B33 were found by a hand-written hunt against redis-server 7.0 (not by the
+      # random generator); the glob rules are checked in test/ferricstore/commands/glob_test.exs.
+      %{
+        id: "B30",
+        title:
+          "OBJECT ENCODING of an INCRBYFLOAT result that reads as an integer (Redis: embstr)",
+        fixed: true,
+        repro: [
+          cmd(["INCRBYFLOAT", "f", "3"]),
+          cmd(["OBJECT", "ENCODING", "f"]),
+          cmd(["SET", "g", "1.5"]),
+          cmd(["INCRBYFLOAT", "g", "0.5"]),
+          cmd(["OBJECT", "ENCODING", "g"]),
+          cmd(["COPY", "g", "h"]),
+          cmd(["OBJECT", "ENCODING", "h"]),
+          cmd(["INCR", "h"]),
+          cmd(["OBJECT", "ENCODING", "h"])
+        ],
+        match: fn step, r, f ->
+          match?({:cmd, ["OBJECT" | _]}, step) and r == "embstr" and f == "int"
+        end
+      },
+      %{
+        id: "B31",
+        title: "SETRANGE past the size limit on a key of another type (Redis: WRONGTYPE first)",
+        fixed: true,
+        repro: [
+          cmd(["RPUSH", "l", "x"]),
+          cmd(["SETRANGE", "l", "99999999999", "x"]),
+          cmd(["SETRANGE", "missing", "99999999999", "x"])
+        ],
+        match: fn step, r, _f ->
+          name(step) == "setrange" and match?({:error, "WRONGTYPE" <> _}, r)
+        end
+      },
+      %{
+        id: "B32",
+        title: "EXPIRETIME rounds to the nearest second (FerricStore truncated)",
+        fixed: true,
+        repro: [
+          cmd(["SET", "k", "v", "PXAT", "4102444800500"]),
+          cmd(["EXPIRETIME", "k"]),
+          cmd(["PEXPIREAT", "k", "4102444800499"]),
+          cmd(["EXPIRETIME", "k"])
+        ],
+        match: fn step, _r, _f -> name(step) == "expiretime" end
+      },
+      %{
+        id: "B33",
+        title: "TOUCH and OBJECT REFCOUNT were unknown commands",
+        fixed: true,
+        repro: [
+          cmd(["SET", "k", "0"]),
+          cmd(["TOUCH", "k", "nokey", "k"]),
+          cmd(["TOUCH"]),
+          cmd(["OBJECT", "REFCOUNT", "k"]),
+          cmd(["SET", "k2", "1000000"]),
+          cmd(["OBJECT", "REFCOUNT", "k2"]),
+          cmd(["SET", "k3", "x"]),
+          cmd(["OBJECT", "REFCOUNT", "k3"]),
+          cmd(["OBJECT", "REFCOUNT", "nokey"]),
+          cmd(["RPUSH", "l", "a"]),
+          cmd(["OBJECT", "REFCOUNT", "l"]),
+          cmd(["OBJECT", "REFCOUNT"])
+        ],
+        match: fn step, _r, _f -> name(step) in ["touch", "object"] end
       }
     ]
   end
