@@ -214,11 +214,25 @@ defmodule FerricStore.Commands.ZSets do
   def zscan(instance, key, cursor, opts \\ []) do
     with {:ok, found} <- Collection.read(instance, key, :zset) do
       case found do
-        nil -> {:ok, {0, []}}
-        {meta, t} -> {:ok, Collection.scan(t, key, meta.n, cursor, opts, & &1)}
+        nil ->
+          {:ok, {0, []}}
+
+        {meta, t} ->
+          {next, items} = Collection.scan(t, key, meta.n, cursor, opts, & &1)
+          {:ok, {next, listpack_order(items, meta)}}
       end
     end
   end
+
+  # A small sorted set is a listpack in Redis, which a scan returns whole in score order
+  # (Collection.scan/6 returns it whole, in member order).
+  defp listpack_order(items, %{n: n} = meta) when n <= 128 do
+    if Map.get(meta, :big, false),
+      do: items,
+      else: Enum.sort_by(items, fn {m, s} -> {Members.score_key(s), m} end)
+  end
+
+  defp listpack_order(items, _meta), do: items
 
   ## Ranges (shared by reads and the machine)
 
@@ -833,20 +847,20 @@ defmodule FerricStore.Commands.ZSets do
     end
   end
 
+  # Scores print as ZSCORE's RESP2 string (%.17g, "inf"): Redis copies them from the
+  # listpack, or formats the skiplist's double the same way.
   def handle("zscan", [key, cursor | opts], ctx) do
-    with {:ok, cursor} <- Collection.cursor(cursor),
-         {:ok, opts} <- Collection.scan_opts(opts, []),
+    with {:ok, cursor, opts} <- Collection.scan_args(ctx.instance, key, :zset, cursor, opts),
          {:ok, {next, items}} <- zscan(ctx.instance, key, cursor, opts) do
       [
         Integer.to_string(next),
-        Enum.flat_map(items, fn {m, s} -> [m, Args.format_float(num(s))] end)
+        Enum.flat_map(items, fn {m, s} -> [m, FerricStore.Protocol.RESP.format_double(s)] end)
       ]
+    else
+      :missing -> ["0", []]
+      error -> error
     end
   end
-
-  defp num(:inf), do: :inf
-  defp num(:neg_inf), do: :neg_inf
-  defp num(f), do: f
 
   defp remrange(ctx, key, by, a, b) do
     with {:ok, spec} <- bounds(%{by: by}, a, b), do: reply(zremrange(ctx.instance, key, spec))

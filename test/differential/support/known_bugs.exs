@@ -260,6 +260,58 @@ defmodule FerricStore.Test.Differential.KnownBugs do
         match: fn step, r, f ->
           match?({:cmd, ["OBJECT" | _]}, step) and r == "raw" and f in ["embstr", "int"]
         end
+      },
+      %{
+        id: "B15",
+        title: "ZSCAN crashes on ±inf scores and prints scores as INCRBYFLOAT does, not %.17g",
+        # Also: a small (listpack) sorted set is scanned in score order, as in Redis.
+        fixed: true,
+        repro: [
+          cmd(["ZADD", "z", "1", "a", "inf", "b", "-inf", "c"]),
+          cmd(["ZSCAN", "z", "0"]),
+          cmd(["ZADD", "f", "5e-324", "a", "1.5e-7", "b", "0.1", "c", "1e20", "d", "1e300", "e"]),
+          cmd(["ZADD", "f", "-0.5", "g", "123456789", "h"]),
+          cmd(["ZSCAN", "f", "0"]),
+          cmd(["ZADD", "o", "1", "a", "2", "b", "3", "c", "0.5", "d", "1", "0"]),
+          cmd(["ZSCAN", "o", "0", "MATCH", "[a-c]"])
+        ],
+        match: fn step, _r, f ->
+          name(step) == "zscan" and
+            (match?({:error, "ERR internal error" <> _}, f) or is_list(f))
+        end
+      },
+      %{
+        id: "B23",
+        title:
+          "HSCAN/SSCAN/ZSCAN: cursor not parsed like strtoul, options checked before the key",
+        fixed: true,
+        repro: [
+          cmd(["ZADD", "z", "1", "a"]),
+          cmd(["HSET", "h", "f", "v"]),
+          cmd(["SADD", "s", "m"]),
+          cmd(["SET", "str", "v"]),
+          cmd(["ZSCAN", "z", "-1"]),
+          cmd(["ZSCAN", "z", ""]),
+          cmd(["HSCAN", "h", "+0"]),
+          cmd(["SADD", "ints", "1", "2"]),
+          cmd(["SSCAN", "ints", "18446744073709551615"]),
+          cmd(["SSCAN", "ints", "18446744073709551616"]),
+          cmd(["HSCAN", "h", " 0"]),
+          cmd(["ZSCAN", "nokey", "0", "COUNT", "0"]),
+          cmd(["HSCAN", "nokey", "0", "FOO"]),
+          cmd(["SSCAN", "nokey", "0", "MATCH"]),
+          cmd(["ZSCAN", "nokey", "x"]),
+          cmd(["ZSCAN", "str", "0", "FOO"]),
+          cmd(["HSCAN", "str", "0", "COUNT", "x"]),
+          cmd(["SSCAN", "str", "0", "TYPE", "string"]),
+          cmd(["ZSCAN", "z", "0", "COUNT", "0"]),
+          cmd(["HSCAN", "h", "0", "COUNT", "x"]),
+          cmd(["SSCAN", "s", "0", "TYPE", "set"])
+        ],
+        match: fn step, r, f ->
+          name(step) in ["hscan", "sscan", "zscan"] and
+            (match?({:error, _}, r) or match?({:error, _}, f))
+        end
       }
     ]
   end
