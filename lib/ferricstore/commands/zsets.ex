@@ -662,27 +662,35 @@ defmodule FerricStore.Commands.ZSets do
   end
 
   @doc false
+  # Redis checks, in this order: an even, non-zero number of score-member arguments, NX
+  # with XX, GT/LT/NX, INCR with more than one pair, and only then the scores (so a bad
+  # score never hides an option error). The key's type is looked at last, by the write.
   def handle("zadd", [key | args], ctx) do
-    with {:ok, opts, rest} <- zadd_flags(args, %{}),
-         {:ok, pairs} <- score_pairs(rest, []) do
-      incr = opts[:incr]
+    {opts, rest} = zadd_flags(args, %{})
+    n = length(rest)
 
-      cond do
-        opts[:nx] && opts[:xx] ->
-          Error.new(:syntax, "ERR XX and NX options at the same time are not compatible")
+    cond do
+      n == 0 or rem(n, 2) == 1 ->
+        Error.new(:syntax)
 
-        (opts[:gt] && opts[:lt]) || ((opts[:gt] || opts[:lt]) && opts[:nx]) ->
-          Error.new(:syntax, "ERR GT, LT, and/or NX options at the same time are not compatible")
+      opts[:nx] && opts[:xx] ->
+        Error.new(:syntax, "ERR XX and NX options at the same time are not compatible")
 
-        opts[:incr] && length(pairs) > 1 ->
-          Error.new(:syntax, "ERR INCR option supports a single increment-element pair")
+      (opts[:gt] && opts[:lt]) || ((opts[:gt] || opts[:lt]) && opts[:nx]) ->
+        Error.new(:syntax, "ERR GT, LT, and/or NX options at the same time are not compatible")
 
-        true ->
+      opts[:incr] && n > 2 ->
+        Error.new(:syntax, "ERR INCR option supports a single increment-element pair")
+
+      true ->
+        incr = opts[:incr]
+
+        with {:ok, pairs} <- score_pairs(rest, []) do
           case zadd(ctx.instance, key, pairs, Map.to_list(opts)) do
             {:ok, s} when incr -> score(s)
             other -> reply(other)
           end
-      end
+        end
     end
   end
 
@@ -1045,36 +1053,24 @@ defmodule FerricStore.Commands.ZSets do
         zadd_flags(rest, Map.put(acc, String.to_atom(FerricStore.Commands.downcase(f)), true))
 
       _ ->
-        {:ok, acc, args}
+        {acc, args}
     end
   end
 
-  defp zadd_flags([], acc), do: {:ok, acc, []}
+  defp zadd_flags([], acc), do: {acc, []}
 
-  defp score_pairs([], []), do: {:error, Error.new(:syntax)}
+  # Pairs of an even-length list (checked by the caller).
   defp score_pairs([], acc), do: {:ok, Enum.reverse(acc)}
 
   defp score_pairs([s, m | rest], acc) do
     with {:ok, s} <- parse_score(s), do: score_pairs(rest, [{s, m} | acc])
   end
 
-  defp score_pairs(_, _), do: {:error, Error.new(:syntax)}
-
-  @doc false
-  def parse_score("+inf"), do: {:ok, :inf}
-  def parse_score("-inf"), do: {:ok, :neg_inf}
-
+  @doc "A score, increment or weight, as Redis' getDoubleFromObject (`Args.double/1`)."
   def parse_score(bin) do
-    case Args.float(bin) do
-      {:ok, f} ->
-        {:ok, f}
-
-      :error ->
-        case FerricStore.Commands.downcase(bin) do
-          i when i in ["inf", "+inf", "infinity", "+infinity"] -> {:ok, :inf}
-          i when i in ["-inf", "-infinity"] -> {:ok, :neg_inf}
-          _ -> {:error, Error.new(:not_float)}
-        end
+    case Args.double(bin) do
+      {:ok, f} -> {:ok, f}
+      :error -> {:error, Error.new(:not_float)}
     end
   end
 
@@ -1082,9 +1078,14 @@ defmodule FerricStore.Commands.ZSets do
   def score_bound("(" <> s), do: bound(s, false)
   def score_bound(s), do: bound(s, true)
 
+  # Redis' zslParseRange calls strtod alone and rejects only trailing bytes and NaN: an
+  # empty bound is 0, leading blanks and hex are read, an overflow is ±inf, an underflow
+  # 0. The C string ends at its first NUL, so the bytes after one are never seen.
   defp bound(s, incl) do
-    case parse_score(s) do
-      {:ok, f} -> {:ok, {incl, f}}
+    [s | _] = :binary.split(s, <<0>>)
+
+    case Args.strtod(s) do
+      {f, "", _range} when f != :nan -> {:ok, {incl, f}}
       _ -> {:error, Error.new(:not_float, "ERR min or max is not a float")}
     end
   end

@@ -281,6 +281,80 @@ defmodule FerricStore.Test.Differential.KnownBugs do
         end
       },
       %{
+        id: "B17",
+        title: "Scores, increments and weights are not parsed like strtod (hex, underflow)",
+        fixed: true,
+        repro: [
+          cmd(["ZADD", "z", "0x10", "a"]),
+          cmd(["ZINCRBY", "z", "0x1p3", "a"]),
+          cmd(["ZADD", "z", "1e-310", "b", "0X.8P1", "c", "-0.0", "d", "1.", "e", ".5", "f"]),
+          cmd(["ZRANGE", "z", "0", "-1", "WITHSCORES"]),
+          cmd(["ZUNION", "1", "z", "WEIGHTS", "0x10", "WITHSCORES"]),
+          cmd(["ZADD", "z", "1e-400", "a"]),
+          cmd(["ZADD", "z", "0x1p-1075", "a"]),
+          cmd(["ZADD", "z", "1e500", "a"]),
+          cmd(["ZINCRBY", "z", "1e-400", "a"]),
+          cmd(["ZADD", "z", "INCR", "1e-400", "a"]),
+          cmd(["ZUNION", "1", "z", "WEIGHTS", "1e-400"]),
+          cmd(["ZADD", "z", "0x", "a"]),
+          cmd(["ZADD", "z", " 1", "a"]),
+          cmd(["ZADD", "z", "nan", "a"]),
+          cmd(["ZSCORE", "z", "a"])
+        ],
+        match: fn step, r, f ->
+          name(step) in ["zadd", "zincrby", "zunion", "zinter", "zunionstore", "zinterstore"] and
+            (match?({:error, _}, r) or match?({:error, _}, f))
+        end
+      },
+      %{
+        id: "B18",
+        title:
+          "Score range bounds are not parsed like zslParseRange (empty, blanks, hex, ±1e500)",
+        fixed: true,
+        repro: [
+          cmd(["ZADD", "z", "1", "a", "2", "b"]),
+          cmd(["ZCOUNT", "z", "(", "+inf"]),
+          cmd(["ZCOUNT", "z", "", " 2"]),
+          cmd(["ZCOUNT", "z", "0x1", "1e500"]),
+          cmd(["ZCOUNT", "z", "1\0junk", "(1e-400"]),
+          cmd(["ZRANGEBYSCORE", "z", "-1e500", "(0x2"]),
+          cmd(["ZREVRANGEBYSCORE", "z", "(0x2", "-1e500", "WITHSCORES"]),
+          cmd(["ZRANGE", "z", "\t1", "infinity", "BYSCORE"]),
+          cmd(["ZCOUNT", "z", "nan", "1"]),
+          cmd(["ZCOUNT", "z", "1 ", "2"]),
+          cmd(["ZCOUNT", "z", " ", "2"]),
+          cmd(["ZCOUNT", "nokey", "(", "0x1"]),
+          cmd(["ZREMRANGEBYSCORE", "z", "( 1", "+inf"]),
+          cmd(["ZRANGE", "z", "0", "-1"])
+        ],
+        match: fn step, r, f ->
+          name(step) in ~w(zcount zrangebyscore zrevrangebyscore zrange zremrangebyscore) and
+            (r == {:error, "ERR min or max is not a float"} or
+               f == {:error, "ERR min or max is not a float"})
+        end
+      },
+      %{
+        id: "B19",
+        title: "ZADD parses the scores before the argument count and the flag checks",
+        fixed: true,
+        repro: [
+          cmd(["ZADD", "z", "NX", "XX", "x", "a"]),
+          cmd(["ZADD", "z", "GT", "LT", "x", "a"]),
+          cmd(["ZADD", "z", "NX", "GT", "x", "a"]),
+          cmd(["ZADD", "z", "INCR", "1", "a", "x", "b"]),
+          cmd(["ZADD", "z", "FOO", "1", "a"]),
+          cmd(["ZADD", "z", "x", "a", "y"]),
+          cmd(["SET", "s", "v"]),
+          cmd(["ZADD", "s", "NX", "XX", "1", "a"]),
+          cmd(["ZADD", "s", "x", "a"]),
+          cmd(["ZADD", "s", "1", "a"])
+        ],
+        match: fn step, r, f ->
+          name(step) == "zadd" and match?({:error, _}, r) and
+            f == {:error, "ERR value is not a valid float"}
+        end
+      },
+      %{
         id: "B23",
         title:
           "HSCAN/SSCAN/ZSCAN: cursor not parsed like strtoul, options checked before the key",
