@@ -321,7 +321,11 @@ defmodule FerricStore.Commands.ZSets do
   defp lex_below?(m, {true, max}), do: m <= max
   defp lex_below?(m, {false, max}), do: m < max
 
+  # Score arithmetic on floats, :inf, :neg_inf and :nan, with IEEE results (Erlang's
+  # float operations raise instead of returning an infinity).
   @doc false
+  def add(:nan, _), do: :nan
+  def add(_, :nan), do: :nan
   def add(:inf, :neg_inf), do: :nan
   def add(:neg_inf, :inf), do: :nan
   def add(:inf, _), do: :inf
@@ -335,30 +339,58 @@ defmodule FerricStore.Commands.ZSets do
     ArithmeticError -> if a > 0, do: :inf, else: :neg_inf
   end
 
-  defp mul(_s, w) when w == 0, do: 0.0
-  defp mul(:inf, w), do: if(w > 0, do: :inf, else: :neg_inf)
-  defp mul(:neg_inf, w), do: if(w > 0, do: :neg_inf, else: :inf)
+  # A score times a weight; 0 times an infinity is NaN.
+  defp mul(:nan, _), do: :nan
+  defp mul(_, :nan), do: :nan
 
-  defp mul(s, w) do
+  defp mul(s, w) when is_float(s) and is_float(w) do
     s * w
   rescue
-    ArithmeticError -> if (s > 0 and w > 0) or (s < 0 and w < 0), do: :inf, else: :neg_inf
+    ArithmeticError -> infinity(sign(s) * sign(w))
   end
+
+  defp mul(s, w) do
+    case sign(s) * sign(w) do
+      0 -> :nan
+      sign -> infinity(sign)
+    end
+  end
+
+  defp sign(:inf), do: 1
+  defp sign(:neg_inf), do: -1
+  defp sign(f) when f > 0, do: 1
+  defp sign(f) when f < 0, do: -1
+  defp sign(_zero), do: 0
+
+  defp infinity(1), do: :inf
+  defp infinity(-1), do: :neg_inf
+
+  defp zero_nan(:nan), do: 0.0
+  defp zero_nan(s), do: s
 
   defp combine([], _op, _weights, _agg), do: []
 
   defp combine(maps, op, weights, agg) do
     weights = weights || Enum.map(maps, fn _ -> 1.0 end)
 
+    # Weighted scores, NaN (0 times an infinite weight) left for the ops to settle. Redis
+    # sorts the inputs of a union or intersection by size (a stable sort) and folds
+    # them in that order, which decides the rounding of a SUM and which set is first.
     weighted =
       Enum.zip_with(maps, weights, fn m, w -> Map.new(m, fn {k, s} -> {k, mul(s, w)} end) end)
 
-    [first | rest] = weighted
+    weighted = if op == :diff, do: weighted, else: Enum.sort_by(weighted, &map_size/1)
 
+    [first | rest] = weighted
+    first = Map.new(first, fn {k, s} -> {k, zero_nan(s)} end)
+
+    # As Redis: a union turns every NaN weighted score into 0 before aggregating; an
+    # intersection only the first set's (a later NaN makes a SUM 0 and leaves MIN/MAX).
     result =
       case op do
         :union ->
           Enum.reduce(rest, first, fn m, acc ->
+            m = Map.new(m, fn {k, s} -> {k, zero_nan(s)} end)
             Map.merge(acc, m, fn _k, a, b -> aggregate(a, b, agg) end)
           end)
 
@@ -371,12 +403,12 @@ defmodule FerricStore.Commands.ZSets do
           Enum.reduce(rest, hd(maps), fn m, acc -> Map.drop(acc, Map.keys(m)) end)
       end
 
-    result
-    |> Enum.map(fn {m, s} -> {m, if(s == :nan, do: 0.0, else: s)} end)
-    |> Enum.sort_by(fn {m, s} -> {Members.score_key(s), m} end)
+    Enum.sort_by(result, fn {m, s} -> {Members.score_key(s), m} end)
   end
 
-  defp aggregate(a, b, :sum), do: add(a, b)
+  # A SUM of +inf and -inf (or with a NaN) is 0, as in Redis' zunionInterAggregate.
+  defp aggregate(a, b, :sum), do: zero_nan(add(a, b))
+  defp aggregate(a, :nan, _min_or_max), do: a
   defp aggregate(a, b, :min), do: if(Members.score_key(a) <= Members.score_key(b), do: a, else: b)
   defp aggregate(a, b, :max), do: if(Members.score_key(a) >= Members.score_key(b), do: a, else: b)
 
@@ -839,8 +871,8 @@ defmodule FerricStore.Commands.ZSets do
   def handle(name, [numkeys | rest], ctx) when name in ["zunion", "zinter", "zdiff"] do
     op = String.to_atom(String.trim_leading(name, "z"))
 
-    with {:ok, keys, opts} <- numkeys(numkeys, rest),
-         {:ok, weights, agg, ws} <- combine_opts(opts, length(keys), op, nil, :sum, false, true) do
+    with {:ok, keys, opts} <- numkeys(name, numkeys, rest),
+         {:ok, weights, agg, ws} <- combine_args(ctx, keys, opts, op, true) do
       range_reply(zcombine(ctx.instance, op, keys, weights, agg), ws, ctx)
     end
   end
@@ -849,8 +881,8 @@ defmodule FerricStore.Commands.ZSets do
       when name in ["zunionstore", "zinterstore", "zdiffstore"] do
     op = name |> String.trim_leading("z") |> String.trim_trailing("store") |> String.to_atom()
 
-    with {:ok, keys, opts} <- numkeys(numkeys, rest),
-         {:ok, weights, agg, _} <- combine_opts(opts, length(keys), op, nil, :sum, false, false) do
+    with {:ok, keys, opts} <- numkeys(name, numkeys, rest),
+         {:ok, weights, agg, _} <- combine_args(ctx, keys, opts, op, false) do
       reply(zstore(ctx.instance, op, dst, keys, weights, agg))
     end
   end
@@ -874,7 +906,7 @@ defmodule FerricStore.Commands.ZSets do
     with {:ok, spec} <- bounds(%{by: by}, a, b), do: reply(zremrange(ctx.instance, key, spec))
   end
 
-  defp numkeys(n, rest) do
+  defp numkeys(name, n, rest) do
     case Args.int(n) do
       {:ok, n} when n > 0 and n <= length(rest) ->
         {keys, opts} = Enum.split(rest, n)
@@ -884,11 +916,34 @@ defmodule FerricStore.Commands.ZSets do
         {:error, Error.new(:syntax)}
 
       {:ok, _} ->
-        {:error, Error.new(:syntax, "ERR at least 1 input key is needed for this command")}
+        {:error, Error.new(:syntax, "ERR at least 1 input key is needed for '#{name}' command")}
 
       :error ->
         {:error, Error.new(:not_integer)}
     end
+  end
+
+  # Redis 7.0 looks up every input key, and answers WRONGTYPE for one that is neither a
+  # set nor a sorted set, before it reads WEIGHTS/AGGREGATE/WITHSCORES. The keys are
+  # read again by the command itself, so they are looked up here only to choose between
+  # WRONGTYPE and an option error.
+  defp combine_args(ctx, keys, opts, op, ws_ok) do
+    case combine_opts(opts, length(keys), op, nil, :sum, false, ws_ok) do
+      {:ok, _, _, _} = ok ->
+        ok
+
+      error ->
+        if wrong_input?(ctx.instance, keys), do: {:error, Error.new(:wrongtype)}, else: error
+    end
+  end
+
+  defp wrong_input?(instance, keys) do
+    Enum.any?(keys, fn key ->
+      case Store.lookup(instance, key) do
+        nil -> false
+        {_, type, _, _, _, _, _} -> type not in [:zset, :set]
+      end
+    end)
   end
 
   defp combine_opts([], _n, _op, w, agg, ws, _ws_ok), do: {:ok, w, agg, ws}

@@ -281,6 +281,43 @@ defmodule FerricStore.Test.Differential.KnownBugs do
         end
       },
       %{
+        id: "B16",
+        title: "ZUNION/ZINTER: an infinite WEIGHTS gives the wrong sign, and NaN is not 0",
+        fixed: true,
+        repro: [
+          cmd(["ZADD", "z", "1", "x", "2", "y"]),
+          cmd(["ZUNION", "1", "z", "WEIGHTS", "-inf", "WITHSCORES"]),
+          cmd(["ZADD", "n", "0", "x"]),
+          cmd(["ZUNION", "1", "n", "WEIGHTS", "inf", "WITHSCORES"]),
+          cmd(["ZUNION", "2", "z", "n", "WEIGHTS", "1", "-Infinity", "WITHSCORES"]),
+          # A later set's NaN: SUM gives 0, MIN/MAX keep the score so far.
+          cmd(["ZINTER", "2", "z", "n", "WEIGHTS", "1", "inf", "WITHSCORES"]),
+          cmd(["ZINTER", "2", "z", "n", "WEIGHTS", "1", "inf", "AGGREGATE", "MIN", "WITHSCORES"]),
+          cmd(["ZINTER", "2", "n", "z", "WEIGHTS", "inf", "1", "AGGREGATE", "MAX", "WITHSCORES"]),
+          cmd(["ZADD", "m", "3", "x", "4", "y", "5", "z"]),
+          cmd(["ZINTER", "2", "m", "z", "WEIGHTS", "1", "-inf", "AGGREGATE", "MAX", "WITHSCORES"]),
+          cmd(["ZINTER", "3", "m", "z", "n", "WEIGHTS", "0", "inf", "inf", "WITHSCORES"]),
+          # Inputs are folded smallest first, which decides the rounding of a SUM.
+          cmd(["ZADD", "big", "1e16", "x", "0", "y", "0", "z"]),
+          cmd(["ZADD", "s1", "1", "x"]),
+          cmd(["ZADD", "s2", "1", "x"]),
+          cmd(["ZUNION", "3", "big", "s1", "s2", "WITHSCORES"]),
+          cmd(["ZINTERSTORE", "d", "3", "big", "s1", "s2"]),
+          cmd(["ZSCORE", "d", "x"]),
+          cmd(["ZADD", "a", "1", "x"]),
+          cmd(["ZADD", "b", "2", "x"]),
+          cmd(["ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "inf", "-inf"]),
+          cmd(["ZSCORE", "d", "x"]),
+          cmd(["ZINTERSTORE", "d", "2", "a", "b", "WEIGHTS", "-inf", "inf"]),
+          cmd(["ZSCORE", "d", "x"]),
+          cmd(["ZUNION", "3", "a", "b", "d", "WEIGHTS", "inf", "-inf", "inf", "WITHSCORES"])
+        ],
+        match: fn step, _r, _f ->
+          name(step) in ["zunion", "zinter", "zunionstore", "zinterstore"] and
+            Enum.any?(args(step), &(&1 =~ ~r/INF/))
+        end
+      },
+      %{
         id: "B17",
         title: "Scores, increments and weights are not parsed like strtod (hex, underflow)",
         fixed: true,
@@ -352,6 +389,29 @@ defmodule FerricStore.Test.Differential.KnownBugs do
         match: fn step, r, f ->
           name(step) == "zadd" and match?({:error, _}, r) and
             f == {:error, "ERR value is not a valid float"}
+        end
+      },
+      %{
+        id: "B22",
+        title: "ZUNION/ZINTER/ZDIFF: option errors before WRONGTYPE; numkeys error text",
+        fixed: true,
+        repro: [
+          cmd(["ZADD", "z", "1", "a"]),
+          cmd(["SET", "str", "v"]),
+          cmd(["SADD", "set", "a"]),
+          cmd(["ZUNION", "2", "z", "str", "WEIGHTS", "1"]),
+          cmd(["ZINTERSTORE", "d", "2", "z", "str", "WEIGHTS", "x", "1"]),
+          cmd(["ZDIFF", "2", "z", "str", "FOO"]),
+          cmd(["ZDIFFSTORE", "d", "2", "z", "str", "WITHSCORES"]),
+          cmd(["ZUNION", "2", "z", "set", "WEIGHTS", "1"]),
+          cmd(["ZUNION", "0", "z"]),
+          cmd(["ZINTERSTORE", "d", "-1", "z"]),
+          cmd(["ZDIFF", "0", "z"]),
+          cmd(["ZUNIONSTORE", "d", "0", "z"])
+        ],
+        match: fn step, r, f ->
+          name(step) in ~w(zunion zinter zdiff zunionstore zinterstore zdiffstore) and
+            match?({:error, _}, r) and match?({:error, _}, f)
         end
       },
       %{
