@@ -763,7 +763,7 @@ defmodule FerricStore.Commands.ZSets do
   def handle("zrevrank", [key, m], ctx), do: reply(zrank(ctx.instance, key, m, true))
 
   def handle("zrange", [key, a, b | opts], ctx) do
-    with {:ok, spec, ws} <- range_opts(opts, %{by: :rank}, false),
+    with {:ok, spec, ws} <- range_opts(opts, %{by: nil, rev: nil}, false, true),
          {a, b} = if(spec[:rev] && spec.by != :rank, do: {b, a}, else: {a, b}),
          {:ok, spec} <- bounds(spec, a, b) do
       range_reply(zrange(ctx.instance, key, spec), ws, ctx)
@@ -788,11 +788,8 @@ defmodule FerricStore.Commands.ZSets do
       end
 
     {a, b} = if rev and by != :rank, do: {b, a}, else: {a, b}
-    allowed = if by == :rank, do: ["WITHSCORES"], else: ["WITHSCORES", "LIMIT"]
-    allowed = if by == :lex, do: ["LIMIT"], else: allowed
 
-    with :ok <- only(opts, allowed),
-         {:ok, spec, ws} <- range_opts(opts, %{by: by, rev: rev}, false),
+    with {:ok, spec, ws} <- range_opts(opts, %{by: by, rev: rev}, false, true),
          {:ok, spec} <- bounds(spec, a, b) do
       range_reply(zrange(ctx.instance, key, spec), ws, ctx)
     end
@@ -861,8 +858,7 @@ defmodule FerricStore.Commands.ZSets do
   end
 
   def handle("zrangestore", [dst, src, a, b | opts], ctx) do
-    with :ok <- no_withscores(opts),
-         {:ok, spec, _} <- range_opts(opts, %{by: :rank}, false),
+    with {:ok, spec, _} <- range_opts(opts, %{by: nil, rev: nil}, false, false),
          {a, b} = if(spec[:rev] && spec.by != :rank, do: {b, a}, else: {a, b}),
          {:ok, spec} <- bounds(spec, a, b),
          do: reply(zrangestore(ctx.instance, dst, src, spec))
@@ -989,48 +985,37 @@ defmodule FerricStore.Commands.ZSets do
     end
   end
 
-  defp only(opts, allowed) do
-    if Enum.all?(opts, fn o ->
-         FerricStore.Commands.upcase(o) in allowed or match?({_, ""}, Integer.parse(o)) or
-           o =~ ~r/^-?\d+$/
-       end),
-       do: :ok,
-       else: {:error, Error.new(:syntax)}
+  # The options of the ZRANGE family, as Redis' zrangeGenericCommand reads them: `rev`
+  # and `by` are nil (ZRANGE, ZRANGESTORE) until REV or BYSCORE/BYLEX sets them, and once
+  # set (or fixed by the command's name, as ZRANGEBYLEX's) the option is a syntax error,
+  # so it may be given once. WITHSCORES is an option only where `ws_ok` (not ZRANGESTORE).
+  defp range_opts([], spec, ws, _ws_ok) do
+    check_range(%{spec | by: spec.by || :rank, rev: spec.rev || false}, ws)
   end
 
-  defp no_withscores(opts) do
-    if Enum.any?(opts, &(FerricStore.Commands.upcase(&1) == "WITHSCORES")),
-      do: {:error, Error.new(:syntax)},
-      else: :ok
-  end
-
-  defp range_opts([], spec, ws), do: check_range(spec, ws)
-
-  defp range_opts([opt | rest], spec, ws) do
+  defp range_opts([opt | rest], spec, ws, ws_ok) do
     case {FerricStore.Commands.upcase(opt), rest} do
-      {"WITHSCORES", _} ->
-        range_opts(rest, spec, true)
-
-      {"BYSCORE", _} ->
-        range_opts(rest, %{spec | by: :score}, ws)
-
-      {"BYLEX", _} ->
-        range_opts(rest, %{spec | by: :lex}, ws)
-
-      {"REV", _} ->
-        range_opts(rest, Map.put(spec, :rev, true), ws)
+      {"WITHSCORES", _} when ws_ok ->
+        range_opts(rest, spec, true, ws_ok)
 
       {"LIMIT", [o, c | rest]} ->
         with {:ok, o} <- Args.int!(o),
              {:ok, c} <- Args.int!(c),
-             do: range_opts(rest, Map.put(spec, :limit, {o, c}), ws)
+             do: range_opts(rest, Map.put(spec, :limit, {o, c}), ws, ws_ok)
+
+      {"REV", _} when spec.rev == nil ->
+        range_opts(rest, %{spec | rev: true}, ws, ws_ok)
+
+      {"BYSCORE", _} when spec.by == nil ->
+        range_opts(rest, %{spec | by: :score}, ws, ws_ok)
+
+      {"BYLEX", _} when spec.by == nil ->
+        range_opts(rest, %{spec | by: :lex}, ws, ws_ok)
 
       _ ->
         {:error, Error.new(:syntax)}
     end
   end
-
-  defp range_opts(spec_ws, _, _), do: spec_ws
 
   defp check_range(spec, ws) do
     cond do

@@ -392,6 +392,47 @@ defmodule FerricStore.Test.Differential.KnownBugs do
         end
       },
       %{
+        id: "B20",
+        title: "ZRANGE/ZRANGESTORE accept a repeated or conflicting REV/BYSCORE/BYLEX",
+        fixed: true,
+        repro: [
+          cmd(["ZADD", "z", "1", "a", "2", "b"]),
+          cmd(["ZRANGE", "z", "0", "-1", "REV", "REV"]),
+          cmd(["ZRANGE", "z", "-inf", "+inf", "BYSCORE", "BYSCORE"]),
+          cmd(["ZRANGE", "z", "-", "+", "BYSCORE", "BYLEX"]),
+          cmd(["ZRANGE", "z", "x", "y", "BYLEX", "BYSCORE"]),
+          cmd(["ZRANGE", "z", "+inf", "-inf", "BYSCORE", "REV", "LIMIT", "0", "1", "WITHSCORES"]),
+          cmd(["ZRANGEBYSCORE", "z", "-inf", "+inf", "REV"]),
+          cmd(["ZRANGEBYLEX", "z", "-", "+", "BYLEX"]),
+          cmd(["ZREVRANGE", "z", "0", "-1", "LIMIT", "0", "1"]),
+          cmd(["ZREVRANGE", "z", "0", "-1", "BYSCORE"]),
+          cmd(["ZRANGESTORE", "d", "z", "0", "-1", "REV", "REV"]),
+          cmd(["ZRANGESTORE", "d", "z", "0", "-1", "WITHSCORES"]),
+          cmd(["ZRANGESTORE", "d", "z", "0", "-1", "REV"]),
+          cmd(["ZRANGE", "d", "0", "-1"]),
+          cmd(["SET", "s", "v"]),
+          cmd(["ZRANGE", "s", "0", "-1", "REV", "REV"])
+        ],
+        match: fn step, r, _f ->
+          name(step) in ~w(zrange zrangestore zrangebyscore zrangebylex zrevrange) and
+            r == {:error, "ERR syntax error"}
+        end
+      },
+      %{
+        id: "B21",
+        title: "ZRANGEBYLEX ... WITHSCORES: a plain syntax error instead of Redis' text",
+        fixed: true,
+        repro: [
+          cmd(["ZADD", "z", "0", "a"]),
+          cmd(["ZRANGEBYLEX", "z", "-", "+", "WITHSCORES"]),
+          cmd(["ZREVRANGEBYLEX", "z", "+", "-", "WITHSCORES"]),
+          cmd(["ZRANGE", "z", "-", "+", "BYLEX", "WITHSCORES"])
+        ],
+        match: fn step, _r, f ->
+          name(step) in ["zrangebylex", "zrevrangebylex"] and f == {:error, "ERR syntax error"}
+        end
+      },
+      %{
         id: "B22",
         title: "ZUNION/ZINTER/ZDIFF: option errors before WRONGTYPE; numkeys error text",
         fixed: true,
