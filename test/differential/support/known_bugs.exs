@@ -487,6 +487,46 @@ defmodule FerricStore.Test.Differential.KnownBugs do
           name(step) in ["hscan", "sscan", "zscan"] and
             (match?({:error, _}, r) or match?({:error, _}, f))
         end
+      },
+      %{
+        id: "B24",
+        title: "LINDEX/LSET parse the index before looking up the key",
+        fixed: true,
+        repro: [
+          cmd(["LINDEX", "nokey", "x"]),
+          cmd(["LSET", "nokey", "x", "v"]),
+          cmd(["SET", "str", "v"]),
+          cmd(["LINDEX", "str", "x"]),
+          cmd(["LSET", "str", "x", "v"]),
+          cmd(["RPUSH", "l", "a"]),
+          cmd(["LINDEX", "l", "x"]),
+          cmd(["LSET", "l", "x", "v"]),
+          cmd(["LSET", "l", "0", "b"]),
+          cmd(["LINDEX", "l", "0"])
+        ],
+        match: fn step, _r, f ->
+          name(step) in ["lindex", "lset"] and
+            f == {:error, "ERR value is not an integer or out of range"}
+        end
+      },
+      %{
+        id: "B25",
+        title: "LPOS parses an option's value before its name (COUNT/MAXLEN texts)",
+        fixed: true,
+        repro: [
+          cmd(["RPUSH", "l", "a", "b", "a"]),
+          cmd(["LPOS", "l", "a", "COUNT", "x"]),
+          cmd(["LPOS", "l", "a", "MAXLEN", "x"]),
+          cmd(["LPOS", "l", "a", "RANK", "x"]),
+          cmd(["LPOS", "l", "a", "FOO", "x"]),
+          cmd(["LPOS", "l", "a", "b", "c", "d", "e", "f", "g", "h"]),
+          cmd(["LPOS", "l", "a", "COUNT", "-1"]),
+          cmd(["LPOS", "l", "a", "RANK", "-9223372036854775808"]),
+          cmd(["LPOS", "l", "a", "RANK", "-9223372036854775808", "COUNT", "0"])
+        ],
+        match: fn step, _r, f ->
+          name(step) == "lpos" and f == {:error, "ERR value is not an integer or out of range"}
+        end
       }
     ]
   end
