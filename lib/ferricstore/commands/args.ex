@@ -2,6 +2,8 @@ defmodule FerricStore.Commands.Args do
   @moduledoc false
   # Argument parsing with Redis' exact rules, shared by the embedded API and RESP.
 
+  import Bitwise
+
   alias FerricStore.Error
 
   @min_int -9_223_372_036_854_775_808
@@ -40,118 +42,240 @@ defmodule FerricStore.Commands.Args do
     end
   end
 
-  @doc "A finite double as Redis' string2ld accepts it (no leading space, no trailing bytes)."
-  @spec float(binary()) :: {:ok, float()} | :error
-  def float(<<?-, rest::binary>> = bin) when byte_size(rest) in 1..15 do
-    if digits?(rest), do: {:ok, :erlang.binary_to_integer(rest) * -1.0}, else: general(bin)
+  # C's isspace() in the C locale.
+  @c_spaces [?\s, ?\t, ?\n, ?\v, ?\f, ?\r]
+
+  @doc """
+  A double as Redis' string2d (getDoubleFromObject: ZADD scores, ZINCRBY increments,
+  WEIGHTS) accepts it: strtod syntax (decimal, hex, "inf"/"infinity"), no leading blank,
+  no trailing bytes, no NaN, and no ERANGE that overflows or underflows to zero (a
+  subnormal result is kept). Infinities are `:inf` / `:neg_inf`.
+
+      iex> FerricStore.Commands.Args.double("0x1p3")
+      {:ok, 8.0}
+      iex> FerricStore.Commands.Args.double("-Infinity")
+      {:ok, :neg_inf}
+      iex> FerricStore.Commands.Args.double("1e-400")
+      :error
+  """
+  @spec double(binary()) :: {:ok, float() | :inf | :neg_inf} | :error
+  def double(<<?-, rest::binary>> = bin) when byte_size(rest) in 1..15 do
+    if digits?(rest), do: {:ok, :erlang.binary_to_integer(rest) * -1.0}, else: double_slow(bin)
   end
 
-  def float(bin) when byte_size(bin) in 1..15 do
-    if digits?(bin), do: {:ok, :erlang.binary_to_integer(bin) * 1.0}, else: general(bin)
+  def double(bin) when byte_size(bin) in 1..15 do
+    if digits?(bin), do: {:ok, :erlang.binary_to_integer(bin) * 1.0}, else: double_slow(bin)
   end
 
-  def float(bin), do: general(bin)
+  def double(bin), do: double_slow(bin)
 
-  # Up to 15 digits are exact as an integer: converted without Float.parse (a quarter of
-  # its cost; scores and score bounds are mostly such integers). "-0" gives -0.0.
-  defp digits?(<<c, rest::binary>>) when c in ?0..?9, do: digits?(rest)
-  defp digits?(<<>>), do: true
-  defp digits?(_), do: false
-
-  defp general(<<c, _::binary>> = bin) when c not in [?\s, ?\t, ?\n, ?\r] do
-    # The common forms ("1", "-2.5", "1e5") parse whole with Float.parse, which the
-    # normalisation below leaves unchanged; only the others pay for it.
-    case Float.parse(bin) do
-      {f, ""} -> {:ok, f}
-      _ -> float_slow(bin)
-    end
-  end
-
-  defp general(_), do: :error
-
-  defp float_slow(bin) do
-    lower = FerricStore.Commands.downcase(bin)
-
-    cond do
-      lower in ["inf", "+inf", "infinity", "-inf", "-infinity", "nan", "-nan"] ->
-        :error
-
-      true ->
-        normalized =
-          bin
-          |> then(fn b -> if String.starts_with?(b, "."), do: "0" <> b, else: b end)
-          |> String.replace(~r/^([+-])\./, "\\g{1}0.")
-          |> String.replace(~r/\.(e|E|$)/, ".0\\1")
-          |> String.replace(~r/^([+-]?\d+)([eE])/, "\\1.0\\2")
-
-        case Float.parse(normalized) do
-          {f, ""} -> {:ok, f}
-          _ -> int_as_float(bin)
-        end
-    end
-  end
-
-  defp int_as_float(bin) do
-    case Integer.parse(bin) do
-      {n, ""} -> {:ok, n * 1.0}
+  defp double_slow(<<c, _::binary>> = bin) when c not in @c_spaces do
+    case strtod(bin) do
+      {value, "", :ok} when value != :nan -> {:ok, value}
       _ -> :error
     end
   end
 
+  defp double_slow(_), do: :error
+
+  # Up to 15 digits are exact as an integer: converted without the general parser (most
+  # scores and weights are such integers). "-0" gives -0.0.
+  defp digits?(<<c, rest::binary>>) when c in ?0..?9, do: digits?(rest)
+  defp digits?(<<>>), do: true
+  defp digits?(_), do: false
+
   @doc """
-  Formats a double the way Redis replies to INCRBYFLOAT (human form: no exponent,
-  at most 17 significant digits, no trailing zeros).
+  C's strtod on `bin`: `{value, rest, range}` for the longest prefix it converts, where
+  `rest` is what follows it (all of `bin`, with value 0.0, when nothing converts) and
+  `range` is `:overflow` (value ±inf from a finite number, ERANGE with HUGE_VAL) or
+  `:underflow` (a non-zero number rounded to 0, ERANGE with 0), else `:ok`. Leading
+  blanks are skipped. Rounding is to nearest, ties to even, subnormals included, as
+  glibc does.
+
+      iex> FerricStore.Commands.Args.strtod(" -0x.8p1abc")
+      {-1.0, "abc", :ok}
+      iex> FerricStore.Commands.Args.strtod("1e500")
+      {:inf, "", :overflow}
+      iex> FerricStore.Commands.Args.strtod("x")
+      {0.0, "x", :ok}
   """
-  @spec format_float(float()) :: binary()
-  def format_float(f) when is_float(f) do
-    if f == Float.round(f) and abs(f) < 1.0e17 do
-      f |> trunc() |> Integer.to_string()
+  @spec strtod(binary()) ::
+          {float() | :inf | :neg_inf | :nan, binary(), :ok | :overflow | :underflow}
+  def strtod(bin) do
+    {sign, body} = bin |> skip_spaces() |> sign()
+
+    case number(body) do
+      {:inf, rest} -> {if(sign < 0, do: :neg_inf, else: :inf), rest, :ok}
+      {:nan, rest} -> {:nan, rest, :ok}
+      {{num, den}, rest} -> with_sign(rational_to_double(num, den), sign, rest)
+      :none -> {0.0, bin, :ok}
+    end
+  end
+
+  defp skip_spaces(<<c, rest::binary>>) when c in @c_spaces, do: skip_spaces(rest)
+  defp skip_spaces(bin), do: bin
+
+  defp sign(<<?-, rest::binary>>), do: {-1, rest}
+  defp sign(<<?+, rest::binary>>), do: {1, rest}
+  defp sign(bin), do: {1, bin}
+
+  defp with_sign({:overflow, _}, sign, rest),
+    do: {if(sign < 0, do: :neg_inf, else: :inf), rest, :overflow}
+
+  defp with_sign({:underflow, _}, sign, rest), do: {sign * 0.0, rest, :underflow}
+  # Multiplied, not negated: `-f` turns 0.0 into 0.0, and "-0.0" must stay -0.0.
+  defp with_sign({:ok, f}, -1, rest), do: {f * -1.0, rest, :ok}
+  defp with_sign({:ok, f}, _, rest), do: {f, rest, :ok}
+
+  # The number at the start of `bin` (after the sign) as an exact rational, :inf, :nan,
+  # or :none; each with the bytes after it.
+  defp number(bin) do
+    lower = FerricStore.Commands.downcase(binary_part(bin, 0, min(byte_size(bin), 8)))
+
+    cond do
+      lower == "infinity" ->
+        {:inf, binary_part(bin, 8, byte_size(bin) - 8)}
+
+      String.starts_with?(lower, "inf") ->
+        {:inf, binary_part(bin, 3, byte_size(bin) - 3)}
+
+      String.starts_with?(lower, "nan") ->
+        {:nan, nan_tail(binary_part(bin, 3, byte_size(bin) - 3))}
+
+      true ->
+        hex_or_decimal(bin)
+    end
+  end
+
+  # "nan(chars)" is one token in strtod; a "(" without its ")" is left unparsed.
+  defp nan_tail(<<?(, rest::binary>> = bin) do
+    case Regex.run(~r/\A[0-9A-Za-z_]*\)/, rest) do
+      [match] -> binary_part(rest, byte_size(match), byte_size(rest) - byte_size(match))
+      nil -> bin
+    end
+  end
+
+  defp nan_tail(bin), do: bin
+
+  defp hex_or_decimal(<<?0, x, rest::binary>> = bin) when x in [?x, ?X] do
+    case Regex.run(~r/\A([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?/, rest) do
+      [_, int | frac] when int != "" or frac not in [[], [""]] ->
+        frac = List.first(frac, "")
+        {exp2, rest} = exponent(skip(rest, int, frac), [?p, ?P])
+        mant = String.to_integer("0" <> int <> frac, 16)
+        {scale(mant, 2, exp2 - 4 * byte_size(frac)), rest}
+
+      _ ->
+        # "0x" without a hex digit: strtod reads the "0" alone.
+        decimal(bin)
+    end
+  end
+
+  defp hex_or_decimal(bin), do: decimal(bin)
+
+  defp decimal(bin) do
+    case Regex.run(~r/\A([0-9]*)(?:\.([0-9]*))?/, bin) do
+      [_, int | frac] when int != "" or frac not in [[], [""]] ->
+        frac = List.first(frac, "")
+        {exp10, rest} = exponent(skip(bin, int, frac), [?e, ?E])
+        mant = String.to_integer("0" <> int <> frac)
+        {scale(mant, 10, exp10 - byte_size(frac)), rest}
+
+      _ ->
+        :none
+    end
+  end
+
+  defp skip(bin, int, frac) do
+    used =
+      byte_size(int) + if(frac == "" and not dot?(bin, int), do: 0, else: 1 + byte_size(frac))
+
+    binary_part(bin, used, byte_size(bin) - used)
+  end
+
+  defp dot?(bin, int), do: match?(<<_::binary-size(byte_size(int)), ?., _::binary>>, bin)
+
+  # An exponent is read only when at least one digit follows the letter (and sign).
+  defp exponent(<<e, rest::binary>> = bin, letters) do
+    with true <- e in letters,
+         [match, digits] <- Regex.run(~r/\A[+-]?([0-9]+)/, rest) do
+      n = String.to_integer(digits)
+      n = if String.starts_with?(match, "-"), do: -n, else: n
+      {n, binary_part(rest, byte_size(match), byte_size(rest) - byte_size(match))}
     else
-      :erlang.float_to_binary(f, [:short])
-      |> expand_exponent()
+      _ -> {0, bin}
     end
   end
 
-  # "1.5e-7" -> "0.00000015", "1.0e20" -> "100000000000000000000" (Redis prints %.17Lf).
-  defp expand_exponent(bin) do
-    case String.split(bin, "e") do
-      [plain] ->
-        plain
+  defp exponent(<<>>, _letters), do: {0, <<>>}
 
-      [mantissa, exp] ->
-        {sign, mantissa} =
-          case mantissa do
-            "-" <> rest -> {"-", rest}
-            rest -> {"", rest}
-          end
+  # Past 2^±4400 (or 10^±4400) no double is near, whatever the mantissa's length.
+  @clamp 4400
 
-        [int_part, frac_part] = String.split(mantissa, ".")
-        digits = int_part <> frac_part
-        point = byte_size(int_part) + String.to_integer(exp)
+  # mant * base^exp as {num, den}. Exponents far outside the double range are clamped:
+  # the result over- or underflows all the same, without building a huge integer.
+  defp scale(0, _base, _exp), do: {0, 1}
 
-        plain =
-          cond do
-            point < -16 ->
-              "0"
+  defp scale(mant, base, exp) do
+    exp = exp |> max(-(@clamp + digits_in(mant, base))) |> min(@clamp)
+    if exp >= 0, do: {mant * Integer.pow(base, exp), 1}, else: {mant, Integer.pow(base, -exp)}
+  end
 
-            point <= 0 ->
-              "0." <> String.duplicate("0", -point) <> digits
+  defp digits_in(mant, 10), do: byte_size(Integer.to_string(mant))
+  defp digits_in(mant, 2), do: bit_length(mant)
 
-            point >= byte_size(digits) ->
-              digits <> String.duplicate("0", point - byte_size(digits))
+  # The double nearest num/den (ties to even): 53 significant bits, or fewer below
+  # 2^-1022 where the last bit is worth 2^-1074.
+  defp rational_to_double(0, _den), do: {:ok, 0.0}
 
-            true ->
-              binary_part(digits, 0, point) <>
-                "." <> binary_part(digits, point, byte_size(digits) - point)
-          end
+  defp rational_to_double(num, den) do
+    top = bit_length(num) - bit_length(den)
+    # 2^top <= num/den < 2^(top+1)
+    top = if at_least?(num, den, top), do: top, else: top - 1
+    lsb = max(top - 52, -1074)
 
-        if plain == "0", do: "0", else: sign <> trim_zeros(plain)
+    q =
+      if lsb >= 0,
+        do: round_half_even(num, den <<< lsb),
+        else: round_half_even(num <<< -lsb, den)
+
+    cond do
+      q == 0 -> {:underflow, 0.0}
+      bit_length(q) + lsb > 1024 -> {:overflow, nil}
+      true -> {:ok, q * pow2(lsb)}
     end
   end
 
-  defp trim_zeros(bin) do
-    if String.contains?(bin, "."),
-      do: bin |> String.trim_trailing("0") |> String.trim_trailing("."),
-      else: bin
+  defp at_least?(num, den, top) when top >= 0, do: num >= den <<< top
+  defp at_least?(num, den, top), do: num <<< -top >= den
+
+  defp round_half_even(n, d) do
+    q = div(n, d)
+    r = rem(n, d)
+
+    cond do
+      2 * r > d -> q + 1
+      2 * r < d -> q
+      rem(q, 2) == 1 -> q + 1
+      true -> q
+    end
+  end
+
+  # 2^e as an exact double, e in -1074..971.
+  defp pow2(e) when e >= -1022 do
+    <<f::float>> = <<0::1, e + 1023::11, 0::52>>
+    f
+  end
+
+  defp pow2(e) do
+    <<f::float>> = <<0::1, 0::11, 1 <<< (e + 1074)::52>>
+    f
+  end
+
+  defp bit_length(0), do: 0
+
+  defp bit_length(n) do
+    <<first, _::binary>> = bytes = :binary.encode_unsigned(n)
+    (byte_size(bytes) - 1) * 8 + length(Integer.digits(first, 2))
   end
 end

@@ -191,11 +191,43 @@ defmodule FerricStore.Commands.Collection do
     end
   end
 
-  @doc "Parses a SCAN cursor."
+  @two64 18_446_744_073_709_551_616
+
+  @doc """
+  Parses a SCAN cursor as Redis does, with strtoul: "" is 0, a sign is allowed
+  (negatives wrap around 2^64), a leading blank, trailing bytes or more than 64 bits are
+  invalid.
+  """
+  def cursor(""), do: {:ok, 0}
+
   def cursor(bin) do
-    case Integer.parse(bin) do
-      {n, ""} when n >= 0 -> {:ok, n}
+    {sign, digits} =
+      case bin do
+        "-" <> rest -> {-1, rest}
+        "+" <> rest -> {1, rest}
+        rest -> {1, rest}
+      end
+
+    with true <- digits != "" and digits =~ ~r/\A[0-9]+\z/,
+         n when n < @two64 <- String.to_integer(digits) do
+      {:ok, if(sign < 0 and n > 0, do: @two64 - n, else: n)}
+    else
       _ -> {:error, Error.new(:invalid_cursor, "ERR invalid cursor")}
+    end
+  end
+
+  @doc """
+  The arguments of HSCAN/SSCAN/ZSCAN checked in Redis' order: the cursor, then the key
+  (`:missing`, for which the reply is the empty scan, or WRONGTYPE), and only then the
+  options, so a missing key never reports a bad option. `{:ok, cursor, opts}` otherwise.
+  """
+  def scan_args(instance, key, type, cursor, opts) do
+    with {:ok, cursor} <- cursor(cursor),
+         {:ok, found} <- read(instance, key, type) do
+      case found do
+        nil -> :missing
+        _ -> with {:ok, opts} <- scan_opts(opts, []), do: {:ok, cursor, opts}
+      end
     end
   end
 

@@ -354,10 +354,12 @@ defmodule FerricStore.Commands.Hashes do
   end
 
   def handle("hscan", [key, cursor | opts], ctx) do
-    with {:ok, cursor} <- Collection.cursor(cursor),
-         {:ok, opts} <- Collection.scan_opts(opts, []),
+    with {:ok, cursor, opts} <- Collection.scan_args(ctx.instance, key, :hash, cursor, opts),
          {:ok, {next, pairs}} <- hscan(ctx.instance, key, cursor, opts) do
       [Integer.to_string(next), Enum.flat_map(pairs, fn {f, v} -> [f, v] end)]
+    else
+      :missing -> ["0", []]
+      error -> error
     end
   end
 

@@ -314,32 +314,10 @@ defmodule FerricStore.Commands.Keyspace do
   def handle("keys", [pattern], ctx), do: reply(keys(ctx.instance, pattern))
 
   def handle("scan", [cursor | opts], ctx) do
-    with {:ok, cursor} <- scan_cursor(cursor),
+    with {:ok, cursor} <- FerricStore.Commands.Collection.cursor(cursor),
          {:ok, opts} <- scan_opts(opts, []) do
       {:ok, {next, keys}} = scan(ctx.instance, cursor, opts)
       [Integer.to_string(next), keys]
-    end
-  end
-
-  # Redis parses the cursor with strtoul: "" is 0, a sign is allowed (negatives wrap
-  # around 2^64), a leading blank, trailing bytes or more than 64 bits are invalid.
-  @two64 18_446_744_073_709_551_616
-
-  defp scan_cursor(""), do: {:ok, 0}
-
-  defp scan_cursor(cursor) do
-    {sign, digits} =
-      case cursor do
-        "-" <> rest -> {-1, rest}
-        "+" <> rest -> {1, rest}
-        rest -> {1, rest}
-      end
-
-    with true <- digits != "" and digits =~ ~r/\A[0-9]+\z/,
-         n when n < @two64 <- String.to_integer(digits) do
-      {:ok, if(sign < 0 and n > 0, do: @two64 - n, else: n)}
-    else
-      _ -> Error.new(:invalid_cursor, "ERR invalid cursor")
     end
   end
 

@@ -394,12 +394,22 @@ defmodule FerricStore.Commands.Lists do
          do: reply(lrange(ctx.instance, key, s, e))
   end
 
+  # Redis looks the key up before it parses the index: a missing key answers nil (LINDEX)
+  # or "no such key" (LSET), a wrong type WRONGTYPE, whatever the index. A valid index
+  # goes straight to the command, which checks the key itself; a bad one is only
+  # reported once the key is known to be a list.
   def handle("lindex", [key, i], ctx) do
-    with {:ok, i} <- Args.int!(i), do: reply(lindex(ctx.instance, key, i))
+    case Args.int(i) do
+      {:ok, i} -> reply(lindex(ctx.instance, key, i))
+      :error -> bad_index(ctx, key, nil)
+    end
   end
 
   def handle("lset", [key, i, v], ctx) do
-    with {:ok, i} <- Args.int!(i), do: reply(lset(ctx.instance, key, i, v))
+    case Args.int(i) do
+      {:ok, i} -> reply(lset(ctx.instance, key, i, v))
+      :error -> bad_index(ctx, key, Error.new(:no_such_key))
+    end
   end
 
   def handle("linsert", [key, where, pivot, v], ctx) do
@@ -442,36 +452,53 @@ defmodule FerricStore.Commands.Lists do
     end
   end
 
+  defp bad_index(ctx, key, missing) do
+    case Collection.read(ctx.instance, key, :list) do
+      {:ok, nil} -> missing
+      {:ok, _list} -> Error.new(:not_integer)
+      {:error, error} -> error
+    end
+  end
+
   defp lpos_opts([], acc), do: {:ok, acc}
 
+  # The option's name is checked before its value. Redis gives COUNT and MAXLEN's
+  # "can't be negative" text for a value that is not an integer too; RANK keeps the
+  # generic one.
   defp lpos_opts([opt, value | rest], acc) do
-    with {:ok, n} <- Args.int!(value) do
-      case FerricStore.Commands.upcase(opt) do
-        "RANK" when n == 0 or n == -9_223_372_036_854_775_808 ->
-          {:error,
-           Error.new(
-             :syntax,
-             "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"
-           )}
+    case {FerricStore.Commands.upcase(opt), Args.int(value)} do
+      {"RANK", :error} ->
+        {:error, Error.new(:not_integer)}
 
-        "RANK" ->
-          lpos_opts(rest, Keyword.put(acc, :rank, n))
+      # Redis 7.0 negates a negative rank in a long: LONG_MIN stays negative and every
+      # match from the tail reaches it, so it acts as -1 (newer Redis rejects it).
+      {"RANK", {:ok, -9_223_372_036_854_775_808}} ->
+        lpos_opts(rest, Keyword.put(acc, :rank, -1))
 
-        "COUNT" when n < 0 ->
-          {:error, Error.new(:syntax, "ERR COUNT can't be negative")}
+      {"RANK", {:ok, 0}} ->
+        {:error,
+         Error.new(
+           :syntax,
+           "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"
+         )}
 
-        "COUNT" ->
-          lpos_opts(rest, Keyword.put(acc, :count, n))
+      {"RANK", {:ok, n}} ->
+        lpos_opts(rest, Keyword.put(acc, :rank, n))
 
-        "MAXLEN" when n < 0 ->
-          {:error, Error.new(:syntax, "ERR MAXLEN can't be negative")}
+      {"COUNT", {:ok, n}} when n >= 0 ->
+        lpos_opts(rest, Keyword.put(acc, :count, n))
 
-        "MAXLEN" ->
-          lpos_opts(rest, Keyword.put(acc, :maxlen, n))
+      {"COUNT", _} ->
+        {:error, Error.new(:syntax, "ERR COUNT can't be negative")}
 
-        _ ->
-          {:error, Error.new(:syntax)}
-      end
+      {"MAXLEN", {:ok, n}} when n >= 0 ->
+        lpos_opts(rest, Keyword.put(acc, :maxlen, n))
+
+      {"MAXLEN", _} ->
+        {:error, Error.new(:syntax, "ERR MAXLEN can't be negative")}
+
+      _ ->
+        {:error, Error.new(:syntax)}
     end
   end
 

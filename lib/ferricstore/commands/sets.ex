@@ -437,10 +437,12 @@ defmodule FerricStore.Commands.Sets do
   end
 
   def handle("sscan", [key, cursor | opts], ctx) do
-    with {:ok, cursor} <- Collection.cursor(cursor),
-         {:ok, opts} <- Collection.scan_opts(opts, []),
+    with {:ok, cursor, opts} <- Collection.scan_args(ctx.instance, key, :set, cursor, opts),
          {:ok, {next, ms}} <- sscan(ctx.instance, key, cursor, opts) do
       [Integer.to_string(next), ms]
+    else
+      :missing -> ["0", []]
+      error -> error
     end
   end
 

@@ -214,11 +214,25 @@ defmodule FerricStore.Commands.ZSets do
   def zscan(instance, key, cursor, opts \\ []) do
     with {:ok, found} <- Collection.read(instance, key, :zset) do
       case found do
-        nil -> {:ok, {0, []}}
-        {meta, t} -> {:ok, Collection.scan(t, key, meta.n, cursor, opts, & &1)}
+        nil ->
+          {:ok, {0, []}}
+
+        {meta, t} ->
+          {next, items} = Collection.scan(t, key, meta.n, cursor, opts, & &1)
+          {:ok, {next, listpack_order(items, meta)}}
       end
     end
   end
+
+  # A small sorted set is a listpack in Redis, which a scan returns whole in score order
+  # (Collection.scan/6 returns it whole, in member order).
+  defp listpack_order(items, %{n: n} = meta) when n <= 128 do
+    if Map.get(meta, :big, false),
+      do: items,
+      else: Enum.sort_by(items, fn {m, s} -> {Members.score_key(s), m} end)
+  end
+
+  defp listpack_order(items, _meta), do: items
 
   ## Ranges (shared by reads and the machine)
 
@@ -307,7 +321,11 @@ defmodule FerricStore.Commands.ZSets do
   defp lex_below?(m, {true, max}), do: m <= max
   defp lex_below?(m, {false, max}), do: m < max
 
+  # Score arithmetic on floats, :inf, :neg_inf and :nan, with IEEE results (Erlang's
+  # float operations raise instead of returning an infinity).
   @doc false
+  def add(:nan, _), do: :nan
+  def add(_, :nan), do: :nan
   def add(:inf, :neg_inf), do: :nan
   def add(:neg_inf, :inf), do: :nan
   def add(:inf, _), do: :inf
@@ -321,30 +339,58 @@ defmodule FerricStore.Commands.ZSets do
     ArithmeticError -> if a > 0, do: :inf, else: :neg_inf
   end
 
-  defp mul(_s, w) when w == 0, do: 0.0
-  defp mul(:inf, w), do: if(w > 0, do: :inf, else: :neg_inf)
-  defp mul(:neg_inf, w), do: if(w > 0, do: :neg_inf, else: :inf)
+  # A score times a weight; 0 times an infinity is NaN.
+  defp mul(:nan, _), do: :nan
+  defp mul(_, :nan), do: :nan
 
-  defp mul(s, w) do
+  defp mul(s, w) when is_float(s) and is_float(w) do
     s * w
   rescue
-    ArithmeticError -> if (s > 0 and w > 0) or (s < 0 and w < 0), do: :inf, else: :neg_inf
+    ArithmeticError -> infinity(sign(s) * sign(w))
   end
+
+  defp mul(s, w) do
+    case sign(s) * sign(w) do
+      0 -> :nan
+      sign -> infinity(sign)
+    end
+  end
+
+  defp sign(:inf), do: 1
+  defp sign(:neg_inf), do: -1
+  defp sign(f) when f > 0, do: 1
+  defp sign(f) when f < 0, do: -1
+  defp sign(_zero), do: 0
+
+  defp infinity(1), do: :inf
+  defp infinity(-1), do: :neg_inf
+
+  defp zero_nan(:nan), do: 0.0
+  defp zero_nan(s), do: s
 
   defp combine([], _op, _weights, _agg), do: []
 
   defp combine(maps, op, weights, agg) do
     weights = weights || Enum.map(maps, fn _ -> 1.0 end)
 
+    # Weighted scores, NaN (0 times an infinite weight) left for the ops to settle. Redis
+    # sorts the inputs of a union or intersection by size (a stable sort) and folds
+    # them in that order, which decides the rounding of a SUM and which set is first.
     weighted =
       Enum.zip_with(maps, weights, fn m, w -> Map.new(m, fn {k, s} -> {k, mul(s, w)} end) end)
 
-    [first | rest] = weighted
+    weighted = if op == :diff, do: weighted, else: Enum.sort_by(weighted, &map_size/1)
 
+    [first | rest] = weighted
+    first = Map.new(first, fn {k, s} -> {k, zero_nan(s)} end)
+
+    # As Redis: a union turns every NaN weighted score into 0 before aggregating; an
+    # intersection only the first set's (a later NaN makes a SUM 0 and leaves MIN/MAX).
     result =
       case op do
         :union ->
           Enum.reduce(rest, first, fn m, acc ->
+            m = Map.new(m, fn {k, s} -> {k, zero_nan(s)} end)
             Map.merge(acc, m, fn _k, a, b -> aggregate(a, b, agg) end)
           end)
 
@@ -357,12 +403,12 @@ defmodule FerricStore.Commands.ZSets do
           Enum.reduce(rest, hd(maps), fn m, acc -> Map.drop(acc, Map.keys(m)) end)
       end
 
-    result
-    |> Enum.map(fn {m, s} -> {m, if(s == :nan, do: 0.0, else: s)} end)
-    |> Enum.sort_by(fn {m, s} -> {Members.score_key(s), m} end)
+    Enum.sort_by(result, fn {m, s} -> {Members.score_key(s), m} end)
   end
 
-  defp aggregate(a, b, :sum), do: add(a, b)
+  # A SUM of +inf and -inf (or with a NaN) is 0, as in Redis' zunionInterAggregate.
+  defp aggregate(a, b, :sum), do: zero_nan(add(a, b))
+  defp aggregate(a, :nan, _min_or_max), do: a
   defp aggregate(a, b, :min), do: if(Members.score_key(a) <= Members.score_key(b), do: a, else: b)
   defp aggregate(a, b, :max), do: if(Members.score_key(a) >= Members.score_key(b), do: a, else: b)
 
@@ -648,27 +694,35 @@ defmodule FerricStore.Commands.ZSets do
   end
 
   @doc false
+  # Redis checks, in this order: an even, non-zero number of score-member arguments, NX
+  # with XX, GT/LT/NX, INCR with more than one pair, and only then the scores (so a bad
+  # score never hides an option error). The key's type is looked at last, by the write.
   def handle("zadd", [key | args], ctx) do
-    with {:ok, opts, rest} <- zadd_flags(args, %{}),
-         {:ok, pairs} <- score_pairs(rest, []) do
-      incr = opts[:incr]
+    {opts, rest} = zadd_flags(args, %{})
+    n = length(rest)
 
-      cond do
-        opts[:nx] && opts[:xx] ->
-          Error.new(:syntax, "ERR XX and NX options at the same time are not compatible")
+    cond do
+      n == 0 or rem(n, 2) == 1 ->
+        Error.new(:syntax)
 
-        (opts[:gt] && opts[:lt]) || ((opts[:gt] || opts[:lt]) && opts[:nx]) ->
-          Error.new(:syntax, "ERR GT, LT, and/or NX options at the same time are not compatible")
+      opts[:nx] && opts[:xx] ->
+        Error.new(:syntax, "ERR XX and NX options at the same time are not compatible")
 
-        opts[:incr] && length(pairs) > 1 ->
-          Error.new(:syntax, "ERR INCR option supports a single increment-element pair")
+      (opts[:gt] && opts[:lt]) || ((opts[:gt] || opts[:lt]) && opts[:nx]) ->
+        Error.new(:syntax, "ERR GT, LT, and/or NX options at the same time are not compatible")
 
-        true ->
+      opts[:incr] && n > 2 ->
+        Error.new(:syntax, "ERR INCR option supports a single increment-element pair")
+
+      true ->
+        incr = opts[:incr]
+
+        with {:ok, pairs} <- score_pairs(rest, []) do
           case zadd(ctx.instance, key, pairs, Map.to_list(opts)) do
             {:ok, s} when incr -> score(s)
             other -> reply(other)
           end
-      end
+        end
     end
   end
 
@@ -709,7 +763,7 @@ defmodule FerricStore.Commands.ZSets do
   def handle("zrevrank", [key, m], ctx), do: reply(zrank(ctx.instance, key, m, true))
 
   def handle("zrange", [key, a, b | opts], ctx) do
-    with {:ok, spec, ws} <- range_opts(opts, %{by: :rank}, false),
+    with {:ok, spec, ws} <- range_opts(opts, %{by: nil, rev: nil}, false, true),
          {a, b} = if(spec[:rev] && spec.by != :rank, do: {b, a}, else: {a, b}),
          {:ok, spec} <- bounds(spec, a, b) do
       range_reply(zrange(ctx.instance, key, spec), ws, ctx)
@@ -734,11 +788,8 @@ defmodule FerricStore.Commands.ZSets do
       end
 
     {a, b} = if rev and by != :rank, do: {b, a}, else: {a, b}
-    allowed = if by == :rank, do: ["WITHSCORES"], else: ["WITHSCORES", "LIMIT"]
-    allowed = if by == :lex, do: ["LIMIT"], else: allowed
 
-    with :ok <- only(opts, allowed),
-         {:ok, spec, ws} <- range_opts(opts, %{by: by, rev: rev}, false),
+    with {:ok, spec, ws} <- range_opts(opts, %{by: by, rev: rev}, false, true),
          {:ok, spec} <- bounds(spec, a, b) do
       range_reply(zrange(ctx.instance, key, spec), ws, ctx)
     end
@@ -807,8 +858,7 @@ defmodule FerricStore.Commands.ZSets do
   end
 
   def handle("zrangestore", [dst, src, a, b | opts], ctx) do
-    with :ok <- no_withscores(opts),
-         {:ok, spec, _} <- range_opts(opts, %{by: :rank}, false),
+    with {:ok, spec, _} <- range_opts(opts, %{by: nil, rev: nil}, false, false),
          {a, b} = if(spec[:rev] && spec.by != :rank, do: {b, a}, else: {a, b}),
          {:ok, spec} <- bounds(spec, a, b),
          do: reply(zrangestore(ctx.instance, dst, src, spec))
@@ -817,8 +867,8 @@ defmodule FerricStore.Commands.ZSets do
   def handle(name, [numkeys | rest], ctx) when name in ["zunion", "zinter", "zdiff"] do
     op = String.to_atom(String.trim_leading(name, "z"))
 
-    with {:ok, keys, opts} <- numkeys(numkeys, rest),
-         {:ok, weights, agg, ws} <- combine_opts(opts, length(keys), op, nil, :sum, false, true) do
+    with {:ok, keys, opts} <- numkeys(name, numkeys, rest),
+         {:ok, weights, agg, ws} <- combine_args(ctx, keys, opts, op, true) do
       range_reply(zcombine(ctx.instance, op, keys, weights, agg), ws, ctx)
     end
   end
@@ -827,32 +877,32 @@ defmodule FerricStore.Commands.ZSets do
       when name in ["zunionstore", "zinterstore", "zdiffstore"] do
     op = name |> String.trim_leading("z") |> String.trim_trailing("store") |> String.to_atom()
 
-    with {:ok, keys, opts} <- numkeys(numkeys, rest),
-         {:ok, weights, agg, _} <- combine_opts(opts, length(keys), op, nil, :sum, false, false) do
+    with {:ok, keys, opts} <- numkeys(name, numkeys, rest),
+         {:ok, weights, agg, _} <- combine_args(ctx, keys, opts, op, false) do
       reply(zstore(ctx.instance, op, dst, keys, weights, agg))
     end
   end
 
+  # Scores print as ZSCORE's RESP2 string (%.17g, "inf"): Redis copies them from the
+  # listpack, or formats the skiplist's double the same way.
   def handle("zscan", [key, cursor | opts], ctx) do
-    with {:ok, cursor} <- Collection.cursor(cursor),
-         {:ok, opts} <- Collection.scan_opts(opts, []),
+    with {:ok, cursor, opts} <- Collection.scan_args(ctx.instance, key, :zset, cursor, opts),
          {:ok, {next, items}} <- zscan(ctx.instance, key, cursor, opts) do
       [
         Integer.to_string(next),
-        Enum.flat_map(items, fn {m, s} -> [m, Args.format_float(num(s))] end)
+        Enum.flat_map(items, fn {m, s} -> [m, FerricStore.Protocol.RESP.format_double(s)] end)
       ]
+    else
+      :missing -> ["0", []]
+      error -> error
     end
   end
-
-  defp num(:inf), do: :inf
-  defp num(:neg_inf), do: :neg_inf
-  defp num(f), do: f
 
   defp remrange(ctx, key, by, a, b) do
     with {:ok, spec} <- bounds(%{by: by}, a, b), do: reply(zremrange(ctx.instance, key, spec))
   end
 
-  defp numkeys(n, rest) do
+  defp numkeys(name, n, rest) do
     case Args.int(n) do
       {:ok, n} when n > 0 and n <= length(rest) ->
         {keys, opts} = Enum.split(rest, n)
@@ -862,11 +912,34 @@ defmodule FerricStore.Commands.ZSets do
         {:error, Error.new(:syntax)}
 
       {:ok, _} ->
-        {:error, Error.new(:syntax, "ERR at least 1 input key is needed for this command")}
+        {:error, Error.new(:syntax, "ERR at least 1 input key is needed for '#{name}' command")}
 
       :error ->
         {:error, Error.new(:not_integer)}
     end
+  end
+
+  # Redis 7.0 looks up every input key, and answers WRONGTYPE for one that is neither a
+  # set nor a sorted set, before it reads WEIGHTS/AGGREGATE/WITHSCORES. The keys are
+  # read again by the command itself, so they are looked up here only to choose between
+  # WRONGTYPE and an option error.
+  defp combine_args(ctx, keys, opts, op, ws_ok) do
+    case combine_opts(opts, length(keys), op, nil, :sum, false, ws_ok) do
+      {:ok, _, _, _} = ok ->
+        ok
+
+      error ->
+        if wrong_input?(ctx.instance, keys), do: {:error, Error.new(:wrongtype)}, else: error
+    end
+  end
+
+  defp wrong_input?(instance, keys) do
+    Enum.any?(keys, fn key ->
+      case Store.lookup(instance, key) do
+        nil -> false
+        {_, type, _, _, _, _, _} -> type not in [:zset, :set]
+      end
+    end)
   end
 
   defp combine_opts([], _n, _op, w, agg, ws, _ws_ok), do: {:ok, w, agg, ws}
@@ -912,48 +985,37 @@ defmodule FerricStore.Commands.ZSets do
     end
   end
 
-  defp only(opts, allowed) do
-    if Enum.all?(opts, fn o ->
-         FerricStore.Commands.upcase(o) in allowed or match?({_, ""}, Integer.parse(o)) or
-           o =~ ~r/^-?\d+$/
-       end),
-       do: :ok,
-       else: {:error, Error.new(:syntax)}
+  # The options of the ZRANGE family, as Redis' zrangeGenericCommand reads them: `rev`
+  # and `by` are nil (ZRANGE, ZRANGESTORE) until REV or BYSCORE/BYLEX sets them, and once
+  # set (or fixed by the command's name, as ZRANGEBYLEX's) the option is a syntax error,
+  # so it may be given once. WITHSCORES is an option only where `ws_ok` (not ZRANGESTORE).
+  defp range_opts([], spec, ws, _ws_ok) do
+    check_range(%{spec | by: spec.by || :rank, rev: spec.rev || false}, ws)
   end
 
-  defp no_withscores(opts) do
-    if Enum.any?(opts, &(FerricStore.Commands.upcase(&1) == "WITHSCORES")),
-      do: {:error, Error.new(:syntax)},
-      else: :ok
-  end
-
-  defp range_opts([], spec, ws), do: check_range(spec, ws)
-
-  defp range_opts([opt | rest], spec, ws) do
+  defp range_opts([opt | rest], spec, ws, ws_ok) do
     case {FerricStore.Commands.upcase(opt), rest} do
-      {"WITHSCORES", _} ->
-        range_opts(rest, spec, true)
-
-      {"BYSCORE", _} ->
-        range_opts(rest, %{spec | by: :score}, ws)
-
-      {"BYLEX", _} ->
-        range_opts(rest, %{spec | by: :lex}, ws)
-
-      {"REV", _} ->
-        range_opts(rest, Map.put(spec, :rev, true), ws)
+      {"WITHSCORES", _} when ws_ok ->
+        range_opts(rest, spec, true, ws_ok)
 
       {"LIMIT", [o, c | rest]} ->
         with {:ok, o} <- Args.int!(o),
              {:ok, c} <- Args.int!(c),
-             do: range_opts(rest, Map.put(spec, :limit, {o, c}), ws)
+             do: range_opts(rest, Map.put(spec, :limit, {o, c}), ws, ws_ok)
+
+      {"REV", _} when spec.rev == nil ->
+        range_opts(rest, %{spec | rev: true}, ws, ws_ok)
+
+      {"BYSCORE", _} when spec.by == nil ->
+        range_opts(rest, %{spec | by: :score}, ws, ws_ok)
+
+      {"BYLEX", _} when spec.by == nil ->
+        range_opts(rest, %{spec | by: :lex}, ws, ws_ok)
 
       _ ->
         {:error, Error.new(:syntax)}
     end
   end
-
-  defp range_opts(spec_ws, _, _), do: spec_ws
 
   defp check_range(spec, ws) do
     cond do
@@ -1031,36 +1093,24 @@ defmodule FerricStore.Commands.ZSets do
         zadd_flags(rest, Map.put(acc, String.to_atom(FerricStore.Commands.downcase(f)), true))
 
       _ ->
-        {:ok, acc, args}
+        {acc, args}
     end
   end
 
-  defp zadd_flags([], acc), do: {:ok, acc, []}
+  defp zadd_flags([], acc), do: {acc, []}
 
-  defp score_pairs([], []), do: {:error, Error.new(:syntax)}
+  # Pairs of an even-length list (checked by the caller).
   defp score_pairs([], acc), do: {:ok, Enum.reverse(acc)}
 
   defp score_pairs([s, m | rest], acc) do
     with {:ok, s} <- parse_score(s), do: score_pairs(rest, [{s, m} | acc])
   end
 
-  defp score_pairs(_, _), do: {:error, Error.new(:syntax)}
-
-  @doc false
-  def parse_score("+inf"), do: {:ok, :inf}
-  def parse_score("-inf"), do: {:ok, :neg_inf}
-
+  @doc "A score, increment or weight, as Redis' getDoubleFromObject (`Args.double/1`)."
   def parse_score(bin) do
-    case Args.float(bin) do
-      {:ok, f} ->
-        {:ok, f}
-
-      :error ->
-        case FerricStore.Commands.downcase(bin) do
-          i when i in ["inf", "+inf", "infinity", "+infinity"] -> {:ok, :inf}
-          i when i in ["-inf", "-infinity"] -> {:ok, :neg_inf}
-          _ -> {:error, Error.new(:not_float)}
-        end
+    case Args.double(bin) do
+      {:ok, f} -> {:ok, f}
+      :error -> {:error, Error.new(:not_float)}
     end
   end
 
@@ -1068,9 +1118,14 @@ defmodule FerricStore.Commands.ZSets do
   def score_bound("(" <> s), do: bound(s, false)
   def score_bound(s), do: bound(s, true)
 
+  # Redis' zslParseRange calls strtod alone and rejects only trailing bytes and NaN: an
+  # empty bound is 0, leading blanks and hex are read, an overflow is ±inf, an underflow
+  # 0. The C string ends at its first NUL, so the bytes after one are never seen.
   defp bound(s, incl) do
-    case parse_score(s) do
-      {:ok, f} -> {:ok, {incl, f}}
+    [s | _] = :binary.split(s, <<0>>)
+
+    case Args.strtod(s) do
+      {f, "", _range} when f != :nan -> {:ok, {incl, f}}
       _ -> {:error, Error.new(:not_float, "ERR min or max is not a float")}
     end
   end
