@@ -107,6 +107,14 @@ defmodule FerricStore.CollectionsApiTest do
       assert {:ok, ~w(-5 1 2 10)} = FerricStore.sdiff(["n1", "n2"], o)
       assert {:ok, ~w(-5 1 2 3 10)} = FerricStore.srandmember("n1", [count: 9] ++ o)
       assert {:ok, ~w(3 20 100)} = FerricStore.spop("n2", [count: 3] ++ o)
+      # SSCAN returns an intset whole (up to 512 members), whatever COUNT says.
+      ints = Enum.map(300..1//-1, &Integer.to_string/1)
+      FerricStore.sadd!("n4", ints, o)
+      assert {:ok, {0, scanned}} = FerricStore.sscan("n4", 0, [count: 5] ++ o)
+      assert scanned == Enum.reverse(ints)
+      FerricStore.sadd!("n4", ["x"], o)
+      assert {:ok, {next, page}} = FerricStore.sscan("n4", 0, [count: 5] ++ o)
+      assert next != 0 and length(page) == 5
       # A member that is not an integer (or a leading zero) leaves the order to the set.
       FerricStore.sadd!("n3", ~w(10 9 007), o)
       assert {:ok, ~w(007 10 9)} = FerricStore.smembers("n3", o)

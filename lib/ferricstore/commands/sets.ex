@@ -163,9 +163,22 @@ defmodule FerricStore.Commands.Sets do
       with {:ok, found} <- Collection.read(instance, key, :set) do
         case found do
           nil -> {:ok, {0, []}}
-          {meta, t} -> {:ok, Collection.scan(t, key, meta.n, cursor, opts, &elem(&1, 0))}
+          {meta, t} -> {:ok, scan(t, key, meta, cursor, opts)}
         end
       end
+    end
+  end
+
+  # Redis scans an intset whole, in one reply with cursor 0 (its members in numeric
+  # order); other sets page by COUNT (Collection.scan/6).
+  defp scan(t, key, meta, cursor, opts) do
+    if Map.get(meta, :big, false) do
+      Collection.scan(t, key, meta.n, cursor, opts, &elem(&1, 0))
+    else
+      {0, all} =
+        Collection.scan(t, key, meta.n, 0, [count: @intset_entries] ++ opts, &elem(&1, 0))
+
+      {0, intset_order(all)}
     end
   end
 
