@@ -264,6 +264,14 @@ defmodule FerricStore.Commands.Lists do
         nil ->
           {{:ok, nil}, b}
 
+        # Onto itself: pushed before the list is saved, so a one-element list is never
+        # empty in between (Redis checks for an empty source after the push) and keeps
+        # its TTL.
+        {meta, exp} when src == dst ->
+          {[value], meta, b} = pop_n(b, src, meta, from, 1)
+          {meta, b} = push_one(value, {meta, b}, src, to)
+          {{:ok, value}, Collection.save(b, src, :list, meta, exp)}
+
         {meta, exp} ->
           {[value], meta, b} = pop_n(b, src, meta, from, 1)
           b = Collection.save(b, src, :list, meta, exp)

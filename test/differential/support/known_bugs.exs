@@ -528,7 +528,7 @@ defmodule FerricStore.Test.Differential.KnownBugs do
           name(step) == "lpos" and f == {:error, "ERR value is not an integer or out of range"}
         end
       },
-      # B26-B29 were found by a hand-written hunt against redis-server 7.0 (not by the
+      # B26-B30 were found by a hand-written hunt against redis-server 7.0 (not by the
       # random generator); the glob rules are checked in test/ferricstore/commands/glob_test.exs.
       %{
         id: "B26",
@@ -594,6 +594,27 @@ defmodule FerricStore.Test.Differential.KnownBugs do
           cmd(["OBJECT", "REFCOUNT"])
         ],
         match: fn step, _r, _f -> name(step) in ["touch", "object"] end
+      },
+      %{
+        id: "B30",
+        title: "LMOVE/RPOPLPUSH of a one-element list onto itself dropped the key's TTL",
+        fixed: true,
+        repro: [
+          cmd(["RPUSH", "l", "a"]),
+          cmd(["EXPIRE", "l", "100"]),
+          cmd(["LMOVE", "l", "l", "LEFT", "RIGHT"]),
+          cmd(["TTL", "l"]),
+          cmd(["LMOVE", "l", "l", "RIGHT", "RIGHT"]),
+          cmd(["RPOPLPUSH", "l", "l"]),
+          cmd(["LRANGE", "l", "0", "-1"]),
+          cmd(["TTL", "l"]),
+          cmd(["RPUSH", "l", "b"]),
+          cmd(["LMOVE", "l", "l", "LEFT", "LEFT"]),
+          cmd(["LMOVE", "l", "l", "RIGHT", "LEFT"]),
+          cmd(["LRANGE", "l", "0", "-1"]),
+          cmd(["TTL", "l"])
+        ],
+        match: fn step, _r, _f -> name(step) == "ttl" end
       }
     ]
   end
