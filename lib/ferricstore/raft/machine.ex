@@ -129,7 +129,7 @@ defmodule FerricStore.Raft.Machine do
     {fid, file, offset} = Keydir.meta(tables.meta, :active)
     records = Enum.reverse(batch.records)
 
-    with {:ok, locations} <- Bitcask.append_batch(file, offset, records) do
+    with {:ok, locations} <- append(file, offset, records) do
       locations = List.to_tuple(locations)
       {last_off, last_size} = elem(locations, tuple_size(locations) - 1)
       new_end = last_off + last_size
@@ -143,6 +143,15 @@ defmodule FerricStore.Raft.Machine do
       effects = after_write(tables, state, index, fid, new_end, new_end - offset)
       {:ok, compaction_effects(tables, state, dead_fids) ++ effects}
     end
+  end
+
+  # Batch only builds records of binaries (Batch.put/5, put_member/6); should a record
+  # still be refused, the entry fails like an I/O error instead of crashing the ra
+  # server, which would crash again on every replay of the entry.
+  defp append(file, offset, records) do
+    Bitcask.append_batch(file, offset, records)
+  rescue
+    exception -> {:error, {:refused, Exception.message(exception)}}
   end
 
   # Returns the bytes of every row, now dead (members are cleared by Members.publish/5).

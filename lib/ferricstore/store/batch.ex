@@ -83,7 +83,10 @@ defmodule FerricStore.Store.Batch do
 
   @doc "Writes `key`: a string value, or the header (meta map) of a collection."
   @spec put(t(), binary(), atom(), binary() | map(), non_neg_integer()) :: t()
-  def put(b, key, :string, value, expire_at) do
+  # Values reach the data file's NIF as they are: one that is not a binary must fail here,
+  # inside its operation (which the machine rescues alone), never at the append, which
+  # would fail the whole entry on every replay.
+  def put(b, key, :string, value, expire_at) when is_binary(key) and is_binary(value) do
     rec = {Record.disk_key(:string, key), value, expire_at, b.seq}
     {collection?, b} = collection?(b, key)
     b = if collection?, do: drop_members(b, key), else: b
@@ -280,7 +283,7 @@ defmodule FerricStore.Store.Batch do
     put_member_row(b, key, member, {:m, score, gen, b.count}) |> add_record(rec)
   end
 
-  def put_member(b, type, key, gen, member, value) do
+  def put_member(b, type, key, gen, member, value) when is_binary(value) do
     rec = {Record.member_key(type, key, gen, member, nil), value, 0, b.seq}
     put_member_row(b, key, member, {:m, value, gen, b.count}) |> add_record(rec)
   end
