@@ -85,8 +85,10 @@ defmodule FerricStore.Store.Shard do
        compacting: nil,
        # Compacted files kept readable for a grace period: never compacted again.
        retiring: MapSet.new(),
-       waiting: []
+       waiting: [],
+       ra_monitor: nil
      }
+     |> watch_ra()
      |> then(&enqueue_compactions(&1, due_for_compaction(&1)))
      |> next_compaction()}
   end
@@ -157,6 +159,26 @@ defmodule FerricStore.Store.Shard do
     handle_info({:compacted, fid, {:error, :crashed}}, state)
   end
 
+  # ra's own supervisor restarts a ra server that crashed, up to its restart limit. Past
+  # it (or when the server was stopped), every write of the shard would hang: the shard
+  # exits instead, and its supervisor restarts it, which reloads the keydir and starts
+  # the ra server again (or, failing that, fails the instance for all to see).
+  def handle_info({:DOWN, ref, :process, _pid, reason}, %{ra_monitor: ref} = state) do
+    Process.send_after(self(), {:check_ra, reason}, 500)
+    {:noreply, %{state | ra_monitor: nil}}
+  end
+
+  def handle_info({:check_ra, reason}, state) do
+    case watch_ra(state) do
+      %{ra_monitor: nil} ->
+        Logger.error("FerricStore shard #{state.shard}: ra server down (#{inspect(reason)})")
+        {:stop, {:ra_server_down, reason}, state}
+
+      state ->
+        {:noreply, state}
+    end
+  end
+
   def handle_info({:EXIT, _pid, :normal}, state), do: {:noreply, state}
   def handle_info({:EXIT, _pid, reason}, state), do: {:stop, reason, state}
   def handle_info(_msg, state), do: {:noreply, state}
@@ -176,6 +198,13 @@ defmodule FerricStore.Store.Shard do
   end
 
   ## Helpers
+
+  defp watch_ra(%{server_id: {name, _node}} = state) do
+    case Process.whereis(name) do
+      nil -> %{state | ra_monitor: nil}
+      pid -> %{state | ra_monitor: Process.monitor(pid)}
+    end
+  end
 
   defp do_checkpoint(index, state) do
     {_fid, active, _} = Keydir.meta(state.tables.meta, :active)
