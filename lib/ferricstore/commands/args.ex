@@ -249,7 +249,9 @@ defmodule FerricStore.Commands.Args do
   defp at_least?(num, den, top) when top >= 0, do: num >= den <<< top
   defp at_least?(num, den, top), do: num <<< -top >= den
 
-  defp round_half_even(n, d) do
+  @doc false
+  # n / d rounded to the nearest integer, ties to even (IEEE rounding), n, d >= 0.
+  def round_half_even(n, d) do
     q = div(n, d)
     r = rem(n, d)
 
@@ -272,9 +274,11 @@ defmodule FerricStore.Commands.Args do
     f
   end
 
-  defp bit_length(0), do: 0
+  @doc false
+  # The number of bits of a non-negative integer (0 for 0).
+  def bit_length(0), do: 0
 
-  defp bit_length(n) do
+  def bit_length(n) do
     <<first, _::binary>> = bytes = :binary.encode_unsigned(n)
     (byte_size(bytes) - 1) * 8 + length(Integer.digits(first, 2))
   end

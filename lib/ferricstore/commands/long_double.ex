@@ -8,6 +8,7 @@ defmodule FerricStore.Commands.LongDouble do
   # Elixir double would give "0.30000000000000004" and "123456789012345680".
 
   import Bitwise
+  import FerricStore.Commands.Args, only: [bit_length: 1, round_half_even: 2]
 
   @type t :: {integer(), pos_integer()}
 
@@ -138,21 +139,6 @@ defmodule FerricStore.Commands.LongDouble do
         end
     end
   end
-
-  defp round_half_even(n, d) do
-    q = div(n, d)
-    r = rem(n, d)
-
-    cond do
-      2 * r > d -> q + 1
-      2 * r < d -> q
-      rem(q, 2) == 1 -> q + 1
-      true -> q
-    end
-  end
-
-  defp bit_length(0), do: 0
-  defp bit_length(n), do: length(Integer.digits(n, 2))
 
   @doc "Formats as Redis' LD_STR_HUMAN: \"%.17Lf\", trailing zeros and dot removed, \"-0\" as \"0\"."
   @spec format(t()) :: binary()
