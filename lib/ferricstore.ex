@@ -42,7 +42,8 @@ defmodule FerricStore do
 
   `{:ok, value}` (with `{:ok, nil}` for a missing key), `:ok`, or
   `{:error, %FerricStore.Error{}}` whose `message` is Redis' own error text. Every
-  function has a raising `!` twin that returns the bare value.
+  function has a raising `!` twin that returns the bare value (`info/1`, which
+  returns a map and cannot fail, too).
 
       iex> FerricStore.set("greeting", "hello")
       :ok
@@ -52,9 +53,26 @@ defmodule FerricStore do
       {:error, %FerricStore.Error{reason: :not_integer, message: "ERR value is not an integer or out of range"}}
       iex> FerricStore.get!("missing")
       nil
+
+  ## Argument errors
+
+  Redis' own failures are values, as above: a wrong type, a negative pop count
+  (`"ERR value is out of range, must be positive"`), a value over Redis'
+  proto-max-bulk-len of 512 MB (`reason: :string_too_long`), a conflicting option.
+  Calling a function with arguments of the wrong Elixir type is a bug in the caller
+  and raises `ArgumentError` at once, in the calling process, before anything is
+  written; the message names the function and the argument:
+
+      iex> FerricStore.lpush("queue", 123)
+      ** (ArgumentError) FerricStore.lpush/3: values must be binaries, got: 123
+
+  Keys, values, hash fields and set members are binaries (for reads too: an atom key
+  raises rather than reading as missing); counts, indexes and TTLs are integers;
+  sorted-set scores are numbers, `:inf`, `:neg_inf` or Redis' syntax as a string.
+  Calling an instance that was never started raises `ArgumentError` too.
   """
 
-  alias FerricStore.Commands.{Hashes, Keyspace, Lists, Objects, Sets, Strings, ZSets}
+  alias FerricStore.Commands.{Check, Hashes, Keyspace, Lists, Objects, Sets, Strings, ZSets}
 
   @type key :: binary()
   @type value :: binary()
@@ -99,10 +117,38 @@ defmodule FerricStore do
           FerricStore.unquote(fun)(unquote_splicing(args), Keyword.put(opts, :name, __MODULE__))
         end
       end
+
+      def keys, do: keys("*")
+      def keys!, do: keys!("*")
+      def info(opts \\ []), do: FerricStore.info(Keyword.put(opts, :name, __MODULE__))
+      def info!(opts \\ []), do: info(opts)
     end
   end
 
   defp name(opts), do: Keyword.get(opts, :name, FerricStore)
+
+  # The calling API function as {name, arity}, for the argument checks' messages.
+  defmacrop here, do: Macro.escape(__CALLER__.function)
+
+  defp key_arg!(key, fun), do: Check.key!(key, fun)
+  defp keys_arg!(keys, fun), do: Check.keys!(keys, fun)
+  defp field_arg!(field, fun), do: Check.key!(field, fun, "field")
+  defp fields_arg!(fields, fun), do: Check.list!(fields, fun, "fields must be binaries")
+  defp member_arg!(member, fun), do: Check.key!(member, fun, "member")
+  defp members_arg!(members, fun), do: Check.list!(members, fun, "members must be binaries")
+
+  # SINTER and friends need a key (Redis: wrong number of arguments).
+  defp nonempty_arg!(keys, fun) do
+    case keys_arg!(keys, fun) do
+      [] -> Check.bad!(fun, "keys must not be empty", [])
+      keys -> keys
+    end
+  end
+
+  defp cursor_arg!(cursor, _fun) when is_integer(cursor) and cursor >= 0, do: cursor
+
+  defp cursor_arg!(cursor, fun),
+    do: Check.bad!(fun, "cursor must be a non-negative integer", cursor)
 
   ## Strings
 
@@ -117,7 +163,7 @@ defmodule FerricStore do
       {:ok, nil}
   """
   @spec get(key(), opts()) :: {:ok, value() | nil} | error()
-  def get(key, opts \\ []), do: Strings.get(name(opts), key)
+  def get(key, opts \\ []), do: Strings.get(name(opts), key_arg!(key, here()))
 
   @doc """
   Sets `key` to `value`. Returns `:ok` once the write is durable.
@@ -137,38 +183,61 @@ defmodule FerricStore do
       {:ok, "s1"}
   """
   @spec set(key(), value(), opts()) :: :ok | {:ok, boolean() | value() | nil} | error()
-  def set(key, value, opts \\ []), do: Strings.set(name(opts), key, value, opts)
+  def set(key, value, opts \\ []) do
+    with :ok <- Check.bins([key, value], here(), "key and value must be binaries"),
+         do: Strings.set(name(opts), key, value, opts)
+  end
 
   @doc "Sets `key` only if it does not exist: `{:ok, true}` when set."
   @spec setnx(key(), value(), opts()) :: {:ok, boolean()} | error()
-  def setnx(key, value, opts \\ []), do: Strings.set(name(opts), key, value, [nx: true] ++ opts)
+  def setnx(key, value, opts \\ []) do
+    with :ok <- Check.bins([key, value], here(), "key and value must be binaries"),
+         do: Strings.set(name(opts), key, value, [nx: true] ++ opts)
+  end
 
   @doc "Sets `key` and returns its previous value."
   @spec getset(key(), value(), opts()) :: {:ok, value() | nil} | error()
-  def getset(key, value, opts \\ []), do: Strings.set(name(opts), key, value, get: true)
+  def getset(key, value, opts \\ []) do
+    with :ok <- Check.bins([key, value], here(), "key and value must be binaries"),
+         do: Strings.set(name(opts), key, value, get: true)
+  end
 
   @doc "Gets and deletes `key`."
   @spec getdel(key(), opts()) :: {:ok, value() | nil} | error()
-  def getdel(key, opts \\ []), do: Strings.getdel(name(opts), key)
+  def getdel(key, opts \\ []), do: Strings.getdel(name(opts), key_arg!(key, here()))
 
   @doc """
   Gets `key` and changes its expiry: `ttl:`/`px:`/`ex:`/`pxat:`/`exat:`, or
   `persist: true`. Without those options it is a plain `get/2`.
   """
   @spec getex(key(), opts()) :: {:ok, value() | nil} | error()
-  def getex(key, opts \\ []), do: Strings.getex(name(opts), key, opts)
+  def getex(key, opts \\ []) do
+    key = key_arg!(key, here())
+    expiry = Enum.count([:ttl, :px, :ex, :pxat, :exat], &Keyword.has_key?(opts, &1))
+
+    # GETEX takes one expiry or PERSIST, and has no KEEPTTL (Redis: a syntax error).
+    if expiry > 1 or (expiry == 1 and opts[:persist] == true) or Keyword.has_key?(opts, :keepttl),
+      do: {:error, FerricStore.Error.new(:syntax)},
+      else: Strings.getex(name(opts), key, opts)
+  end
 
   @doc "Values of many keys, `nil` for the missing ones (and for non-strings)."
   @spec mget([key()], opts()) :: {:ok, [value() | nil]}
-  def mget(keys, opts \\ []), do: Strings.mget(name(opts), keys)
+  def mget(keys, opts \\ []), do: Strings.mget(name(opts), keys_arg!(keys, here()))
 
   @doc "Sets many keys atomically (all on one shard): a map or a list of pairs."
   @spec mset(map() | [{key(), value()}], opts()) :: :ok | error()
-  def mset(pairs, opts \\ []), do: Strings.mset(name(opts), Enum.to_list(pairs))
+  def mset(pairs, opts \\ []) do
+    with {:ok, pairs} <- Check.pairs(pairs, here(), "pairs must be {key, value} binaries"),
+         do: Strings.mset(name(opts), pairs)
+  end
 
   @doc "Sets many keys atomically only if none exists: `{:ok, true}` when set."
   @spec msetnx(map() | [{key(), value()}], opts()) :: {:ok, boolean()} | error()
-  def msetnx(pairs, opts \\ []), do: Strings.msetnx(name(opts), Enum.to_list(pairs))
+  def msetnx(pairs, opts \\ []) do
+    with {:ok, pairs} <- Check.pairs(pairs, here(), "pairs must be {key, value} binaries"),
+         do: Strings.msetnx(name(opts), pairs)
+  end
 
   @doc """
   Increments the integer value of `key` by one (a missing key counts as 0).
@@ -181,52 +250,93 @@ defmodule FerricStore do
       {:ok, 41}
   """
   @spec incr(key(), opts()) :: {:ok, integer()} | error()
-  def incr(key, opts \\ []), do: Strings.incrby(name(opts), key, 1)
+  def incr(key, opts \\ []), do: Strings.incrby(name(opts), key_arg!(key, here()), 1)
 
   @doc "Increments the integer value of `key` by `by`."
   @spec incrby(key(), integer(), opts()) :: {:ok, integer()} | error()
-  def incrby(key, by, opts \\ []), do: Strings.incrby(name(opts), key, by)
+  def incrby(key, by, opts \\ []),
+    do: Strings.incrby(name(opts), key_arg!(key, here()), Check.int!(by, here(), "by"))
 
   @doc "Decrements the integer value of `key` by one."
   @spec decr(key(), opts()) :: {:ok, integer()} | error()
-  def decr(key, opts \\ []), do: Strings.incrby(name(opts), key, -1)
+  def decr(key, opts \\ []), do: Strings.incrby(name(opts), key_arg!(key, here()), -1)
 
   @doc "Decrements the integer value of `key` by `by`."
   @spec decrby(key(), integer(), opts()) :: {:ok, integer()} | error()
-  def decrby(key, by, opts \\ []), do: Strings.incrby(name(opts), key, -by)
+  def decrby(key, by, opts \\ []) do
+    key = key_arg!(key, here())
+
+    case Check.int!(by, here(), "by") do
+      # Redis negates the decrement in a long long first.
+      -0x8000000000000000 ->
+        {:error, FerricStore.Error.new(:overflow, "ERR decrement would overflow")}
+
+      by when by > 0x7FFFFFFFFFFFFFFF ->
+        {:error, FerricStore.Error.new(:not_integer)}
+
+      by ->
+        Strings.incrby(name(opts), key, -by)
+    end
+  end
 
   @doc """
-  Increments the float value of `key` by `by`; returns the new value.
+  Increments the float value of `key` by `by` (a number, or a float in Redis' syntax
+  as a string); returns the new value.
+
+  Like Redis, the sum is computed and stored as a long double, whose range goes past a
+  float's: when the stored result is beyond a float (`1.0e308` added twice), the write
+  is done and the value is returned as the digit string Redis replies with, not as a
+  float.
 
       iex> FerricStore.set("price", "10.5")
       :ok
       iex> FerricStore.incrbyfloat("price", 0.1)
       {:ok, 10.6}
   """
-  @spec incrbyfloat(key(), number(), opts()) :: {:ok, float()} | error()
+  @spec incrbyfloat(key(), number() | binary(), opts()) :: {:ok, float() | binary()} | error()
   def incrbyfloat(key, by, opts \\ []) do
-    with {:ok, text} <- Strings.incrbyfloat(name(opts), key, by) do
-      {f, ""} = Float.parse(text)
-      {:ok, f}
-    end
+    key = key_arg!(key, here())
+    by = float_arg!(by, here())
+    with {:ok, text} <- Strings.incrbyfloat(name(opts), key, by), do: {:ok, to_float(text)}
   end
+
+  defp float_arg!(by, _fun) when is_number(by) or is_binary(by), do: by
+
+  defp float_arg!(by, fun),
+    do: Check.bad!(fun, "by must be a number", by)
 
   @doc "Appends `value` to `key`; returns the new length."
   @spec append(key(), value(), opts()) :: {:ok, non_neg_integer()} | error()
-  def append(key, value, opts \\ []), do: Strings.append(name(opts), key, value)
+  def append(key, value, opts \\ []) do
+    with :ok <- Check.bins([key, value], here(), "key and value must be binaries"),
+         do: Strings.append(name(opts), key, value)
+  end
 
   @doc "Length of the value of `key` (0 when missing)."
   @spec strlen(key(), opts()) :: {:ok, non_neg_integer()} | error()
-  def strlen(key, opts \\ []), do: Strings.strlen(name(opts), key)
+  def strlen(key, opts \\ []), do: Strings.strlen(name(opts), key_arg!(key, here()))
 
   @doc "Substring of the value between `start` and `stop` (inclusive, negative from the end)."
   @spec getrange(key(), integer(), integer(), opts()) :: {:ok, value()} | error()
-  def getrange(key, start, stop, opts \\ []), do: Strings.getrange(name(opts), key, start, stop)
+  def getrange(key, start, stop, opts \\ []) do
+    Strings.getrange(
+      name(opts),
+      key_arg!(key, here()),
+      Check.int!(start, here(), "start"),
+      Check.int!(stop, here(), "stop")
+    )
+  end
 
   @doc "Overwrites part of the value at `offset` (zero-padding as needed); returns the new length."
   @spec setrange(key(), non_neg_integer(), value(), opts()) :: {:ok, non_neg_integer()} | error()
-  def setrange(key, offset, value, opts \\ []),
-    do: Strings.setrange(name(opts), key, offset, value)
+  def setrange(key, offset, value, opts \\ []) do
+    offset = Check.int!(offset, here(), "offset")
+
+    # The new length (offset + value) is checked against proto-max-bulk-len by setrange.
+    with :ok <- Check.bins([key], here(), "key must be a binary"),
+         :ok <- Check.bins([value], here(), "value must be a binary"),
+         do: Strings.setrange(name(opts), key, offset, value)
+  end
 
   @doc """
   Compare-and-swap: sets `key` to `new` only if its current value is `expected`
@@ -241,21 +351,25 @@ defmodule FerricStore do
       {:ok, true}
   """
   @spec cas(key(), value() | nil, value(), opts()) :: {:ok, boolean()} | error()
-  def cas(key, expected, new, opts \\ []), do: Strings.cas(name(opts), key, expected, new, opts)
+  def cas(key, expected, new, opts \\ []) do
+    with :ok <- Check.bins([key, new], here(), "key and new value must be binaries"),
+         :ok <- Check.bins(List.wrap(expected), here(), "expected must be a binary or nil"),
+         do: Strings.cas(name(opts), key, expected, new, opts)
+  end
 
   ## Keyspace
 
   @doc "Deletes a key or a list of keys; returns how many existed."
   @spec del(key() | [key()], opts()) :: {:ok, non_neg_integer()} | error()
-  def del(keys, opts \\ []), do: Keyspace.del(name(opts), List.wrap(keys))
+  def del(keys, opts \\ []), do: Keyspace.del(name(opts), keys_arg!(keys, here()))
 
   @doc "How many of the given keys exist."
   @spec exists(key() | [key()], opts()) :: {:ok, non_neg_integer()}
-  def exists(keys, opts \\ []), do: Keyspace.exists(name(opts), List.wrap(keys))
+  def exists(keys, opts \\ []), do: Keyspace.exists(name(opts), keys_arg!(keys, here()))
 
   @doc "Type of `key`: \"string\", ..., or \"none\"."
   @spec type(key(), opts()) :: {:ok, String.t()}
-  def type(key, opts \\ []), do: Keyspace.type(name(opts), key)
+  def type(key, opts \\ []), do: Keyspace.type(name(opts), key_arg!(key, here()))
 
   @doc """
   Sets a TTL of `seconds`. `{:ok, false}` when the key is missing or a condition
@@ -269,20 +383,27 @@ defmodule FerricStore do
       {:ok, 100}
   """
   @spec expire(key(), integer(), opts()) :: {:ok, boolean()} | error()
-  def expire(key, seconds, opts \\ []),
-    do: expire_at_ms(key, seconds * 1000 + FerricStore.Store.now(), opts)
+  def expire(key, seconds, opts \\ []) do
+    seconds = Check.int!(seconds, here(), "seconds")
+    expire_at_ms(key_arg!(key, here()), seconds * 1000 + FerricStore.Store.now(), opts)
+  end
 
   @doc "Sets a TTL of `ms` milliseconds."
   @spec pexpire(key(), integer(), opts()) :: {:ok, boolean()} | error()
-  def pexpire(key, ms, opts \\ []), do: expire_at_ms(key, ms + FerricStore.Store.now(), opts)
+  def pexpire(key, ms, opts \\ []) do
+    ms = Check.int!(ms, here(), "ms")
+    expire_at_ms(key_arg!(key, here()), ms + FerricStore.Store.now(), opts)
+  end
 
   @doc "Expires `key` at the Unix time `seconds`."
   @spec expireat(key(), integer(), opts()) :: {:ok, boolean()} | error()
-  def expireat(key, seconds, opts \\ []), do: expire_at_ms(key, seconds * 1000, opts)
+  def expireat(key, seconds, opts \\ []),
+    do: expire_at_ms(key_arg!(key, here()), Check.int!(seconds, here(), "seconds") * 1000, opts)
 
   @doc "Expires `key` at the Unix time `ms` (milliseconds)."
   @spec pexpireat(key(), integer(), opts()) :: {:ok, boolean()} | error()
-  def pexpireat(key, ms, opts \\ []), do: expire_at_ms(key, ms, opts)
+  def pexpireat(key, ms, opts \\ []),
+    do: expire_at_ms(key_arg!(key, here()), Check.int!(ms, here(), "ms"), opts)
 
   defp expire_at_ms(key, at, opts) do
     flags = for flag <- [:nx, :xx, :gt, :lt], opts[flag] == true, do: flag
@@ -291,22 +412,30 @@ defmodule FerricStore do
 
   @doc "Seconds to live: -2 when the key is missing, -1 when it has no TTL."
   @spec ttl(key(), opts()) :: {:ok, integer()}
-  def ttl(key, opts \\ []), do: Keyspace.ttl(name(opts), key)
+  def ttl(key, opts \\ []), do: Keyspace.ttl(name(opts), key_arg!(key, here()))
 
   @doc "Milliseconds to live: -2 when the key is missing, -1 when it has no TTL."
   @spec pttl(key(), opts()) :: {:ok, integer()}
-  def pttl(key, opts \\ []), do: Keyspace.pttl(name(opts), key)
+  def pttl(key, opts \\ []), do: Keyspace.pttl(name(opts), key_arg!(key, here()))
 
   @doc "Removes the TTL of `key`: `{:ok, true}` when it had one."
   @spec persist(key(), opts()) :: {:ok, boolean()} | error()
-  def persist(key, opts \\ []), do: Keyspace.persist(name(opts), key)
+  def persist(key, opts \\ []), do: Keyspace.persist(name(opts), key_arg!(key, here()))
 
   @doc """
   Keys matching a Redis glob pattern (`*`, `?`, `[a-z]`, `\\\\x`). Walks the whole
-  keydir: prefer `scan/2` on large data sets.
+  keydir: prefer `scan/2` on large data sets. `keys(name: MyApp.Cache)` (options
+  without a pattern) is `keys("*", name: MyApp.Cache)`.
   """
-  @spec keys(binary(), opts()) :: {:ok, [key()]}
-  def keys(pattern \\ "*", opts \\ []), do: Keyspace.keys(name(opts), pattern)
+  @spec keys(binary() | opts(), opts()) :: {:ok, [key()]}
+  def keys(pattern \\ "*", opts \\ [])
+
+  def keys([{key, _} | _] = opts, []) when is_atom(key), do: keys("*", opts)
+
+  def keys(pattern, opts) when is_binary(pattern), do: Keyspace.keys(name(opts), pattern)
+
+  def keys(pattern, _opts),
+    do: Check.bad!({:keys, 2}, "pattern must be a binary", pattern)
 
   @doc """
   One step of an incremental iteration: returns `{:ok, {next_cursor, keys}}`; start
@@ -314,7 +443,12 @@ defmodule FerricStore do
   `type:` (an atom such as `:string`).
   """
   @spec scan(non_neg_integer(), opts()) :: {:ok, {non_neg_integer(), [key()]}}
-  def scan(cursor, opts \\ []), do: Keyspace.scan(name(opts), cursor, opts)
+  def scan(cursor, opts \\ []) do
+    unless is_integer(cursor) and cursor >= 0,
+      do: Check.bad!(here(), "cursor must be a non-negative integer", cursor)
+
+    Keyspace.scan(name(opts), cursor, opts)
+  end
 
   @doc "Number of keys."
   @spec dbsize(opts()) :: {:ok, non_neg_integer()}
@@ -327,6 +461,10 @@ defmodule FerricStore do
   @doc "Facts about a running instance (keys, expires, memory, shards, data_dir)."
   @spec info(opts()) :: map()
   def info(opts \\ []), do: FerricStore.Store.Info.info(name(opts))
+
+  @doc "Same as `info/1` (which cannot fail), for symmetry with the other `!` twins."
+  @spec info!(opts()) :: map()
+  def info!(opts \\ []), do: info(opts)
 
   ## Whole values (any type)
 
@@ -345,18 +483,27 @@ defmodule FerricStore do
       {:error, %FerricStore.Error{reason: :no_such_key, message: "ERR no such key"}}
   """
   @spec rename(key(), key(), opts()) :: :ok | {:ok, boolean()} | error()
-  def rename(src, dst, opts \\ []), do: Objects.rename(name(opts), src, dst, opts[:nx] == true)
+  def rename(src, dst, opts \\ []) do
+    with :ok <- Check.bins([src, dst], here(), "keys must be binaries"),
+         do: Objects.rename(name(opts), src, dst, opts[:nx] == true)
+  end
 
   @doc "Renames `src` to `dst` only if `dst` does not exist: `{:ok, true}` when renamed."
   @spec renamenx(key(), key(), opts()) :: {:ok, boolean()} | error()
-  def renamenx(src, dst, opts \\ []), do: Objects.rename(name(opts), src, dst, true)
+  def renamenx(src, dst, opts \\ []) do
+    with :ok <- Check.bins([src, dst], here(), "keys must be binaries"),
+         do: Objects.rename(name(opts), src, dst, true)
+  end
 
   @doc """
   Copies `src` (any type, with its TTL) to `dst`: `{:ok, true}` when copied,
   `{:ok, false}` when `src` is missing or `dst` exists (unless `replace: true`).
   """
   @spec copy(key(), key(), opts()) :: {:ok, boolean()} | error()
-  def copy(src, dst, opts \\ []), do: Objects.copy(name(opts), src, dst, opts[:replace] == true)
+  def copy(src, dst, opts \\ []) do
+    with :ok <- Check.bins([src, dst], here(), "keys must be binaries"),
+         do: Objects.copy(name(opts), src, dst, opts[:replace] == true)
+  end
 
   @doc """
   The internal representation Redis 7.0 would report for the value at `key`
@@ -364,7 +511,7 @@ defmodule FerricStore do
   `"intset"`, `"skiplist"`), or nil for a missing key.
   """
   @spec object_encoding(key(), opts()) :: {:ok, String.t() | nil}
-  def object_encoding(key, opts \\ []), do: Objects.encoding(name(opts), key)
+  def object_encoding(key, opts \\ []), do: Objects.encoding(name(opts), key_arg!(key, here()))
 
   @doc "A random key, or nil when there is none."
   @spec randomkey(opts()) :: {:ok, key() | nil}
@@ -386,73 +533,105 @@ defmodule FerricStore do
       {:ok, 3}
   """
   @spec hset(key(), map() | [{binary(), value()}], opts()) :: {:ok, non_neg_integer()} | error()
-  def hset(key, fields, opts \\ []), do: Hashes.hset(name(opts), key, Enum.to_list(fields))
+  def hset(key, fields, opts \\ []) do
+    with :ok <- Check.bins([key], here(), "key must be a binary"),
+         {:ok, fields} <- Check.pairs(fields, here(), "fields must be {field, value} binaries"),
+         do: Hashes.hset(name(opts), key, fields)
+  end
 
   @doc "Sets `field` only if it does not exist: `{:ok, true}` when set."
   @spec hsetnx(key(), binary(), value(), opts()) :: {:ok, boolean()} | error()
-  def hsetnx(key, field, value, opts \\ []),
-    do: bool(Hashes.hsetnx(name(opts), key, field, value))
+  def hsetnx(key, field, value, opts \\ []) do
+    with :ok <- Check.bins([key, field, value], here(), "key, field and value must be binaries"),
+         do: bool(Hashes.hsetnx(name(opts), key, field, value))
+  end
 
   @doc "The value of `field`, or nil."
   @spec hget(key(), binary(), opts()) :: {:ok, value() | nil} | error()
-  def hget(key, field, opts \\ []), do: Hashes.hget(name(opts), key, field)
+  def hget(key, field, opts \\ []),
+    do: Hashes.hget(name(opts), key_arg!(key, here()), field_arg!(field, here()))
 
   @doc "The values of `fields` (nil for missing ones)."
   @spec hmget(key(), [binary()], opts()) :: {:ok, [value() | nil]} | error()
-  def hmget(key, fields, opts \\ []), do: Hashes.hmget(name(opts), key, fields)
+  def hmget(key, fields, opts \\ []),
+    do: Hashes.hmget(name(opts), key_arg!(key, here()), fields_arg!(fields, here()))
 
   @doc "Every field and value, as a map (`%{}` for a missing key)."
   @spec hgetall(key(), opts()) :: {:ok, %{binary() => value()}} | error()
   def hgetall(key, opts \\ []),
-    do: with({:ok, pairs} <- Hashes.hgetall(name(opts), key), do: {:ok, Map.new(pairs)})
+    do:
+      with(
+        {:ok, pairs} <- Hashes.hgetall(name(opts), key_arg!(key, here())),
+        do: {:ok, Map.new(pairs)}
+      )
 
   @doc "Deletes fields; returns how many existed."
   @spec hdel(key(), binary() | [binary()], opts()) :: {:ok, non_neg_integer()} | error()
-  def hdel(key, fields, opts \\ []), do: Hashes.hdel(name(opts), key, List.wrap(fields))
+  def hdel(key, fields, opts \\ []),
+    do: Hashes.hdel(name(opts), key_arg!(key, here()), fields_arg!(List.wrap(fields), here()))
 
   @doc "Does `field` exist?"
   @spec hexists(key(), binary(), opts()) :: {:ok, boolean()} | error()
-  def hexists(key, field, opts \\ []), do: Hashes.hexists(name(opts), key, field)
+  def hexists(key, field, opts \\ []),
+    do: Hashes.hexists(name(opts), key_arg!(key, here()), field_arg!(field, here()))
 
   @doc "Number of fields."
   @spec hlen(key(), opts()) :: {:ok, non_neg_integer()} | error()
-  def hlen(key, opts \\ []), do: Hashes.hlen(name(opts), key)
+  def hlen(key, opts \\ []), do: Hashes.hlen(name(opts), key_arg!(key, here()))
 
   @doc "Every field name (in field order)."
   @spec hkeys(key(), opts()) :: {:ok, [binary()]} | error()
-  def hkeys(key, opts \\ []), do: Hashes.hkeys(name(opts), key)
+  def hkeys(key, opts \\ []), do: Hashes.hkeys(name(opts), key_arg!(key, here()))
 
   @doc "Every value (in field order)."
   @spec hvals(key(), opts()) :: {:ok, [value()]} | error()
-  def hvals(key, opts \\ []), do: Hashes.hvals(name(opts), key)
+  def hvals(key, opts \\ []), do: Hashes.hvals(name(opts), key_arg!(key, here()))
 
   @doc "Length of the value of `field` (0 when missing)."
   @spec hstrlen(key(), binary(), opts()) :: {:ok, non_neg_integer()} | error()
-  def hstrlen(key, field, opts \\ []), do: Hashes.hstrlen(name(opts), key, field)
+  def hstrlen(key, field, opts \\ []),
+    do: Hashes.hstrlen(name(opts), key_arg!(key, here()), field_arg!(field, here()))
 
   @doc "Increments the integer value of `field` by `by`."
   @spec hincrby(key(), binary(), integer(), opts()) :: {:ok, integer()} | error()
-  def hincrby(key, field, by, opts \\ []), do: Hashes.hincrby(name(opts), key, field, by)
+  def hincrby(key, field, by, opts \\ []) do
+    with :ok <- Check.bins([key, field], here(), "key and field must be binaries"),
+         do: Hashes.hincrby(name(opts), key, field, Check.int!(by, here(), "by"))
+  end
 
-  @doc "Increments the float value of `field` by `by`; returns the new value."
-  @spec hincrbyfloat(key(), binary(), number(), opts()) :: {:ok, float()} | error()
+  @doc """
+  Increments the float value of `field` by `by`; returns the new value, or the stored
+  digit string when it is beyond a float (as `incrbyfloat/3`).
+  """
+  @spec hincrbyfloat(key(), binary(), number() | binary(), opts()) ::
+          {:ok, float() | binary()} | error()
   def hincrbyfloat(key, field, by, opts \\ []) do
-    with {:ok, text} <- Hashes.hincrbyfloat(name(opts), key, field, by), do: {:ok, to_float(text)}
+    by = float_arg!(by, here())
+
+    with :ok <- Check.bins([key, field], here(), "key and field must be binaries"),
+         {:ok, text} <- Hashes.hincrbyfloat(name(opts), key, field, by),
+         do: {:ok, to_float(text)}
   end
 
   @doc """
   Random fields: one field (or nil) without `count:`; with `count: n` up to n distinct
-  fields (n > 0) or abs(n) fields that may repeat (n < 0). `with_values: true` returns
-  `{field, value}` pairs.
+  fields (n > 0) or abs(n) fields that may repeat (n < 0, at most
+  #{Check.max_picks()} of them: the list is built in memory). `with_values: true`
+  returns `{field, value}` pairs.
   """
   @spec hrandfield(key(), opts()) :: {:ok, binary() | nil | list()} | error()
-  def hrandfield(key, opts \\ []),
-    do: Hashes.hrandfield(name(opts), key, opts[:count], opts[:with_values] == true)
+  def hrandfield(key, opts \\ []) do
+    key = key_arg!(key, here())
+
+    with {:ok, count} <- Check.rand_count(opts[:count], here()),
+         do: Hashes.hrandfield(name(opts), key, count, opts[:with_values] == true)
+  end
 
   @doc "One step of an iteration over the fields: `{:ok, {next_cursor, [{field, value}]}}` (`match:`, `count:`)."
   @spec hscan(key(), non_neg_integer(), opts()) ::
           {:ok, {non_neg_integer(), [{binary(), value()}]}} | error()
-  def hscan(key, cursor, opts \\ []), do: Hashes.hscan(name(opts), key, cursor, opts)
+  def hscan(key, cursor, opts \\ []),
+    do: Hashes.hscan(name(opts), key_arg!(key, here()), cursor_arg!(cursor, here()), opts)
 
   ## Lists
 
@@ -471,71 +650,164 @@ defmodule FerricStore do
       {:ok, ["z", "a"]}
   """
   @spec lpush(key(), value() | [value()], opts()) :: {:ok, non_neg_integer()} | error()
-  def lpush(key, elems, opts \\ []), do: Lists.lpush(name(opts), key, List.wrap(elems))
+  def lpush(key, elems, opts \\ []) do
+    elems = List.wrap(elems)
+
+    with :ok <- Check.bins([key], here(), "key must be a binary"),
+         :ok <- Check.bins(elems, here(), "values must be binaries"),
+         do: Lists.lpush(name(opts), key, elems)
+  end
 
   @doc "Pushes elements at the tail of the list; returns its new length."
   @spec rpush(key(), value() | [value()], opts()) :: {:ok, non_neg_integer()} | error()
-  def rpush(key, elems, opts \\ []), do: Lists.rpush(name(opts), key, List.wrap(elems))
+  def rpush(key, elems, opts \\ []) do
+    elems = List.wrap(elems)
+
+    with :ok <- Check.bins([key], here(), "key must be a binary"),
+         :ok <- Check.bins(elems, here(), "values must be binaries"),
+         do: Lists.rpush(name(opts), key, elems)
+  end
 
   @doc "Like `lpush/3`, only if the list exists (0 otherwise)."
   @spec lpushx(key(), value() | [value()], opts()) :: {:ok, non_neg_integer()} | error()
-  def lpushx(key, elems, opts \\ []), do: Lists.lpushx(name(opts), key, List.wrap(elems))
+  def lpushx(key, elems, opts \\ []) do
+    elems = List.wrap(elems)
+
+    with :ok <- Check.bins([key], here(), "key must be a binary"),
+         :ok <- Check.bins(elems, here(), "values must be binaries"),
+         do: Lists.lpushx(name(opts), key, elems)
+  end
 
   @doc "Like `rpush/3`, only if the list exists (0 otherwise)."
   @spec rpushx(key(), value() | [value()], opts()) :: {:ok, non_neg_integer()} | error()
-  def rpushx(key, elems, opts \\ []), do: Lists.rpushx(name(opts), key, List.wrap(elems))
+  def rpushx(key, elems, opts \\ []) do
+    elems = List.wrap(elems)
+
+    with :ok <- Check.bins([key], here(), "key must be a binary"),
+         :ok <- Check.bins(elems, here(), "values must be binaries"),
+         do: Lists.rpushx(name(opts), key, elems)
+  end
 
   @doc "Pops the first element (or nil); with `count: n` a list of up to n elements (nil when missing)."
   @spec lpop(key(), opts()) :: {:ok, value() | [value()] | nil} | error()
-  def lpop(key, opts \\ []), do: Lists.lpop(name(opts), key, opts[:count])
+  def lpop(key, opts \\ []) do
+    key = key_arg!(key, here())
+
+    with {:ok, count} <- Check.pop_count(opts[:count], here()),
+         do: Lists.lpop(name(opts), key, count)
+  end
 
   @doc "Pops the last element (or nil); with `count: n` a list of up to n elements."
   @spec rpop(key(), opts()) :: {:ok, value() | [value()] | nil} | error()
-  def rpop(key, opts \\ []), do: Lists.rpop(name(opts), key, opts[:count])
+  def rpop(key, opts \\ []) do
+    key = key_arg!(key, here())
+
+    with {:ok, count} <- Check.pop_count(opts[:count], here()),
+         do: Lists.rpop(name(opts), key, count)
+  end
 
   @doc "Length of the list (0 when missing)."
   @spec llen(key(), opts()) :: {:ok, non_neg_integer()} | error()
-  def llen(key, opts \\ []), do: Lists.llen(name(opts), key)
+  def llen(key, opts \\ []), do: Lists.llen(name(opts), key_arg!(key, here()))
 
   @doc "Elements between `start` and `stop` (inclusive, negative from the end)."
   @spec lrange(key(), integer(), integer(), opts()) :: {:ok, [value()]} | error()
-  def lrange(key, start, stop, opts \\ []), do: Lists.lrange(name(opts), key, start, stop)
+  def lrange(key, start, stop, opts \\ []) do
+    Lists.lrange(
+      name(opts),
+      key_arg!(key, here()),
+      Check.int!(start, here(), "start"),
+      Check.int!(stop, here(), "stop")
+    )
+  end
 
   @doc "The element at `index` (negative from the end), or nil."
   @spec lindex(key(), integer(), opts()) :: {:ok, value() | nil} | error()
-  def lindex(key, index, opts \\ []), do: Lists.lindex(name(opts), key, index)
+  def lindex(key, index, opts \\ []),
+    do: Lists.lindex(name(opts), key_arg!(key, here()), Check.int!(index, here(), "index"))
 
   @doc "Sets the element at `index`."
   @spec lset(key(), integer(), value(), opts()) :: :ok | error()
-  def lset(key, index, elem, opts \\ []), do: Lists.lset(name(opts), key, index, elem)
+  def lset(key, index, elem, opts \\ []) do
+    index = Check.int!(index, here(), "index")
+
+    with :ok <- Check.bins([key, elem], here(), "key and value must be binaries"),
+         do: Lists.lset(name(opts), key, index, elem)
+  end
 
   @doc "Inserts `elem` `:before` or `:after` the first `pivot`; the new length, -1 without pivot."
   @spec linsert(key(), :before | :after, value(), value(), opts()) :: {:ok, integer()} | error()
-  def linsert(key, where, pivot, elem, opts \\ []) when where in [:before, :after],
-    do: Lists.linsert(name(opts), key, where, pivot, elem)
+  def linsert(key, where, pivot, elem, opts \\ []) when where in [:before, :after] do
+    with :ok <- Check.bins([key, pivot, elem], here(), "key, pivot and value must be binaries"),
+         do: Lists.linsert(name(opts), key, where, pivot, elem)
+  end
 
   @doc "Removes `count` occurrences of `elem` (from the tail if negative, all if 0)."
   @spec lrem(key(), integer(), value(), opts()) :: {:ok, non_neg_integer()} | error()
-  def lrem(key, count, elem, opts \\ []), do: Lists.lrem(name(opts), key, count, elem)
+  def lrem(key, count, elem, opts \\ []) do
+    count = Check.int!(count, here(), "count")
+
+    with :ok <- Check.bins([key, elem], here(), "key and value must be binaries"),
+         do: Lists.lrem(name(opts), key, count, elem)
+  end
 
   @doc "Keeps only the elements between `start` and `stop`."
   @spec ltrim(key(), integer(), integer(), opts()) :: :ok | error()
-  def ltrim(key, start, stop, opts \\ []), do: Lists.ltrim(name(opts), key, start, stop)
+  def ltrim(key, start, stop, opts \\ []) do
+    Lists.ltrim(
+      name(opts),
+      key_arg!(key, here()),
+      Check.int!(start, here(), "start"),
+      Check.int!(stop, here(), "stop")
+    )
+  end
 
-  @doc "Position of `elem` (nil); options `rank:`, `count:` (a list of positions), `maxlen:`."
+  @doc """
+  Position of `elem` (nil); options `rank:` (not 0; negative from the tail), `count:`
+  (a list of positions, 0: all), `maxlen:` (0: no limit).
+  """
   @spec lpos(key(), value(), opts()) :: {:ok, integer() | [integer()] | nil} | error()
-  def lpos(key, elem, opts \\ []), do: Lists.lpos(name(opts), key, elem, opts)
+  def lpos(key, elem, opts \\ []) do
+    key = key_arg!(key, here())
+    elem = Check.key!(elem, here(), "value")
+    rank = Check.int_opt(opts, :rank, here())
+    count = Check.int_opt(opts, :count, here())
+    maxlen = Check.int_opt(opts, :maxlen, here())
+
+    cond do
+      rank == 0 ->
+        {:error,
+         FerricStore.Error.new(
+           :syntax,
+           "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"
+         )}
+
+      count != nil and count < 0 ->
+        {:error, FerricStore.Error.new(:syntax, "ERR COUNT can't be negative")}
+
+      maxlen != nil and maxlen < 0 ->
+        {:error, FerricStore.Error.new(:syntax, "ERR MAXLEN can't be negative")}
+
+      true ->
+        Lists.lpos(name(opts), key, elem, rank: rank || 1, count: count, maxlen: maxlen || 0)
+    end
+  end
 
   @doc "Atomically pops from `src` (`:left`/`:right`) and pushes to `dst`; the element or nil."
   @spec lmove(key(), key(), :left | :right, :left | :right, opts()) ::
           {:ok, value() | nil} | error()
   def lmove(src, dst, from, to, opts \\ [])
-      when from in [:left, :right] and to in [:left, :right],
-      do: Lists.lmove(name(opts), src, dst, from, to)
+      when from in [:left, :right] and to in [:left, :right] do
+    with :ok <- Check.bins([src, dst], here(), "keys must be binaries"),
+         do: Lists.lmove(name(opts), src, dst, from, to)
+  end
 
   @doc "`lmove(src, dst, :right, :left)`."
   @spec rpoplpush(key(), key(), opts()) :: {:ok, value() | nil} | error()
-  def rpoplpush(src, dst, opts \\ []), do: Lists.rpoplpush(name(opts), src, dst)
+  def rpoplpush(src, dst, opts \\ []) do
+    with :ok <- Check.bins([src, dst], here(), "keys must be binaries"),
+         do: Lists.rpoplpush(name(opts), src, dst)
+  end
 
   ## Sets
 
@@ -550,73 +822,128 @@ defmodule FerricStore do
       {:ok, ["elixir", "redis"]}
   """
   @spec sadd(key(), binary() | [binary()], opts()) :: {:ok, non_neg_integer()} | error()
-  def sadd(key, members, opts \\ []), do: Sets.sadd(name(opts), key, List.wrap(members))
+  def sadd(key, members, opts \\ []) do
+    members = List.wrap(members)
+
+    with :ok <- Check.bins([key], here(), "key must be a binary"),
+         :ok <- Check.bins(members, here(), "members must be binaries"),
+         do: Sets.sadd(name(opts), key, members)
+  end
 
   @doc "Removes members; returns how many existed."
   @spec srem(key(), binary() | [binary()], opts()) :: {:ok, non_neg_integer()} | error()
-  def srem(key, members, opts \\ []), do: Sets.srem(name(opts), key, List.wrap(members))
+  def srem(key, members, opts \\ []) do
+    members = List.wrap(members)
+
+    with :ok <- Check.bins([key], here(), "key must be a binary"),
+         :ok <- Check.bins(members, here(), "members must be binaries"),
+         do: Sets.srem(name(opts), key, members)
+  end
 
   @doc "Every member (in member order)."
   @spec smembers(key(), opts()) :: {:ok, [binary()]} | error()
-  def smembers(key, opts \\ []), do: Sets.smembers(name(opts), key)
+  def smembers(key, opts \\ []), do: Sets.smembers(name(opts), key_arg!(key, here()))
 
   @doc "Is `member` in the set?"
   @spec sismember(key(), binary(), opts()) :: {:ok, boolean()} | error()
-  def sismember(key, member, opts \\ []), do: Sets.sismember(name(opts), key, member)
+  def sismember(key, member, opts \\ []),
+    do: Sets.sismember(name(opts), key_arg!(key, here()), member_arg!(member, here()))
 
   @doc "Membership of each of `members`."
   @spec smismember(key(), [binary()], opts()) :: {:ok, [boolean()]} | error()
-  def smismember(key, members, opts \\ []), do: Sets.smismember(name(opts), key, members)
+  def smismember(key, members, opts \\ []),
+    do: Sets.smismember(name(opts), key_arg!(key, here()), members_arg!(members, here()))
 
   @doc "Number of members."
   @spec scard(key(), opts()) :: {:ok, non_neg_integer()} | error()
-  def scard(key, opts \\ []), do: Sets.scard(name(opts), key)
+  def scard(key, opts \\ []), do: Sets.scard(name(opts), key_arg!(key, here()))
 
   @doc "Removes and returns a random member (or nil); with `count: n` a list."
   @spec spop(key(), opts()) :: {:ok, binary() | [binary()] | nil} | error()
-  def spop(key, opts \\ []), do: Sets.spop(name(opts), key, opts[:count])
+  def spop(key, opts \\ []) do
+    key = key_arg!(key, here())
 
-  @doc "A random member (or nil); with `count: n` distinct (n > 0) or repeating (n < 0) members."
+    with {:ok, count} <- Check.pop_count(opts[:count], here()),
+         do: Sets.spop(name(opts), key, count)
+  end
+
+  @doc """
+  A random member (or nil); with `count: n` distinct (n > 0) or repeating (n < 0, at
+  most #{Check.max_picks()}: the list is built in memory) members.
+  """
   @spec srandmember(key(), opts()) :: {:ok, binary() | [binary()] | nil} | error()
-  def srandmember(key, opts \\ []), do: Sets.srandmember(name(opts), key, opts[:count])
+  def srandmember(key, opts \\ []) do
+    key = key_arg!(key, here())
+
+    with {:ok, count} <- Check.rand_count(opts[:count], here()),
+         do: Sets.srandmember(name(opts), key, count)
+  end
 
   @doc "Atomically moves `member` from `src` to `dst`: `{:ok, true}` when moved."
   @spec smove(key(), key(), binary(), opts()) :: {:ok, boolean()} | error()
-  def smove(src, dst, member, opts \\ []), do: bool(Sets.smove(name(opts), src, dst, member))
+  def smove(src, dst, member, opts \\ []) do
+    with :ok <- Check.bins([src, dst, member], here(), "keys and member must be binaries"),
+         do: bool(Sets.smove(name(opts), src, dst, member))
+  end
 
   @doc "Members in every set of `keys`."
   @spec sinter([key()], opts()) :: {:ok, [binary()]} | error()
-  def sinter(keys, opts \\ []), do: Sets.sinter(name(opts), List.wrap(keys))
+  def sinter(keys, opts \\ []), do: Sets.sinter(name(opts), nonempty_arg!(keys, here()))
 
   @doc "Members in any set of `keys`."
   @spec sunion([key()], opts()) :: {:ok, [binary()]} | error()
-  def sunion(keys, opts \\ []), do: Sets.sunion(name(opts), List.wrap(keys))
+  def sunion(keys, opts \\ []), do: Sets.sunion(name(opts), nonempty_arg!(keys, here()))
 
   @doc "Members of the first set in none of the others."
   @spec sdiff([key()], opts()) :: {:ok, [binary()]} | error()
-  def sdiff(keys, opts \\ []), do: Sets.sdiff(name(opts), List.wrap(keys))
+  def sdiff(keys, opts \\ []), do: Sets.sdiff(name(opts), nonempty_arg!(keys, here()))
 
   @doc "Stores `sinter(keys)` at `dst`; returns its size."
   @spec sinterstore(key(), [key()], opts()) :: {:ok, non_neg_integer()} | error()
-  def sinterstore(dst, keys, opts \\ []), do: Sets.sinterstore(name(opts), dst, List.wrap(keys))
+  def sinterstore(dst, keys, opts \\ []) do
+    keys = nonempty_arg!(keys, here())
+
+    with :ok <- Check.bins([dst], here(), "dst must be a binary"),
+         do: Sets.sinterstore(name(opts), dst, keys)
+  end
 
   @doc "Stores `sunion(keys)` at `dst`; returns its size."
   @spec sunionstore(key(), [key()], opts()) :: {:ok, non_neg_integer()} | error()
-  def sunionstore(dst, keys, opts \\ []), do: Sets.sunionstore(name(opts), dst, List.wrap(keys))
+  def sunionstore(dst, keys, opts \\ []) do
+    keys = nonempty_arg!(keys, here())
+
+    with :ok <- Check.bins([dst], here(), "dst must be a binary"),
+         do: Sets.sunionstore(name(opts), dst, keys)
+  end
 
   @doc "Stores `sdiff(keys)` at `dst`; returns its size."
   @spec sdiffstore(key(), [key()], opts()) :: {:ok, non_neg_integer()} | error()
-  def sdiffstore(dst, keys, opts \\ []), do: Sets.sdiffstore(name(opts), dst, List.wrap(keys))
+  def sdiffstore(dst, keys, opts \\ []) do
+    keys = nonempty_arg!(keys, here())
+
+    with :ok <- Check.bins([dst], here(), "dst must be a binary"),
+         do: Sets.sdiffstore(name(opts), dst, keys)
+  end
 
   @doc "Size of the intersection of `keys`, stopping at `limit:` (0: no limit)."
   @spec sintercard([key()], opts()) :: {:ok, non_neg_integer()} | error()
-  def sintercard(keys, opts \\ []),
-    do: Sets.sintercard(name(opts), List.wrap(keys), Keyword.get(opts, :limit, 0))
+  def sintercard(keys, opts \\ []) do
+    keys = nonempty_arg!(keys, here())
+
+    case Check.int_opt(opts, :limit, here()) || 0 do
+      limit when limit < 0 ->
+        {:error, FerricStore.Error.new(:out_of_range, "ERR LIMIT can't be negative")}
+
+      limit ->
+        Sets.sintercard(name(opts), keys, limit)
+    end
+  end
 
   @doc "One step of an iteration over the members: `{:ok, {next_cursor, members}}`."
   @spec sscan(key(), non_neg_integer(), opts()) ::
           {:ok, {non_neg_integer(), [binary()]}} | error()
-  def sscan(key, cursor, opts \\ []), do: Sets.sscan(name(opts), key, cursor, opts)
+  def sscan(key, cursor, opts \\ []),
+    do: Sets.sscan(name(opts), key_arg!(key, here()), cursor_arg!(cursor, here()), opts)
 
   ## Sorted sets
 
@@ -643,7 +970,8 @@ defmodule FerricStore do
     pairs = if is_map(pairs), do: Enum.map(pairs, fn {m, s} -> {s, m} end), else: pairs
     flags = for f <- [:nx, :xx, :gt, :lt, :ch, :incr], opts[f] == true, do: {f, true}
 
-    with {:ok, pairs} <- zpairs(pairs, []),
+    with :ok <- Check.bins([key], here(), "key must be a binary"),
+         {:ok, pairs} <- zpairs(pairs, [], here()),
          :ok <- zadd_check(flags, pairs),
          do: ZSets.zadd(name(opts), key, pairs, flags)
   end
@@ -651,24 +979,29 @@ defmodule FerricStore do
   @doc "Increments the score of `member` by `by`; returns the new score."
   @spec zincrby(key(), score(), binary(), opts()) :: {:ok, score()} | error()
   def zincrby(key, by, member, opts \\ []) do
-    with {:ok, by} <- zscore_arg(by), do: ZSets.zincrby(name(opts), key, by, member)
+    with :ok <- Check.bins([key, member], here(), "key and member must be binaries"),
+         {:ok, by} <- zscore_arg(score_arg!(by, here())),
+         do: ZSets.zincrby(name(opts), key, by, member)
   end
 
   @doc "Removes members; returns how many existed."
   @spec zrem(key(), binary() | [binary()], opts()) :: {:ok, non_neg_integer()} | error()
-  def zrem(key, members, opts \\ []), do: ZSets.zrem(name(opts), key, List.wrap(members))
+  def zrem(key, members, opts \\ []),
+    do: ZSets.zrem(name(opts), key_arg!(key, here()), members_arg!(List.wrap(members), here()))
 
   @doc "The score of `member`, or nil."
   @spec zscore(key(), binary(), opts()) :: {:ok, score() | nil} | error()
-  def zscore(key, member, opts \\ []), do: ZSets.zscore(name(opts), key, member)
+  def zscore(key, member, opts \\ []),
+    do: ZSets.zscore(name(opts), key_arg!(key, here()), member_arg!(member, here()))
 
   @doc "The scores of `members` (nil for missing ones)."
   @spec zmscore(key(), [binary()], opts()) :: {:ok, [score() | nil]} | error()
-  def zmscore(key, members, opts \\ []), do: ZSets.zmscore(name(opts), key, members)
+  def zmscore(key, members, opts \\ []),
+    do: ZSets.zmscore(name(opts), key_arg!(key, here()), members_arg!(members, here()))
 
   @doc "Number of members."
   @spec zcard(key(), opts()) :: {:ok, non_neg_integer()} | error()
-  def zcard(key, opts \\ []), do: ZSets.zcard(name(opts), key)
+  def zcard(key, opts \\ []), do: ZSets.zcard(name(opts), key_arg!(key, here()))
 
   @doc """
   Number of members with a score between `min` and `max`: numbers, `:inf`, `:neg_inf`,
@@ -677,6 +1010,8 @@ defmodule FerricStore do
   @spec zcount(key(), score_bound(), score_bound(), opts()) ::
           {:ok, non_neg_integer()} | error()
   def zcount(key, min, max, opts \\ []) do
+    key = key_arg!(key, here())
+
     with {:ok, min} <- zbound(:score, min),
          {:ok, max} <- zbound(:score, max),
          do: ZSets.zcount(name(opts), key, min, max)
@@ -685,6 +1020,8 @@ defmodule FerricStore do
   @doc "Number of members between two lex bounds in Redis' syntax (`\"[a\"`, `\"(b\"`, `\"-\"`, `\"+\"`)."
   @spec zlexcount(key(), binary(), binary(), opts()) :: {:ok, non_neg_integer()} | error()
   def zlexcount(key, min, max, opts \\ []) do
+    key = key_arg!(key, here())
+
     with {:ok, min} <- zbound(:lex, min),
          {:ok, max} <- zbound(:lex, max),
          do: ZSets.zlexcount(name(opts), key, min, max)
@@ -692,11 +1029,13 @@ defmodule FerricStore do
 
   @doc "0-based rank of `member` by ascending score, or nil."
   @spec zrank(key(), binary(), opts()) :: {:ok, non_neg_integer() | nil} | error()
-  def zrank(key, member, opts \\ []), do: ZSets.zrank(name(opts), key, member)
+  def zrank(key, member, opts \\ []),
+    do: ZSets.zrank(name(opts), key_arg!(key, here()), member_arg!(member, here()))
 
   @doc "0-based rank of `member` by descending score, or nil."
   @spec zrevrank(key(), binary(), opts()) :: {:ok, non_neg_integer() | nil} | error()
-  def zrevrank(key, member, opts \\ []), do: ZSets.zrank(name(opts), key, member, true)
+  def zrevrank(key, member, opts \\ []),
+    do: ZSets.zrank(name(opts), key_arg!(key, here()), member_arg!(member, here()), true)
 
   @doc """
   Members between `min` and `max`: ranks (default), scores (`by: :score`, bounds as in
@@ -707,7 +1046,9 @@ defmodule FerricStore do
   @spec zrange(key(), term(), term(), opts()) ::
           {:ok, [binary()] | [{binary(), score()}]} | error()
   def zrange(key, min, max, opts \\ []) do
-    with {:ok, spec} <- zspec(min, max, opts),
+    key = key_arg!(key, here())
+
+    with {:ok, spec} <- zspec(min, max, opts, here()),
          {:ok, items} <- ZSets.zrange(name(opts), key, spec) do
       {:ok, if(opts[:with_scores], do: items, else: Enum.map(items, &elem(&1, 0)))}
     end
@@ -716,7 +1057,8 @@ defmodule FerricStore do
   @doc "Stores `zrange(src, min, max, opts)` at `dst`; returns its size."
   @spec zrangestore(key(), key(), term(), term(), opts()) :: {:ok, non_neg_integer()} | error()
   def zrangestore(dst, src, min, max, opts \\ []) do
-    with {:ok, spec} <- zspec(min, max, opts),
+    with :ok <- Check.bins([dst, src], here(), "keys must be binaries"),
+         {:ok, spec} <- zspec(min, max, opts, here()),
          do: ZSets.zrangestore(name(opts), dst, src, spec)
   end
 
@@ -724,101 +1066,157 @@ defmodule FerricStore do
   @spec zremrangebyrank(key(), integer(), integer(), opts()) ::
           {:ok, non_neg_integer()} | error()
   def zremrangebyrank(key, start, stop, opts \\ []) do
-    with {:ok, spec} <- zspec(start, stop, by: :rank), do: ZSets.zremrange(name(opts), key, spec)
+    key = key_arg!(key, here())
+
+    with {:ok, spec} <- zspec(start, stop, [by: :rank], here()),
+         do: ZSets.zremrange(name(opts), key, spec)
   end
 
   @doc "Removes the members with a score between `min` and `max`; returns how many."
   @spec zremrangebyscore(key(), score_bound(), score_bound(), opts()) ::
           {:ok, non_neg_integer()} | error()
   def zremrangebyscore(key, min, max, opts \\ []) do
-    with {:ok, spec} <- zspec(min, max, by: :score), do: ZSets.zremrange(name(opts), key, spec)
+    key = key_arg!(key, here())
+
+    with {:ok, spec} <- zspec(min, max, [by: :score], here()),
+         do: ZSets.zremrange(name(opts), key, spec)
   end
 
   @doc "Removes the members between two lex bounds; returns how many."
   @spec zremrangebylex(key(), binary(), binary(), opts()) :: {:ok, non_neg_integer()} | error()
   def zremrangebylex(key, min, max, opts \\ []) do
-    with {:ok, spec} <- zspec(min, max, by: :lex), do: ZSets.zremrange(name(opts), key, spec)
+    key = key_arg!(key, here())
+
+    with {:ok, spec} <- zspec(min, max, [by: :lex], here()),
+         do: ZSets.zremrange(name(opts), key, spec)
   end
 
   @doc "Pops the member with the lowest score: `[{member, score}]`, up to `count:` (default 1)."
   @spec zpopmin(key(), opts()) :: {:ok, [{binary(), score()}]} | error()
-  def zpopmin(key, opts \\ []), do: ZSets.zpopmin(name(opts), key, Keyword.get(opts, :count, 1))
+  def zpopmin(key, opts \\ []) do
+    key = key_arg!(key, here())
+
+    with {:ok, count} <- Check.pop_count(opts[:count] || 1, here()),
+         do: ZSets.zpopmin(name(opts), key, count)
+  end
 
   @doc "Pops the member with the highest score: `[{member, score}]`, up to `count:` (default 1)."
   @spec zpopmax(key(), opts()) :: {:ok, [{binary(), score()}]} | error()
-  def zpopmax(key, opts \\ []), do: ZSets.zpopmax(name(opts), key, Keyword.get(opts, :count, 1))
+  def zpopmax(key, opts \\ []) do
+    key = key_arg!(key, here())
 
-  @doc "A random member (or nil); with `count: n` a list of `{member, score}` pairs."
+    with {:ok, count} <- Check.pop_count(opts[:count] || 1, here()),
+         do: ZSets.zpopmax(name(opts), key, count)
+  end
+
+  @doc """
+  A random member (or nil); with `count: n` a list of `{member, score}` pairs, distinct
+  (n > 0) or repeating (n < 0, at most #{Check.max_picks()}: the list is built in memory).
+  """
   @spec zrandmember(key(), opts()) :: {:ok, binary() | [{binary(), score()}] | nil} | error()
-  def zrandmember(key, opts \\ []), do: ZSets.zrandmember(name(opts), key, opts[:count])
+  def zrandmember(key, opts \\ []) do
+    key = key_arg!(key, here())
+
+    with {:ok, count} <- Check.rand_count(opts[:count], here()),
+         do: ZSets.zrandmember(name(opts), key, count)
+  end
 
   @doc """
   Union of the sorted sets at `keys` as `{member, score}` pairs in score order. Options:
   `weights:` (one number per key), `aggregate:` (`:sum`, `:min`, `:max`).
   """
   @spec zunion([key()], opts()) :: {:ok, [{binary(), score()}]} | error()
-  def zunion(keys, opts \\ []), do: zcombine(:union, keys, opts)
+  def zunion(keys, opts \\ []), do: zcombine(:union, nonempty_arg!(keys, here()), opts, here())
 
   @doc "Intersection of the sorted sets at `keys` (options as `zunion/2`)."
   @spec zinter([key()], opts()) :: {:ok, [{binary(), score()}]} | error()
-  def zinter(keys, opts \\ []), do: zcombine(:inter, keys, opts)
+  def zinter(keys, opts \\ []), do: zcombine(:inter, nonempty_arg!(keys, here()), opts, here())
 
   @doc "Members of the first sorted set in none of the others."
   @spec zdiff([key()], opts()) :: {:ok, [{binary(), score()}]} | error()
-  def zdiff(keys, opts \\ []), do: zcombine(:diff, keys, opts)
+  def zdiff(keys, opts \\ []), do: zcombine(:diff, nonempty_arg!(keys, here()), opts, here())
 
   @doc "Stores `zunion(keys, opts)` at `dst`; returns its size."
   @spec zunionstore(key(), [key()], opts()) :: {:ok, non_neg_integer()} | error()
-  def zunionstore(dst, keys, opts \\ []), do: zstore(:union, dst, keys, opts)
+  def zunionstore(dst, keys, opts \\ []) do
+    keys = nonempty_arg!(keys, here())
+
+    with :ok <- Check.bins([dst], here(), "dst must be a binary"),
+         do: zstore(:union, dst, keys, opts, here())
+  end
 
   @doc "Stores `zinter(keys, opts)` at `dst`; returns its size."
   @spec zinterstore(key(), [key()], opts()) :: {:ok, non_neg_integer()} | error()
-  def zinterstore(dst, keys, opts \\ []), do: zstore(:inter, dst, keys, opts)
+  def zinterstore(dst, keys, opts \\ []) do
+    keys = nonempty_arg!(keys, here())
+
+    with :ok <- Check.bins([dst], here(), "dst must be a binary"),
+         do: zstore(:inter, dst, keys, opts, here())
+  end
 
   @doc "Stores `zdiff(keys)` at `dst`; returns its size."
   @spec zdiffstore(key(), [key()], opts()) :: {:ok, non_neg_integer()} | error()
-  def zdiffstore(dst, keys, opts \\ []), do: zstore(:diff, dst, keys, opts)
+  def zdiffstore(dst, keys, opts \\ []) do
+    keys = nonempty_arg!(keys, here())
+
+    with :ok <- Check.bins([dst], here(), "dst must be a binary"),
+         do: zstore(:diff, dst, keys, opts, here())
+  end
 
   @doc "One step of an iteration over the members: `{:ok, {next_cursor, [{member, score}]}}`."
   @spec zscan(key(), non_neg_integer(), opts()) ::
           {:ok, {non_neg_integer(), [{binary(), score()}]}} | error()
-  def zscan(key, cursor, opts \\ []), do: ZSets.zscan(name(opts), key, cursor, opts)
+  def zscan(key, cursor, opts \\ []),
+    do: ZSets.zscan(name(opts), key_arg!(key, here()), cursor_arg!(cursor, here()), opts)
 
-  defp zcombine(op, keys, opts) do
-    with {:ok, weights} <- zweights(opts[:weights]),
-         do:
-           ZSets.zcombine(
-             name(opts),
-             op,
-             List.wrap(keys),
-             weights,
-             Keyword.get(opts, :aggregate, :sum)
-           )
+  defp zcombine(op, keys, opts, fun) do
+    with {:ok, weights, aggregate} <- zcombine_opts(keys, opts, fun),
+         do: ZSets.zcombine(name(opts), op, keys, weights, aggregate)
   end
 
-  defp zstore(op, dst, keys, opts) do
-    with {:ok, weights} <- zweights(opts[:weights]),
-         do:
-           ZSets.zstore(
-             name(opts),
-             op,
-             dst,
-             List.wrap(keys),
-             weights,
-             Keyword.get(opts, :aggregate, :sum)
-           )
+  defp zstore(op, dst, keys, opts, fun) do
+    with {:ok, weights, aggregate} <- zcombine_opts(keys, opts, fun),
+         do: ZSets.zstore(name(opts), op, dst, keys, weights, aggregate)
   end
 
-  defp zweights(nil), do: {:ok, nil}
-  defp zweights(ws), do: zpairs(Enum.map(ws, &{&1, nil}), []) |> zweights_back()
-  defp zweights_back({:ok, pairs}), do: {:ok, Enum.map(pairs, &elem(&1, 0))}
-  defp zweights_back(error), do: error
+  # Redis: one weight per key and AGGREGATE SUM|MIN|MAX, else a syntax error.
+  defp zcombine_opts(keys, opts, fun) do
+    aggregate = Keyword.get(opts, :aggregate, :sum)
 
-  defp zpairs([], acc), do: {:ok, Enum.reverse(acc)}
-
-  defp zpairs([{score, member} | rest], acc) do
-    with {:ok, s} <- zscore_arg(score), do: zpairs(rest, [{s, member} | acc])
+    with {:ok, weights} <- zweights(opts[:weights], fun) do
+      if aggregate in [:sum, :min, :max] and (weights == nil or length(weights) == length(keys)),
+        do: {:ok, weights, aggregate},
+        else: {:error, FerricStore.Error.new(:syntax)}
+    end
   end
+
+  defp zweights(nil, _fun), do: {:ok, nil}
+
+  defp zweights(ws, fun) when is_list(ws) do
+    Enum.reduce_while(Enum.reverse(ws), {:ok, []}, fn w, {:ok, acc} ->
+      case zscore_arg(score_arg!(w, fun)) do
+        {:ok, w} -> {:cont, {:ok, [w | acc]}}
+        error -> {:halt, error}
+      end
+    end)
+  end
+
+  defp zweights(ws, fun), do: Check.bad!(fun, "weights must be a list of numbers", ws)
+
+  defp zpairs([], acc, _fun), do: {:ok, Enum.reverse(acc)}
+
+  defp zpairs([{score, member} | rest], acc, fun) do
+    with :ok <- Check.bin(member, fun, "members must be binaries"),
+         {:ok, s} <- zscore_arg(score_arg!(score, fun)),
+         do: zpairs(rest, [{s, member} | acc], fun)
+  end
+
+  defp zpairs(bad, _acc, fun),
+    do: Check.bad!(fun, "pairs must be {score, member} tuples", List.first(List.wrap(bad)))
+
+  # A score argument of the API: a number, :inf, :neg_inf or Redis' syntax as a string.
+  defp score_arg!(s, _fun) when is_number(s) or is_binary(s) or s in [:inf, :neg_inf], do: s
+  defp score_arg!(s, fun), do: Check.bad!(fun, "scores must be numbers, :inf or :neg_inf", s)
 
   defp zscore_arg(s) when s in [:inf, :neg_inf], do: {:ok, s}
   defp zscore_arg(s) when is_number(s), do: {:ok, s * 1.0}
@@ -853,22 +1251,39 @@ defmodule FerricStore do
     end
   end
 
-  defp zspec(min, max, opts) do
+  defp zspec(min, max, opts, fun) do
     by = Keyword.get(opts, :by, :rank)
     spec = %{by: by, rev: opts[:rev] == true}
 
     spec =
       case opts[:limit] do
-        nil -> spec
-        {o, _} when o < 0 -> Map.put(spec, :limit, {0, 0})
-        {o, c} when c < 0 -> Map.put(spec, :limit, {o, -1})
-        limit -> Map.put(spec, :limit, limit)
+        nil -> {:ok, spec}
+        {o, c} when not is_integer(o) or not is_integer(c) -> bad_limit!(opts[:limit], fun)
+        _ when by == :rank -> :rank_limit
+        {o, _} when o < 0 -> {:ok, Map.put(spec, :limit, {0, 0})}
+        {o, c} when c < 0 -> {:ok, Map.put(spec, :limit, {o, -1})}
+        limit when is_tuple(limit) -> {:ok, Map.put(spec, :limit, limit)}
+        bad -> bad_limit!(bad, fun)
       end
 
-    with {:ok, min} <- zbound(by, min), {:ok, max} <- zbound(by, max) do
+    with {:ok, spec} <- limit_by_rank(spec),
+         {:ok, min} <- zbound(by, min),
+         {:ok, max} <- zbound(by, max) do
       {:ok, Map.merge(spec, %{min: min, max: max})}
     end
   end
+
+  defp bad_limit!(bad, fun), do: Check.bad!(fun, "limit: must be {offset, count} integers", bad)
+
+  defp limit_by_rank(:rank_limit) do
+    {:error,
+     FerricStore.Error.new(
+       :syntax,
+       "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+     )}
+  end
+
+  defp limit_by_rank(ok), do: ok
 
   defp zbound(:rank, i) when is_integer(i), do: {:ok, i}
   defp zbound(:score, {:exclusive, s}), do: with({:ok, s} <- zscore_arg(s), do: {:ok, {false, s}})
@@ -882,9 +1297,13 @@ defmodule FerricStore do
 
   defp to_float(f) when is_float(f), do: f
 
+  # INCRBYFLOAT's result is a long double's digits: one beyond a float stays text.
   defp to_float(text) when is_binary(text) do
+    # Float.parse raises for digits past a float's range.
     {f, ""} = Float.parse(text)
     f
+  rescue
+    ArgumentError -> text
   end
 
   @api [
