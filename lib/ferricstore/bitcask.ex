@@ -61,6 +61,13 @@ defmodule FerricStore.Bitcask do
   @spec header_size() :: pos_integer()
   def header_size, do: NIF.header_size()
 
+  # RECORD_HEADER_LEN in native/ferricstore_engine/src/format.rs (checked by bitcask_test).
+  @record_header 29
+
+  @doc "The bytes of a record's value, from the record's size and its key's length."
+  @spec value_size(non_neg_integer(), non_neg_integer()) :: non_neg_integer()
+  def value_size(record_size, key_size), do: record_size - @record_header - key_size
+
   @doc """
   Appends `entries` contiguously at `offset` (no fsync). Batches up to ~1 MiB are one
   write syscall; larger ones are written in ~1 MiB steps. Only the last record carries

@@ -28,6 +28,7 @@ defmodule FerricStore.BitcaskTest do
       assert {:ok, size} = Bitcask.size(f)
       assert size == o3 + s3
 
+      assert Bitcask.value_size(s1, 1) == 1 and Bitcask.value_size(s3, 1) == 1000
       assert {:ok, "1"} = Bitcask.pread_at(f, hs, s1)
       assert {:error, :tombstone} = Bitcask.pread_at(f, o2, s2)
       assert [{:ok, "1"}, {:error, :tombstone}, {:ok, big}] = Bitcask.pread_many(f, locs)

@@ -85,6 +85,19 @@ defmodule FerricStore.CollectionsRestartTest do
     assert encodings.() == ~w(hashtable hashtable skiplist)
   end
 
+  # A cold member's location holds its whole record's size, which used to be taken for
+  # its value's: small hashes turned "hashtable" after a restart (found by a restart hunt).
+  test "a small hash is still listpack after a restart, up to 64-byte values", %{opts: o} = ctx do
+    {:ok, _} = FerricStore.hset("h20", %{"f" => String.duplicate("v", 20)}, o)
+    {:ok, _} = FerricStore.hset("h64", %{"f" => String.duplicate("v", 64)}, o)
+    {:ok, _} = FerricStore.hset("h65", %{"f" => String.duplicate("v", 65)}, o)
+    encodings = fn -> Enum.map(~w(h20 h64 h65), &FerricStore.object_encoding!(&1, o)) end
+    assert encodings.() == ~w(listpack listpack hashtable)
+
+    restart(ctx)
+    assert encodings.() == ~w(listpack listpack hashtable)
+  end
+
   test "old generations do not come back after DEL, overwrite or re-creation", %{opts: o} = ctx do
     fill(o)
     {:ok, 4} = FerricStore.del(~w(h l s z), o)

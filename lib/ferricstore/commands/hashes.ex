@@ -338,7 +338,8 @@ defmodule FerricStore.Commands.Hashes do
     with {:ok, count} <- Collection.count_arg(count),
          {:ok, wv} <- withvalues(rest) do
       cond do
-        wv and count < -div(Args.max_int(), 2) ->
+        # Redis 7.0 bounds the count both ways when values come with it.
+        wv and abs(count) > div(Args.max_int(), 2) ->
           Error.new(:out_of_range, "ERR value is out of range")
 
         count < 0 ->

@@ -10,9 +10,9 @@ defmodule FerricStore.Commands.Objects do
   # Redis' RENAME is O(1).
 
   import FerricStore.Commands.Spec
-  alias FerricStore.{Error, Store}
+  alias FerricStore.{Bitcask, Error, Store}
   alias FerricStore.Commands.{Args, Collection, Keyspace}
-  alias FerricStore.Store.{Batch, Keydir}
+  alias FerricStore.Store.{Batch, Keydir, Record}
 
   # Redis 7.0 defaults deciding the compact encodings.
   @hash_entries 512
@@ -152,7 +152,7 @@ defmodule FerricStore.Commands.Objects do
     small? =
       n <= @hash_entries and not Map.get(meta, :big, false) and
         all_members?(tables, key, fn {f, v} ->
-          byte_size(f) <= @listpack_value and value_size(v) <= @listpack_value
+          byte_size(f) <= @listpack_value and value_size(key, f, v) <= @listpack_value
         end)
 
     if small?, do: "listpack", else: "hashtable"
@@ -165,8 +165,11 @@ defmodule FerricStore.Commands.Objects do
        else: "skiplist"
   end
 
-  defp value_size(v) when is_binary(v), do: byte_size(v)
-  defp value_size({:cold, _fid, _off, size}), do: size
+  # A cold member's location holds its whole record's size (header, record key, value).
+  defp value_size(_key, _field, v) when is_binary(v), do: byte_size(v)
+
+  defp value_size(key, field, {:cold, _fid, _off, size}),
+    do: Bitcask.value_size(size, byte_size(Record.member_key(:hash, key, 0, field, nil)))
 
   defp all_members?(tables, key, pred) do
     FerricStore.Store.Members.walk(tables.members, key, :edge, :asc, {%{}, false}, true, fn

@@ -528,7 +528,7 @@ defmodule FerricStore.Test.Differential.KnownBugs do
           name(step) == "lpos" and f == {:error, "ERR value is not an integer or out of range"}
         end
       },
-      # B26-B30 were found by a hand-written hunt against redis-server 7.0 (not by the
+      # B26-B31 were found by a hand-written hunt against redis-server 7.0 (not by the
       # random generator); the glob rules are checked in test/ferricstore/commands/glob_test.exs.
       %{
         id: "B26",
@@ -615,6 +615,25 @@ defmodule FerricStore.Test.Differential.KnownBugs do
           cmd(["TTL", "l"])
         ],
         match: fn step, _r, _f -> name(step) == "ttl" end
+      },
+      %{
+        id: "B31",
+        title: "HRANDFIELD/ZRANDMEMBER with values: a count above LONG_MAX/2 is out of range",
+        fixed: true,
+        repro: [
+          cmd(["HSET", "h", "a", "1"]),
+          cmd(["HRANDFIELD", "h", "9223372036854775807", "WITHVALUES"]),
+          cmd(["HRANDFIELD", "h", "4611686018427387904", "WITHVALUES"]),
+          cmd(["HRANDFIELD", "h", "4611686018427387903", "WITHVALUES"]),
+          cmd(["HRANDFIELD", "h", "9223372036854775807"]),
+          cmd(["ZADD", "z", "1", "a"]),
+          cmd(["ZRANDMEMBER", "z", "9223372036854775807", "WITHSCORES"]),
+          cmd(["ZRANDMEMBER", "z", "-4611686018427387904", "WITHSCORES"])
+        ],
+        match: fn step, r, _f ->
+          name(step) in ["hrandfield", "zrandmember"] and
+            r == {:error, "ERR value is out of range"}
+        end
       }
     ]
   end
