@@ -25,18 +25,28 @@ defmodule FerricStore do
 
       # then: children = [MyApp.Cache]; MyApp.Cache.set("k", "v")
 
+  Such a module is bound to one instance, named after the module: its functions
+  (and its `start_link/1` and `child_spec/1`) replace any `name:` they are given with
+  the module's name. To reach another instance, call `FerricStore` with `name:`.
+
   The application itself starts the default instance (named `FerricStore`) only when
   `config :ferricstore, start_default: true` (the standalone server does).
 
   Options of `start_link/1`: `:name` (default `FerricStore`), `:data_dir`, `:shards`
   (default 1), `:timeout` (ms a call waits for its write, default 15000), `:hot_cache`
   (keep values read from disk in memory, default true), `:max_file_size`,
-  `:port` / `:bind` / `:password` (also serve RESP on a TCP port).
+  `:port` / `:bind` / `:password` (also serve RESP on a TCP port). They are checked
+  before anything starts: an unknown option or a value of the wrong type (`shards: 0`,
+  `timeout: :x`, a string `name:`) raises `ArgumentError` naming the option.
 
   ## Calling it
 
   Every function takes the key (or keys) first and, last, a keyword list of options
-  that always accepts `:name`, the instance (default `FerricStore`).
+  that always accepts `:name`, the instance (an atom, default `FerricStore`). A
+  function takes only the options its documentation lists: any other (`bogus: 1`) or
+  one of the wrong type (`nx: 1`, `ttl: "100"`) raises `ArgumentError` naming the
+  function and the option. Flags are booleans and TTLs integers; a `nil` `count:`,
+  `rank:`, `maxlen:`, `limit:`, `match:` or `type:` is the same as none.
 
   ## Return values
 
@@ -69,7 +79,14 @@ defmodule FerricStore do
   Keys, values, hash fields and set members are binaries (for reads too: an atom key
   raises rather than reading as missing); counts, indexes and TTLs are integers;
   sorted-set scores are numbers, `:inf`, `:neg_inf` or Redis' syntax as a string.
-  Calling an instance that was never started raises `ArgumentError` too.
+  Calling an instance that was never started raises `ArgumentError` too
+  ("FerricStore instance :nope is not started; ..."): it is a bug in the caller's
+  setup, not a failure of the store (an instance whose processes are down returns
+  `{:error, %FerricStore.Error{}}`).
+
+  A command given no element where Redis needs one (`lpush("l", [])`, `sadd`,
+  `hset`, `zadd`, `srem`, `hdel`, `zrem`) returns Redis' error, "ERR wrong number of
+  arguments for 'lpush' command"; `nil` is not an element and raises.
   """
 
   alias FerricStore.Commands.{Check, Hashes, Keyspace, Lists, Objects, Sets, Strings, ZSets}
@@ -125,10 +142,15 @@ defmodule FerricStore do
     end
   end
 
-  defp name(opts), do: Keyword.get(opts, :name, FerricStore)
-
   # The calling API function as {name, arity}, for the argument checks' messages.
   defmacrop here, do: Macro.escape(__CALLER__.function)
+
+  # The instance `opts` name, once they were checked: `known` lists the options the
+  # calling function takes besides `name:` (Check.opts!/3 raises for any other).
+  defmacrop name!(opts, known \\ []) do
+    fun = Macro.escape(__CALLER__.function)
+    quote do: Check.opts!(unquote(opts), unquote(fun), unquote(known))
+  end
 
   defp key_arg!(key, fun), do: Check.key!(key, fun)
   defp keys_arg!(keys, fun), do: Check.keys!(keys, fun)
@@ -150,6 +172,44 @@ defmodule FerricStore do
   defp cursor_arg!(cursor, fun),
     do: Check.bad!(fun, "cursor must be a non-negative integer", cursor)
 
+  # One element or a list of them; nil is not an element (it used to read as none).
+  defp wrap_arg!(nil, fun, what), do: Check.bad!(fun, what, nil)
+  defp wrap_arg!(list, _fun, _what) when is_list(list), do: list
+  defp wrap_arg!(elem, _fun, _what), do: [elem]
+
+  # LPUSH, SADD, HSET... take at least one element: Redis' arity error for none.
+  defp some([], cmd), do: {:error, arity(cmd)}
+  defp some(_list, _cmd), do: :ok
+
+  defp arity(cmd),
+    do: FerricStore.Error.new(:arity, "ERR wrong number of arguments for '#{cmd}' command")
+
+  # SCAN's options as Redis checks them: COUNT below 1 is a syntax error; `type:` is an
+  # atom or Redis' name for it (a string), and anything else raises.
+  defp scan_opts(opts, fun) do
+    case opts[:count] do
+      c when is_integer(c) and c < 1 -> {:error, FerricStore.Error.new(:syntax)}
+      _ -> {:ok, scan_type(opts, opts[:type], fun)}
+    end
+  end
+
+  @scan_types [:string, :hash, :list, :set, :zset]
+
+  defp scan_type(opts, nil, _fun), do: opts
+  defp scan_type(opts, type, _fun) when type in @scan_types, do: opts
+
+  defp scan_type(opts, type, fun) when is_binary(type) do
+    case Enum.find(@scan_types, &(Atom.to_string(&1) == String.downcase(type))) do
+      nil -> bad_scan_type!(type, fun)
+      atom -> Keyword.put(opts, :type, atom)
+    end
+  end
+
+  defp scan_type(_opts, type, fun), do: bad_scan_type!(type, fun)
+
+  defp bad_scan_type!(type, fun),
+    do: Check.bad!(fun, "type: must be one of #{inspect(@scan_types)} or their names", type)
+
   ## Strings
 
   @doc """
@@ -163,7 +223,7 @@ defmodule FerricStore do
       {:ok, nil}
   """
   @spec get(key(), opts()) :: {:ok, value() | nil} | error()
-  def get(key, opts \\ []), do: Strings.get(name(opts), key_arg!(key, here()))
+  def get(key, opts \\ []), do: Strings.get(name!(opts), key_arg!(key, here()))
 
   @doc """
   Sets `key` to `value`. Returns `:ok` once the write is durable.
@@ -184,27 +244,43 @@ defmodule FerricStore do
   """
   @spec set(key(), value(), opts()) :: :ok | {:ok, boolean() | value() | nil} | error()
   def set(key, value, opts \\ []) do
+    name = name!(opts, [:ttl, :px, :ex, :pxat, :exat, :keepttl, :nx, :xx, :get])
+
     with :ok <- Check.bins([key, value], here(), "key and value must be binaries"),
-         do: Strings.set(name(opts), key, value, opts)
+         do:
+           Strings.set(
+             name,
+             key,
+             value,
+             opts
+           )
   end
 
   @doc "Sets `key` only if it does not exist: `{:ok, true}` when set."
   @spec setnx(key(), value(), opts()) :: {:ok, boolean()} | error()
   def setnx(key, value, opts \\ []) do
+    name = name!(opts, [:ttl, :px, :ex, :pxat, :exat])
+
     with :ok <- Check.bins([key, value], here(), "key and value must be binaries"),
-         do: Strings.set(name(opts), key, value, [nx: true] ++ opts)
+         do:
+           Strings.set(
+             name,
+             key,
+             value,
+             [nx: true] ++ opts
+           )
   end
 
   @doc "Sets `key` and returns its previous value."
   @spec getset(key(), value(), opts()) :: {:ok, value() | nil} | error()
   def getset(key, value, opts \\ []) do
     with :ok <- Check.bins([key, value], here(), "key and value must be binaries"),
-         do: Strings.set(name(opts), key, value, get: true)
+         do: Strings.set(name!(opts), key, value, get: true)
   end
 
   @doc "Gets and deletes `key`."
   @spec getdel(key(), opts()) :: {:ok, value() | nil} | error()
-  def getdel(key, opts \\ []), do: Strings.getdel(name(opts), key_arg!(key, here()))
+  def getdel(key, opts \\ []), do: Strings.getdel(name!(opts), key_arg!(key, here()))
 
   @doc """
   Gets `key` and changes its expiry: `ttl:`/`px:`/`ex:`/`pxat:`/`exat:`, or
@@ -212,31 +288,32 @@ defmodule FerricStore do
   """
   @spec getex(key(), opts()) :: {:ok, value() | nil} | error()
   def getex(key, opts \\ []) do
+    name = name!(opts, [:ttl, :px, :ex, :pxat, :exat, :persist, :keepttl])
     key = key_arg!(key, here())
     expiry = Enum.count([:ttl, :px, :ex, :pxat, :exat], &Keyword.has_key?(opts, &1))
 
     # GETEX takes one expiry or PERSIST, and has no KEEPTTL (Redis: a syntax error).
     if expiry > 1 or (expiry == 1 and opts[:persist] == true) or Keyword.has_key?(opts, :keepttl),
       do: {:error, FerricStore.Error.new(:syntax)},
-      else: Strings.getex(name(opts), key, opts)
+      else: Strings.getex(name, key, opts)
   end
 
   @doc "Values of many keys, `nil` for the missing ones (and for non-strings)."
   @spec mget([key()], opts()) :: {:ok, [value() | nil]}
-  def mget(keys, opts \\ []), do: Strings.mget(name(opts), keys_arg!(keys, here()))
+  def mget(keys, opts \\ []), do: Strings.mget(name!(opts), keys_arg!(keys, here()))
 
   @doc "Sets many keys atomically (all on one shard): a map or a list of pairs."
   @spec mset(map() | [{key(), value()}], opts()) :: :ok | error()
   def mset(pairs, opts \\ []) do
     with {:ok, pairs} <- Check.pairs(pairs, here(), "pairs must be {key, value} binaries"),
-         do: Strings.mset(name(opts), pairs)
+         do: Strings.mset(name!(opts), pairs)
   end
 
   @doc "Sets many keys atomically only if none exists: `{:ok, true}` when set."
   @spec msetnx(map() | [{key(), value()}], opts()) :: {:ok, boolean()} | error()
   def msetnx(pairs, opts \\ []) do
     with {:ok, pairs} <- Check.pairs(pairs, here(), "pairs must be {key, value} binaries"),
-         do: Strings.msetnx(name(opts), pairs)
+         do: Strings.msetnx(name!(opts), pairs)
   end
 
   @doc """
@@ -250,16 +327,16 @@ defmodule FerricStore do
       {:ok, 41}
   """
   @spec incr(key(), opts()) :: {:ok, integer()} | error()
-  def incr(key, opts \\ []), do: Strings.incrby(name(opts), key_arg!(key, here()), 1)
+  def incr(key, opts \\ []), do: Strings.incrby(name!(opts), key_arg!(key, here()), 1)
 
   @doc "Increments the integer value of `key` by `by`."
   @spec incrby(key(), integer(), opts()) :: {:ok, integer()} | error()
   def incrby(key, by, opts \\ []),
-    do: Strings.incrby(name(opts), key_arg!(key, here()), Check.int!(by, here(), "by"))
+    do: Strings.incrby(name!(opts), key_arg!(key, here()), Check.int!(by, here(), "by"))
 
   @doc "Decrements the integer value of `key` by one."
   @spec decr(key(), opts()) :: {:ok, integer()} | error()
-  def decr(key, opts \\ []), do: Strings.incrby(name(opts), key_arg!(key, here()), -1)
+  def decr(key, opts \\ []), do: Strings.incrby(name!(opts), key_arg!(key, here()), -1)
 
   @doc "Decrements the integer value of `key` by `by`."
   @spec decrby(key(), integer(), opts()) :: {:ok, integer()} | error()
@@ -275,7 +352,7 @@ defmodule FerricStore do
         {:error, FerricStore.Error.new(:not_integer)}
 
       by ->
-        Strings.incrby(name(opts), key, -by)
+        Strings.incrby(name!(opts), key, -by)
     end
   end
 
@@ -297,7 +374,7 @@ defmodule FerricStore do
   def incrbyfloat(key, by, opts \\ []) do
     key = key_arg!(key, here())
     by = float_arg!(by, here())
-    with {:ok, text} <- Strings.incrbyfloat(name(opts), key, by), do: {:ok, to_float(text)}
+    with {:ok, text} <- Strings.incrbyfloat(name!(opts), key, by), do: {:ok, to_float(text)}
   end
 
   defp float_arg!(by, _fun) when is_number(by) or is_binary(by), do: by
@@ -309,18 +386,18 @@ defmodule FerricStore do
   @spec append(key(), value(), opts()) :: {:ok, non_neg_integer()} | error()
   def append(key, value, opts \\ []) do
     with :ok <- Check.bins([key, value], here(), "key and value must be binaries"),
-         do: Strings.append(name(opts), key, value)
+         do: Strings.append(name!(opts), key, value)
   end
 
   @doc "Length of the value of `key` (0 when missing)."
   @spec strlen(key(), opts()) :: {:ok, non_neg_integer()} | error()
-  def strlen(key, opts \\ []), do: Strings.strlen(name(opts), key_arg!(key, here()))
+  def strlen(key, opts \\ []), do: Strings.strlen(name!(opts), key_arg!(key, here()))
 
   @doc "Substring of the value between `start` and `stop` (inclusive, negative from the end)."
   @spec getrange(key(), integer(), integer(), opts()) :: {:ok, value()} | error()
   def getrange(key, start, stop, opts \\ []) do
     Strings.getrange(
-      name(opts),
+      name!(opts),
       key_arg!(key, here()),
       Check.int!(start, here(), "start"),
       Check.int!(stop, here(), "stop")
@@ -335,7 +412,7 @@ defmodule FerricStore do
     # The new length (offset + value) is checked against proto-max-bulk-len by setrange.
     with :ok <- Check.bins([key], here(), "key must be a binary"),
          :ok <- Check.bins([value], here(), "value must be a binary"),
-         do: Strings.setrange(name(opts), key, offset, value)
+         do: Strings.setrange(name!(opts), key, offset, value)
   end
 
   @doc """
@@ -352,24 +429,26 @@ defmodule FerricStore do
   """
   @spec cas(key(), value() | nil, value(), opts()) :: {:ok, boolean()} | error()
   def cas(key, expected, new, opts \\ []) do
+    name = name!(opts, [:ttl, :px, :ex, :pxat, :exat])
+
     with :ok <- Check.bins([key, new], here(), "key and new value must be binaries"),
          :ok <- Check.bins(List.wrap(expected), here(), "expected must be a binary or nil"),
-         do: Strings.cas(name(opts), key, expected, new, opts)
+         do: Strings.cas(name, key, expected, new, opts)
   end
 
   ## Keyspace
 
   @doc "Deletes a key or a list of keys; returns how many existed."
   @spec del(key() | [key()], opts()) :: {:ok, non_neg_integer()} | error()
-  def del(keys, opts \\ []), do: Keyspace.del(name(opts), keys_arg!(keys, here()))
+  def del(keys, opts \\ []), do: Keyspace.del(name!(opts), keys_arg!(keys, here()))
 
   @doc "How many of the given keys exist."
   @spec exists(key() | [key()], opts()) :: {:ok, non_neg_integer()}
-  def exists(keys, opts \\ []), do: Keyspace.exists(name(opts), keys_arg!(keys, here()))
+  def exists(keys, opts \\ []), do: Keyspace.exists(name!(opts), keys_arg!(keys, here()))
 
   @doc "Type of `key`: \"string\", ..., or \"none\"."
   @spec type(key(), opts()) :: {:ok, String.t()}
-  def type(key, opts \\ []), do: Keyspace.type(name(opts), key_arg!(key, here()))
+  def type(key, opts \\ []), do: Keyspace.type(name!(opts), key_arg!(key, here()))
 
   @doc """
   Sets a TTL of `seconds`. `{:ok, false}` when the key is missing or a condition
@@ -383,44 +462,56 @@ defmodule FerricStore do
       {:ok, 100}
   """
   @spec expire(key(), integer(), opts()) :: {:ok, boolean()} | error()
-  def expire(key, seconds, opts \\ []) do
-    seconds = Check.int!(seconds, here(), "seconds")
-    expire_at_ms(key_arg!(key, here()), seconds * 1000 + FerricStore.Store.now(), opts)
-  end
+  def expire(key, seconds, opts \\ []),
+    do:
+      expire_cmd(
+        "expire",
+        key_arg!(key, here()),
+        Check.int!(seconds, here(), "seconds"),
+        opts,
+        here()
+      )
 
   @doc "Sets a TTL of `ms` milliseconds."
   @spec pexpire(key(), integer(), opts()) :: {:ok, boolean()} | error()
-  def pexpire(key, ms, opts \\ []) do
-    ms = Check.int!(ms, here(), "ms")
-    expire_at_ms(key_arg!(key, here()), ms + FerricStore.Store.now(), opts)
-  end
+  def pexpire(key, ms, opts \\ []),
+    do: expire_cmd("pexpire", key_arg!(key, here()), Check.int!(ms, here(), "ms"), opts, here())
 
   @doc "Expires `key` at the Unix time `seconds`."
   @spec expireat(key(), integer(), opts()) :: {:ok, boolean()} | error()
   def expireat(key, seconds, opts \\ []),
-    do: expire_at_ms(key_arg!(key, here()), Check.int!(seconds, here(), "seconds") * 1000, opts)
+    do:
+      expire_cmd(
+        "expireat",
+        key_arg!(key, here()),
+        Check.int!(seconds, here(), "seconds"),
+        opts,
+        here()
+      )
 
   @doc "Expires `key` at the Unix time `ms` (milliseconds)."
   @spec pexpireat(key(), integer(), opts()) :: {:ok, boolean()} | error()
   def pexpireat(key, ms, opts \\ []),
-    do: expire_at_ms(key_arg!(key, here()), Check.int!(ms, here(), "ms"), opts)
+    do: expire_cmd("pexpireat", key_arg!(key, here()), Check.int!(ms, here(), "ms"), opts, here())
 
-  defp expire_at_ms(key, at, opts) do
+  # A time outside 64 bits, or one whose absolute ms leave them, is Redis' error.
+  defp expire_cmd(cmd, key, n, opts, fun) do
+    name = Check.opts!(opts, fun, [:nx, :xx, :gt, :lt])
     flags = for flag <- [:nx, :xx, :gt, :lt], opts[flag] == true, do: flag
-    Keyspace.expire_at(name(opts), key, at, flags)
+    Keyspace.expire(name, key, cmd, n, flags)
   end
 
   @doc "Seconds to live: -2 when the key is missing, -1 when it has no TTL."
   @spec ttl(key(), opts()) :: {:ok, integer()}
-  def ttl(key, opts \\ []), do: Keyspace.ttl(name(opts), key_arg!(key, here()))
+  def ttl(key, opts \\ []), do: Keyspace.ttl(name!(opts), key_arg!(key, here()))
 
   @doc "Milliseconds to live: -2 when the key is missing, -1 when it has no TTL."
   @spec pttl(key(), opts()) :: {:ok, integer()}
-  def pttl(key, opts \\ []), do: Keyspace.pttl(name(opts), key_arg!(key, here()))
+  def pttl(key, opts \\ []), do: Keyspace.pttl(name!(opts), key_arg!(key, here()))
 
   @doc "Removes the TTL of `key`: `{:ok, true}` when it had one."
   @spec persist(key(), opts()) :: {:ok, boolean()} | error()
-  def persist(key, opts \\ []), do: Keyspace.persist(name(opts), key_arg!(key, here()))
+  def persist(key, opts \\ []), do: Keyspace.persist(name!(opts), key_arg!(key, here()))
 
   @doc """
   Keys matching a Redis glob pattern (`*`, `?`, `[a-z]`, `\\\\x`). Walks the whole
@@ -432,35 +523,36 @@ defmodule FerricStore do
 
   def keys([{key, _} | _] = opts, []) when is_atom(key), do: keys("*", opts)
 
-  def keys(pattern, opts) when is_binary(pattern), do: Keyspace.keys(name(opts), pattern)
+  def keys(pattern, opts) when is_binary(pattern), do: Keyspace.keys(name!(opts), pattern)
 
   def keys(pattern, _opts),
     do: Check.bad!({:keys, 2}, "pattern must be a binary", pattern)
 
   @doc """
   One step of an incremental iteration: returns `{:ok, {next_cursor, keys}}`; start
-  with cursor 0 and stop when the returned cursor is 0. Options: `match:`, `count:`,
-  `type:` (an atom such as `:string`).
+  with cursor 0 and stop when the returned cursor is 0. Options: `match:` (a glob
+  pattern), `count:` (a positive integer; below 1 is Redis' syntax error), `type:`
+  (`:string`, `:hash`, `:list`, `:set` or `:zset`, or the same as Redis spells it,
+  `"string"`; another raises).
   """
   @spec scan(non_neg_integer(), opts()) :: {:ok, {non_neg_integer(), [key()]}}
   def scan(cursor, opts \\ []) do
-    unless is_integer(cursor) and cursor >= 0,
-      do: Check.bad!(here(), "cursor must be a non-negative integer", cursor)
-
-    Keyspace.scan(name(opts), cursor, opts)
+    cursor = cursor_arg!(cursor, here())
+    name = name!(opts, [:match, :count, :type])
+    with {:ok, opts} <- scan_opts(opts, here()), do: Keyspace.scan(name, cursor, opts)
   end
 
   @doc "Number of keys."
   @spec dbsize(opts()) :: {:ok, non_neg_integer()}
-  def dbsize(opts \\ []), do: Keyspace.dbsize(name(opts))
+  def dbsize(opts \\ []), do: Keyspace.dbsize(name!(opts))
 
   @doc "Deletes every key (durably, like any write)."
   @spec flushdb(opts()) :: :ok | error()
-  def flushdb(opts \\ []), do: Keyspace.flushdb(name(opts))
+  def flushdb(opts \\ []), do: Keyspace.flushdb(name!(opts))
 
   @doc "Facts about a running instance (keys, expires, memory, shards, data_dir)."
   @spec info(opts()) :: map()
-  def info(opts \\ []), do: FerricStore.Store.Info.info(name(opts))
+  def info(opts \\ []), do: FerricStore.Store.Info.info(name!(opts))
 
   @doc "Same as `info/1` (which cannot fail), for symmetry with the other `!` twins."
   @spec info!(opts()) :: map()
@@ -484,15 +576,17 @@ defmodule FerricStore do
   """
   @spec rename(key(), key(), opts()) :: :ok | {:ok, boolean()} | error()
   def rename(src, dst, opts \\ []) do
+    name = name!(opts, [:nx])
+
     with :ok <- Check.bins([src, dst], here(), "keys must be binaries"),
-         do: Objects.rename(name(opts), src, dst, opts[:nx] == true)
+         do: Objects.rename(name, src, dst, opts[:nx] == true)
   end
 
   @doc "Renames `src` to `dst` only if `dst` does not exist: `{:ok, true}` when renamed."
   @spec renamenx(key(), key(), opts()) :: {:ok, boolean()} | error()
   def renamenx(src, dst, opts \\ []) do
     with :ok <- Check.bins([src, dst], here(), "keys must be binaries"),
-         do: Objects.rename(name(opts), src, dst, true)
+         do: Objects.rename(name!(opts), src, dst, true)
   end
 
   @doc """
@@ -501,8 +595,10 @@ defmodule FerricStore do
   """
   @spec copy(key(), key(), opts()) :: {:ok, boolean()} | error()
   def copy(src, dst, opts \\ []) do
+    name = name!(opts, [:replace])
+
     with :ok <- Check.bins([src, dst], here(), "keys must be binaries"),
-         do: Objects.copy(name(opts), src, dst, opts[:replace] == true)
+         do: Objects.copy(name, src, dst, opts[:replace] == true)
   end
 
   @doc """
@@ -511,11 +607,11 @@ defmodule FerricStore do
   `"intset"`, `"skiplist"`), or nil for a missing key.
   """
   @spec object_encoding(key(), opts()) :: {:ok, String.t() | nil}
-  def object_encoding(key, opts \\ []), do: Objects.encoding(name(opts), key_arg!(key, here()))
+  def object_encoding(key, opts \\ []), do: Objects.encoding(name!(opts), key_arg!(key, here()))
 
   @doc "A random key, or nil when there is none."
   @spec randomkey(opts()) :: {:ok, key() | nil}
-  def randomkey(opts \\ []), do: Objects.randomkey(name(opts))
+  def randomkey(opts \\ []), do: Objects.randomkey(name!(opts))
 
   ## Hashes
 
@@ -536,67 +632,71 @@ defmodule FerricStore do
   def hset(key, fields, opts \\ []) do
     with :ok <- Check.bins([key], here(), "key must be a binary"),
          {:ok, fields} <- Check.pairs(fields, here(), "fields must be {field, value} binaries"),
-         do: Hashes.hset(name(opts), key, fields)
+         :ok <- some(fields, "hset"),
+         do: Hashes.hset(name!(opts), key, fields)
   end
 
   @doc "Sets `field` only if it does not exist: `{:ok, true}` when set."
   @spec hsetnx(key(), binary(), value(), opts()) :: {:ok, boolean()} | error()
   def hsetnx(key, field, value, opts \\ []) do
     with :ok <- Check.bins([key, field, value], here(), "key, field and value must be binaries"),
-         do: bool(Hashes.hsetnx(name(opts), key, field, value))
+         do: bool(Hashes.hsetnx(name!(opts), key, field, value))
   end
 
   @doc "The value of `field`, or nil."
   @spec hget(key(), binary(), opts()) :: {:ok, value() | nil} | error()
   def hget(key, field, opts \\ []),
-    do: Hashes.hget(name(opts), key_arg!(key, here()), field_arg!(field, here()))
+    do: Hashes.hget(name!(opts), key_arg!(key, here()), field_arg!(field, here()))
 
   @doc "The values of `fields` (nil for missing ones)."
   @spec hmget(key(), [binary()], opts()) :: {:ok, [value() | nil]} | error()
   def hmget(key, fields, opts \\ []),
-    do: Hashes.hmget(name(opts), key_arg!(key, here()), fields_arg!(fields, here()))
+    do: Hashes.hmget(name!(opts), key_arg!(key, here()), fields_arg!(fields, here()))
 
   @doc "Every field and value, as a map (`%{}` for a missing key)."
   @spec hgetall(key(), opts()) :: {:ok, %{binary() => value()}} | error()
   def hgetall(key, opts \\ []),
     do:
       with(
-        {:ok, pairs} <- Hashes.hgetall(name(opts), key_arg!(key, here())),
+        {:ok, pairs} <- Hashes.hgetall(name!(opts), key_arg!(key, here())),
         do: {:ok, Map.new(pairs)}
       )
 
   @doc "Deletes fields; returns how many existed."
   @spec hdel(key(), binary() | [binary()], opts()) :: {:ok, non_neg_integer()} | error()
-  def hdel(key, fields, opts \\ []),
-    do: Hashes.hdel(name(opts), key_arg!(key, here()), fields_arg!(List.wrap(fields), here()))
+  def hdel(key, fields, opts \\ []) do
+    key = key_arg!(key, here())
+    fields = fields_arg!(wrap_arg!(fields, here(), "fields must be binaries"), here())
+    with :ok <- some(fields, "hdel"), do: Hashes.hdel(name!(opts), key, fields)
+  end
 
   @doc "Does `field` exist?"
   @spec hexists(key(), binary(), opts()) :: {:ok, boolean()} | error()
   def hexists(key, field, opts \\ []),
-    do: Hashes.hexists(name(opts), key_arg!(key, here()), field_arg!(field, here()))
+    do: Hashes.hexists(name!(opts), key_arg!(key, here()), field_arg!(field, here()))
 
   @doc "Number of fields."
   @spec hlen(key(), opts()) :: {:ok, non_neg_integer()} | error()
-  def hlen(key, opts \\ []), do: Hashes.hlen(name(opts), key_arg!(key, here()))
+  def hlen(key, opts \\ []), do: Hashes.hlen(name!(opts), key_arg!(key, here()))
 
   @doc "Every field name (in field order)."
   @spec hkeys(key(), opts()) :: {:ok, [binary()]} | error()
-  def hkeys(key, opts \\ []), do: Hashes.hkeys(name(opts), key_arg!(key, here()))
+  def hkeys(key, opts \\ []), do: Hashes.hkeys(name!(opts), key_arg!(key, here()))
 
   @doc "Every value (in field order)."
   @spec hvals(key(), opts()) :: {:ok, [value()]} | error()
-  def hvals(key, opts \\ []), do: Hashes.hvals(name(opts), key_arg!(key, here()))
+  def hvals(key, opts \\ []), do: Hashes.hvals(name!(opts), key_arg!(key, here()))
 
   @doc "Length of the value of `field` (0 when missing)."
   @spec hstrlen(key(), binary(), opts()) :: {:ok, non_neg_integer()} | error()
   def hstrlen(key, field, opts \\ []),
-    do: Hashes.hstrlen(name(opts), key_arg!(key, here()), field_arg!(field, here()))
+    do: Hashes.hstrlen(name!(opts), key_arg!(key, here()), field_arg!(field, here()))
 
   @doc "Increments the integer value of `field` by `by`."
   @spec hincrby(key(), binary(), integer(), opts()) :: {:ok, integer()} | error()
   def hincrby(key, field, by, opts \\ []) do
     with :ok <- Check.bins([key, field], here(), "key and field must be binaries"),
-         do: Hashes.hincrby(name(opts), key, field, Check.int!(by, here(), "by"))
+         do: Hashes.hincrby(name!(opts), key, field, Check.int!(by, here(), "by"))
   end
 
   @doc """
@@ -609,7 +709,7 @@ defmodule FerricStore do
     by = float_arg!(by, here())
 
     with :ok <- Check.bins([key, field], here(), "key and field must be binaries"),
-         {:ok, text} <- Hashes.hincrbyfloat(name(opts), key, field, by),
+         {:ok, text} <- Hashes.hincrbyfloat(name!(opts), key, field, by),
          do: {:ok, to_float(text)}
   end
 
@@ -621,17 +721,28 @@ defmodule FerricStore do
   """
   @spec hrandfield(key(), opts()) :: {:ok, binary() | nil | list()} | error()
   def hrandfield(key, opts \\ []) do
+    name = name!(opts, [:count, :with_values])
     key = key_arg!(key, here())
 
     with {:ok, count} <- Check.rand_count(opts[:count], here()),
-         do: Hashes.hrandfield(name(opts), key, count, opts[:with_values] == true)
+         do:
+           Hashes.hrandfield(
+             name,
+             key,
+             count,
+             opts[:with_values] == true
+           )
   end
 
   @doc "One step of an iteration over the fields: `{:ok, {next_cursor, [{field, value}]}}` (`match:`, `count:`)."
   @spec hscan(key(), non_neg_integer(), opts()) ::
           {:ok, {non_neg_integer(), [{binary(), value()}]}} | error()
-  def hscan(key, cursor, opts \\ []),
-    do: Hashes.hscan(name(opts), key_arg!(key, here()), cursor_arg!(cursor, here()), opts)
+  def hscan(key, cursor, opts \\ []) do
+    key = key_arg!(key, here())
+    cursor = cursor_arg!(cursor, here())
+    name = name!(opts, [:match, :count])
+    with {:ok, opts} <- scan_opts(opts, here()), do: Hashes.hscan(name, key, cursor, opts)
+  end
 
   ## Lists
 
@@ -651,70 +762,76 @@ defmodule FerricStore do
   """
   @spec lpush(key(), value() | [value()], opts()) :: {:ok, non_neg_integer()} | error()
   def lpush(key, elems, opts \\ []) do
-    elems = List.wrap(elems)
+    elems = wrap_arg!(elems, here(), "values must be binaries")
 
     with :ok <- Check.bins([key], here(), "key must be a binary"),
          :ok <- Check.bins(elems, here(), "values must be binaries"),
-         do: Lists.lpush(name(opts), key, elems)
+         :ok <- some(elems, "lpush"),
+         do: Lists.lpush(name!(opts), key, elems)
   end
 
   @doc "Pushes elements at the tail of the list; returns its new length."
   @spec rpush(key(), value() | [value()], opts()) :: {:ok, non_neg_integer()} | error()
   def rpush(key, elems, opts \\ []) do
-    elems = List.wrap(elems)
+    elems = wrap_arg!(elems, here(), "values must be binaries")
 
     with :ok <- Check.bins([key], here(), "key must be a binary"),
          :ok <- Check.bins(elems, here(), "values must be binaries"),
-         do: Lists.rpush(name(opts), key, elems)
+         :ok <- some(elems, "rpush"),
+         do: Lists.rpush(name!(opts), key, elems)
   end
 
   @doc "Like `lpush/3`, only if the list exists (0 otherwise)."
   @spec lpushx(key(), value() | [value()], opts()) :: {:ok, non_neg_integer()} | error()
   def lpushx(key, elems, opts \\ []) do
-    elems = List.wrap(elems)
+    elems = wrap_arg!(elems, here(), "values must be binaries")
 
     with :ok <- Check.bins([key], here(), "key must be a binary"),
          :ok <- Check.bins(elems, here(), "values must be binaries"),
-         do: Lists.lpushx(name(opts), key, elems)
+         :ok <- some(elems, "lpushx"),
+         do: Lists.lpushx(name!(opts), key, elems)
   end
 
   @doc "Like `rpush/3`, only if the list exists (0 otherwise)."
   @spec rpushx(key(), value() | [value()], opts()) :: {:ok, non_neg_integer()} | error()
   def rpushx(key, elems, opts \\ []) do
-    elems = List.wrap(elems)
+    elems = wrap_arg!(elems, here(), "values must be binaries")
 
     with :ok <- Check.bins([key], here(), "key must be a binary"),
          :ok <- Check.bins(elems, here(), "values must be binaries"),
-         do: Lists.rpushx(name(opts), key, elems)
+         :ok <- some(elems, "rpushx"),
+         do: Lists.rpushx(name!(opts), key, elems)
   end
 
   @doc "Pops the first element (or nil); with `count: n` a list of up to n elements (nil when missing)."
   @spec lpop(key(), opts()) :: {:ok, value() | [value()] | nil} | error()
   def lpop(key, opts \\ []) do
+    name = name!(opts, [:count])
     key = key_arg!(key, here())
 
     with {:ok, count} <- Check.pop_count(opts[:count], here()),
-         do: Lists.lpop(name(opts), key, count)
+         do: Lists.lpop(name, key, count)
   end
 
   @doc "Pops the last element (or nil); with `count: n` a list of up to n elements."
   @spec rpop(key(), opts()) :: {:ok, value() | [value()] | nil} | error()
   def rpop(key, opts \\ []) do
+    name = name!(opts, [:count])
     key = key_arg!(key, here())
 
     with {:ok, count} <- Check.pop_count(opts[:count], here()),
-         do: Lists.rpop(name(opts), key, count)
+         do: Lists.rpop(name, key, count)
   end
 
   @doc "Length of the list (0 when missing)."
   @spec llen(key(), opts()) :: {:ok, non_neg_integer()} | error()
-  def llen(key, opts \\ []), do: Lists.llen(name(opts), key_arg!(key, here()))
+  def llen(key, opts \\ []), do: Lists.llen(name!(opts), key_arg!(key, here()))
 
   @doc "Elements between `start` and `stop` (inclusive, negative from the end)."
   @spec lrange(key(), integer(), integer(), opts()) :: {:ok, [value()]} | error()
   def lrange(key, start, stop, opts \\ []) do
     Lists.lrange(
-      name(opts),
+      name!(opts),
       key_arg!(key, here()),
       Check.int!(start, here(), "start"),
       Check.int!(stop, here(), "stop")
@@ -724,7 +841,7 @@ defmodule FerricStore do
   @doc "The element at `index` (negative from the end), or nil."
   @spec lindex(key(), integer(), opts()) :: {:ok, value() | nil} | error()
   def lindex(key, index, opts \\ []),
-    do: Lists.lindex(name(opts), key_arg!(key, here()), Check.int!(index, here(), "index"))
+    do: Lists.lindex(name!(opts), key_arg!(key, here()), Check.int!(index, here(), "index"))
 
   @doc "Sets the element at `index`."
   @spec lset(key(), integer(), value(), opts()) :: :ok | error()
@@ -732,14 +849,14 @@ defmodule FerricStore do
     index = Check.int!(index, here(), "index")
 
     with :ok <- Check.bins([key, elem], here(), "key and value must be binaries"),
-         do: Lists.lset(name(opts), key, index, elem)
+         do: Lists.lset(name!(opts), key, index, elem)
   end
 
   @doc "Inserts `elem` `:before` or `:after` the first `pivot`; the new length, -1 without pivot."
   @spec linsert(key(), :before | :after, value(), value(), opts()) :: {:ok, integer()} | error()
   def linsert(key, where, pivot, elem, opts \\ []) when where in [:before, :after] do
     with :ok <- Check.bins([key, pivot, elem], here(), "key, pivot and value must be binaries"),
-         do: Lists.linsert(name(opts), key, where, pivot, elem)
+         do: Lists.linsert(name!(opts), key, where, pivot, elem)
   end
 
   @doc "Removes `count` occurrences of `elem` (from the tail if negative, all if 0)."
@@ -748,14 +865,14 @@ defmodule FerricStore do
     count = Check.int!(count, here(), "count")
 
     with :ok <- Check.bins([key, elem], here(), "key and value must be binaries"),
-         do: Lists.lrem(name(opts), key, count, elem)
+         do: Lists.lrem(name!(opts), key, count, elem)
   end
 
   @doc "Keeps only the elements between `start` and `stop`."
   @spec ltrim(key(), integer(), integer(), opts()) :: :ok | error()
   def ltrim(key, start, stop, opts \\ []) do
     Lists.ltrim(
-      name(opts),
+      name!(opts),
       key_arg!(key, here()),
       Check.int!(start, here(), "start"),
       Check.int!(stop, here(), "stop")
@@ -768,6 +885,7 @@ defmodule FerricStore do
   """
   @spec lpos(key(), value(), opts()) :: {:ok, integer() | [integer()] | nil} | error()
   def lpos(key, elem, opts \\ []) do
+    name = name!(opts, [:rank, :count, :maxlen])
     key = key_arg!(key, here())
     elem = Check.key!(elem, here(), "value")
     rank = Check.int_opt(opts, :rank, here())
@@ -789,7 +907,11 @@ defmodule FerricStore do
         {:error, FerricStore.Error.new(:syntax, "ERR MAXLEN can't be negative")}
 
       true ->
-        Lists.lpos(name(opts), key, elem, rank: rank || 1, count: count, maxlen: maxlen || 0)
+        Lists.lpos(name, key, elem,
+          rank: rank || 1,
+          count: count,
+          maxlen: maxlen || 0
+        )
     end
   end
 
@@ -799,14 +921,14 @@ defmodule FerricStore do
   def lmove(src, dst, from, to, opts \\ [])
       when from in [:left, :right] and to in [:left, :right] do
     with :ok <- Check.bins([src, dst], here(), "keys must be binaries"),
-         do: Lists.lmove(name(opts), src, dst, from, to)
+         do: Lists.lmove(name!(opts), src, dst, from, to)
   end
 
   @doc "`lmove(src, dst, :right, :left)`."
   @spec rpoplpush(key(), key(), opts()) :: {:ok, value() | nil} | error()
   def rpoplpush(src, dst, opts \\ []) do
     with :ok <- Check.bins([src, dst], here(), "keys must be binaries"),
-         do: Lists.rpoplpush(name(opts), src, dst)
+         do: Lists.rpoplpush(name!(opts), src, dst)
   end
 
   ## Sets
@@ -823,48 +945,51 @@ defmodule FerricStore do
   """
   @spec sadd(key(), binary() | [binary()], opts()) :: {:ok, non_neg_integer()} | error()
   def sadd(key, members, opts \\ []) do
-    members = List.wrap(members)
+    members = wrap_arg!(members, here(), "members must be binaries")
 
     with :ok <- Check.bins([key], here(), "key must be a binary"),
          :ok <- Check.bins(members, here(), "members must be binaries"),
-         do: Sets.sadd(name(opts), key, members)
+         :ok <- some(members, "sadd"),
+         do: Sets.sadd(name!(opts), key, members)
   end
 
   @doc "Removes members; returns how many existed."
   @spec srem(key(), binary() | [binary()], opts()) :: {:ok, non_neg_integer()} | error()
   def srem(key, members, opts \\ []) do
-    members = List.wrap(members)
+    members = wrap_arg!(members, here(), "members must be binaries")
 
     with :ok <- Check.bins([key], here(), "key must be a binary"),
          :ok <- Check.bins(members, here(), "members must be binaries"),
-         do: Sets.srem(name(opts), key, members)
+         :ok <- some(members, "srem"),
+         do: Sets.srem(name!(opts), key, members)
   end
 
   @doc "Every member (in member order)."
   @spec smembers(key(), opts()) :: {:ok, [binary()]} | error()
-  def smembers(key, opts \\ []), do: Sets.smembers(name(opts), key_arg!(key, here()))
+  def smembers(key, opts \\ []), do: Sets.smembers(name!(opts), key_arg!(key, here()))
 
   @doc "Is `member` in the set?"
   @spec sismember(key(), binary(), opts()) :: {:ok, boolean()} | error()
   def sismember(key, member, opts \\ []),
-    do: Sets.sismember(name(opts), key_arg!(key, here()), member_arg!(member, here()))
+    do: Sets.sismember(name!(opts), key_arg!(key, here()), member_arg!(member, here()))
 
   @doc "Membership of each of `members`."
   @spec smismember(key(), [binary()], opts()) :: {:ok, [boolean()]} | error()
   def smismember(key, members, opts \\ []),
-    do: Sets.smismember(name(opts), key_arg!(key, here()), members_arg!(members, here()))
+    do: Sets.smismember(name!(opts), key_arg!(key, here()), members_arg!(members, here()))
 
   @doc "Number of members."
   @spec scard(key(), opts()) :: {:ok, non_neg_integer()} | error()
-  def scard(key, opts \\ []), do: Sets.scard(name(opts), key_arg!(key, here()))
+  def scard(key, opts \\ []), do: Sets.scard(name!(opts), key_arg!(key, here()))
 
   @doc "Removes and returns a random member (or nil); with `count: n` a list."
   @spec spop(key(), opts()) :: {:ok, binary() | [binary()] | nil} | error()
   def spop(key, opts \\ []) do
+    name = name!(opts, [:count])
     key = key_arg!(key, here())
 
     with {:ok, count} <- Check.pop_count(opts[:count], here()),
-         do: Sets.spop(name(opts), key, count)
+         do: Sets.spop(name, key, count)
   end
 
   @doc """
@@ -873,30 +998,31 @@ defmodule FerricStore do
   """
   @spec srandmember(key(), opts()) :: {:ok, binary() | [binary()] | nil} | error()
   def srandmember(key, opts \\ []) do
+    name = name!(opts, [:count])
     key = key_arg!(key, here())
 
     with {:ok, count} <- Check.rand_count(opts[:count], here()),
-         do: Sets.srandmember(name(opts), key, count)
+         do: Sets.srandmember(name, key, count)
   end
 
   @doc "Atomically moves `member` from `src` to `dst`: `{:ok, true}` when moved."
   @spec smove(key(), key(), binary(), opts()) :: {:ok, boolean()} | error()
   def smove(src, dst, member, opts \\ []) do
     with :ok <- Check.bins([src, dst, member], here(), "keys and member must be binaries"),
-         do: bool(Sets.smove(name(opts), src, dst, member))
+         do: bool(Sets.smove(name!(opts), src, dst, member))
   end
 
   @doc "Members in every set of `keys`."
   @spec sinter([key()], opts()) :: {:ok, [binary()]} | error()
-  def sinter(keys, opts \\ []), do: Sets.sinter(name(opts), nonempty_arg!(keys, here()))
+  def sinter(keys, opts \\ []), do: Sets.sinter(name!(opts), nonempty_arg!(keys, here()))
 
   @doc "Members in any set of `keys`."
   @spec sunion([key()], opts()) :: {:ok, [binary()]} | error()
-  def sunion(keys, opts \\ []), do: Sets.sunion(name(opts), nonempty_arg!(keys, here()))
+  def sunion(keys, opts \\ []), do: Sets.sunion(name!(opts), nonempty_arg!(keys, here()))
 
   @doc "Members of the first set in none of the others."
   @spec sdiff([key()], opts()) :: {:ok, [binary()]} | error()
-  def sdiff(keys, opts \\ []), do: Sets.sdiff(name(opts), nonempty_arg!(keys, here()))
+  def sdiff(keys, opts \\ []), do: Sets.sdiff(name!(opts), nonempty_arg!(keys, here()))
 
   @doc "Stores `sinter(keys)` at `dst`; returns its size."
   @spec sinterstore(key(), [key()], opts()) :: {:ok, non_neg_integer()} | error()
@@ -904,7 +1030,7 @@ defmodule FerricStore do
     keys = nonempty_arg!(keys, here())
 
     with :ok <- Check.bins([dst], here(), "dst must be a binary"),
-         do: Sets.sinterstore(name(opts), dst, keys)
+         do: Sets.sinterstore(name!(opts), dst, keys)
   end
 
   @doc "Stores `sunion(keys)` at `dst`; returns its size."
@@ -913,7 +1039,7 @@ defmodule FerricStore do
     keys = nonempty_arg!(keys, here())
 
     with :ok <- Check.bins([dst], here(), "dst must be a binary"),
-         do: Sets.sunionstore(name(opts), dst, keys)
+         do: Sets.sunionstore(name!(opts), dst, keys)
   end
 
   @doc "Stores `sdiff(keys)` at `dst`; returns its size."
@@ -922,12 +1048,13 @@ defmodule FerricStore do
     keys = nonempty_arg!(keys, here())
 
     with :ok <- Check.bins([dst], here(), "dst must be a binary"),
-         do: Sets.sdiffstore(name(opts), dst, keys)
+         do: Sets.sdiffstore(name!(opts), dst, keys)
   end
 
   @doc "Size of the intersection of `keys`, stopping at `limit:` (0: no limit)."
   @spec sintercard([key()], opts()) :: {:ok, non_neg_integer()} | error()
   def sintercard(keys, opts \\ []) do
+    name = name!(opts, [:limit])
     keys = nonempty_arg!(keys, here())
 
     case Check.int_opt(opts, :limit, here()) || 0 do
@@ -935,15 +1062,19 @@ defmodule FerricStore do
         {:error, FerricStore.Error.new(:out_of_range, "ERR LIMIT can't be negative")}
 
       limit ->
-        Sets.sintercard(name(opts), keys, limit)
+        Sets.sintercard(name, keys, limit)
     end
   end
 
   @doc "One step of an iteration over the members: `{:ok, {next_cursor, members}}`."
   @spec sscan(key(), non_neg_integer(), opts()) ::
           {:ok, {non_neg_integer(), [binary()]}} | error()
-  def sscan(key, cursor, opts \\ []),
-    do: Sets.sscan(name(opts), key_arg!(key, here()), cursor_arg!(cursor, here()), opts)
+  def sscan(key, cursor, opts \\ []) do
+    key = key_arg!(key, here())
+    cursor = cursor_arg!(cursor, here())
+    name = name!(opts, [:match, :count])
+    with {:ok, opts} <- scan_opts(opts, here()), do: Sets.sscan(name, key, cursor, opts)
+  end
 
   ## Sorted sets
 
@@ -967,13 +1098,15 @@ defmodule FerricStore do
   @spec zadd(key(), [{score(), binary()}] | %{binary() => score()}, opts()) ::
           {:ok, non_neg_integer() | score() | nil} | error()
   def zadd(key, pairs, opts \\ []) do
+    name = name!(opts, [:nx, :xx, :gt, :lt, :ch, :incr])
     pairs = if is_map(pairs), do: Enum.map(pairs, fn {m, s} -> {s, m} end), else: pairs
     flags = for f <- [:nx, :xx, :gt, :lt, :ch, :incr], opts[f] == true, do: {f, true}
 
     with :ok <- Check.bins([key], here(), "key must be a binary"),
          {:ok, pairs} <- zpairs(pairs, [], here()),
+         :ok <- zadd_some(pairs, flags),
          :ok <- zadd_check(flags, pairs),
-         do: ZSets.zadd(name(opts), key, pairs, flags)
+         do: ZSets.zadd(name, key, pairs, flags)
   end
 
   @doc "Increments the score of `member` by `by`; returns the new score."
@@ -981,27 +1114,30 @@ defmodule FerricStore do
   def zincrby(key, by, member, opts \\ []) do
     with :ok <- Check.bins([key, member], here(), "key and member must be binaries"),
          {:ok, by} <- zscore_arg(score_arg!(by, here())),
-         do: ZSets.zincrby(name(opts), key, by, member)
+         do: ZSets.zincrby(name!(opts), key, by, member)
   end
 
   @doc "Removes members; returns how many existed."
   @spec zrem(key(), binary() | [binary()], opts()) :: {:ok, non_neg_integer()} | error()
-  def zrem(key, members, opts \\ []),
-    do: ZSets.zrem(name(opts), key_arg!(key, here()), members_arg!(List.wrap(members), here()))
+  def zrem(key, members, opts \\ []) do
+    key = key_arg!(key, here())
+    members = members_arg!(wrap_arg!(members, here(), "members must be binaries"), here())
+    with :ok <- some(members, "zrem"), do: ZSets.zrem(name!(opts), key, members)
+  end
 
   @doc "The score of `member`, or nil."
   @spec zscore(key(), binary(), opts()) :: {:ok, score() | nil} | error()
   def zscore(key, member, opts \\ []),
-    do: ZSets.zscore(name(opts), key_arg!(key, here()), member_arg!(member, here()))
+    do: ZSets.zscore(name!(opts), key_arg!(key, here()), member_arg!(member, here()))
 
   @doc "The scores of `members` (nil for missing ones)."
   @spec zmscore(key(), [binary()], opts()) :: {:ok, [score() | nil]} | error()
   def zmscore(key, members, opts \\ []),
-    do: ZSets.zmscore(name(opts), key_arg!(key, here()), members_arg!(members, here()))
+    do: ZSets.zmscore(name!(opts), key_arg!(key, here()), members_arg!(members, here()))
 
   @doc "Number of members."
   @spec zcard(key(), opts()) :: {:ok, non_neg_integer()} | error()
-  def zcard(key, opts \\ []), do: ZSets.zcard(name(opts), key_arg!(key, here()))
+  def zcard(key, opts \\ []), do: ZSets.zcard(name!(opts), key_arg!(key, here()))
 
   @doc """
   Number of members with a score between `min` and `max`: numbers, `:inf`, `:neg_inf`,
@@ -1014,7 +1150,7 @@ defmodule FerricStore do
 
     with {:ok, min} <- zbound(:score, min),
          {:ok, max} <- zbound(:score, max),
-         do: ZSets.zcount(name(opts), key, min, max)
+         do: ZSets.zcount(name!(opts), key, min, max)
   end
 
   @doc "Number of members between two lex bounds in Redis' syntax (`\"[a\"`, `\"(b\"`, `\"-\"`, `\"+\"`)."
@@ -1024,18 +1160,18 @@ defmodule FerricStore do
 
     with {:ok, min} <- zbound(:lex, min),
          {:ok, max} <- zbound(:lex, max),
-         do: ZSets.zlexcount(name(opts), key, min, max)
+         do: ZSets.zlexcount(name!(opts), key, min, max)
   end
 
   @doc "0-based rank of `member` by ascending score, or nil."
   @spec zrank(key(), binary(), opts()) :: {:ok, non_neg_integer() | nil} | error()
   def zrank(key, member, opts \\ []),
-    do: ZSets.zrank(name(opts), key_arg!(key, here()), member_arg!(member, here()))
+    do: ZSets.zrank(name!(opts), key_arg!(key, here()), member_arg!(member, here()))
 
   @doc "0-based rank of `member` by descending score, or nil."
   @spec zrevrank(key(), binary(), opts()) :: {:ok, non_neg_integer() | nil} | error()
   def zrevrank(key, member, opts \\ []),
-    do: ZSets.zrank(name(opts), key_arg!(key, here()), member_arg!(member, here()), true)
+    do: ZSets.zrank(name!(opts), key_arg!(key, here()), member_arg!(member, here()), true)
 
   @doc """
   Members between `min` and `max`: ranks (default), scores (`by: :score`, bounds as in
@@ -1046,10 +1182,11 @@ defmodule FerricStore do
   @spec zrange(key(), term(), term(), opts()) ::
           {:ok, [binary()] | [{binary(), score()}]} | error()
   def zrange(key, min, max, opts \\ []) do
+    name = name!(opts, [:by, :rev, :limit, :with_scores])
     key = key_arg!(key, here())
 
     with {:ok, spec} <- zspec(min, max, opts, here()),
-         {:ok, items} <- ZSets.zrange(name(opts), key, spec) do
+         {:ok, items} <- ZSets.zrange(name, key, spec) do
       {:ok, if(opts[:with_scores], do: items, else: Enum.map(items, &elem(&1, 0)))}
     end
   end
@@ -1057,9 +1194,11 @@ defmodule FerricStore do
   @doc "Stores `zrange(src, min, max, opts)` at `dst`; returns its size."
   @spec zrangestore(key(), key(), term(), term(), opts()) :: {:ok, non_neg_integer()} | error()
   def zrangestore(dst, src, min, max, opts \\ []) do
+    name = name!(opts, [:by, :rev, :limit])
+
     with :ok <- Check.bins([dst, src], here(), "keys must be binaries"),
          {:ok, spec} <- zspec(min, max, opts, here()),
-         do: ZSets.zrangestore(name(opts), dst, src, spec)
+         do: ZSets.zrangestore(name, dst, src, spec)
   end
 
   @doc "Removes the members ranked `start`..`stop`; returns how many."
@@ -1069,7 +1208,7 @@ defmodule FerricStore do
     key = key_arg!(key, here())
 
     with {:ok, spec} <- zspec(start, stop, [by: :rank], here()),
-         do: ZSets.zremrange(name(opts), key, spec)
+         do: ZSets.zremrange(name!(opts), key, spec)
   end
 
   @doc "Removes the members with a score between `min` and `max`; returns how many."
@@ -1079,7 +1218,7 @@ defmodule FerricStore do
     key = key_arg!(key, here())
 
     with {:ok, spec} <- zspec(min, max, [by: :score], here()),
-         do: ZSets.zremrange(name(opts), key, spec)
+         do: ZSets.zremrange(name!(opts), key, spec)
   end
 
   @doc "Removes the members between two lex bounds; returns how many."
@@ -1088,25 +1227,27 @@ defmodule FerricStore do
     key = key_arg!(key, here())
 
     with {:ok, spec} <- zspec(min, max, [by: :lex], here()),
-         do: ZSets.zremrange(name(opts), key, spec)
+         do: ZSets.zremrange(name!(opts), key, spec)
   end
 
   @doc "Pops the member with the lowest score: `[{member, score}]`, up to `count:` (default 1)."
   @spec zpopmin(key(), opts()) :: {:ok, [{binary(), score()}]} | error()
   def zpopmin(key, opts \\ []) do
+    name = name!(opts, [:count])
     key = key_arg!(key, here())
 
     with {:ok, count} <- Check.pop_count(opts[:count] || 1, here()),
-         do: ZSets.zpopmin(name(opts), key, count)
+         do: ZSets.zpopmin(name, key, count)
   end
 
   @doc "Pops the member with the highest score: `[{member, score}]`, up to `count:` (default 1)."
   @spec zpopmax(key(), opts()) :: {:ok, [{binary(), score()}]} | error()
   def zpopmax(key, opts \\ []) do
+    name = name!(opts, [:count])
     key = key_arg!(key, here())
 
     with {:ok, count} <- Check.pop_count(opts[:count] || 1, here()),
-         do: ZSets.zpopmax(name(opts), key, count)
+         do: ZSets.zpopmax(name, key, count)
   end
 
   @doc """
@@ -1115,10 +1256,11 @@ defmodule FerricStore do
   """
   @spec zrandmember(key(), opts()) :: {:ok, binary() | [{binary(), score()}] | nil} | error()
   def zrandmember(key, opts \\ []) do
+    name = name!(opts, [:count])
     key = key_arg!(key, here())
 
     with {:ok, count} <- Check.rand_count(opts[:count], here()),
-         do: ZSets.zrandmember(name(opts), key, count)
+         do: ZSets.zrandmember(name, key, count)
   end
 
   @doc """
@@ -1126,15 +1268,32 @@ defmodule FerricStore do
   `weights:` (one number per key), `aggregate:` (`:sum`, `:min`, `:max`).
   """
   @spec zunion([key()], opts()) :: {:ok, [{binary(), score()}]} | error()
-  def zunion(keys, opts \\ []), do: zcombine(:union, nonempty_arg!(keys, here()), opts, here())
+  def zunion(keys, opts \\ []),
+    do:
+      zcombine(
+        name!(opts, [:weights, :aggregate]),
+        :union,
+        nonempty_arg!(keys, here()),
+        opts,
+        here()
+      )
 
   @doc "Intersection of the sorted sets at `keys` (options as `zunion/2`)."
   @spec zinter([key()], opts()) :: {:ok, [{binary(), score()}]} | error()
-  def zinter(keys, opts \\ []), do: zcombine(:inter, nonempty_arg!(keys, here()), opts, here())
+  def zinter(keys, opts \\ []),
+    do:
+      zcombine(
+        name!(opts, [:weights, :aggregate]),
+        :inter,
+        nonempty_arg!(keys, here()),
+        opts,
+        here()
+      )
 
   @doc "Members of the first sorted set in none of the others."
   @spec zdiff([key()], opts()) :: {:ok, [{binary(), score()}]} | error()
-  def zdiff(keys, opts \\ []), do: zcombine(:diff, nonempty_arg!(keys, here()), opts, here())
+  def zdiff(keys, opts \\ []),
+    do: zcombine(name!(opts), :diff, nonempty_arg!(keys, here()), opts, here())
 
   @doc "Stores `zunion(keys, opts)` at `dst`; returns its size."
   @spec zunionstore(key(), [key()], opts()) :: {:ok, non_neg_integer()} | error()
@@ -1142,7 +1301,7 @@ defmodule FerricStore do
     keys = nonempty_arg!(keys, here())
 
     with :ok <- Check.bins([dst], here(), "dst must be a binary"),
-         do: zstore(:union, dst, keys, opts, here())
+         do: zstore(name!(opts, [:weights, :aggregate]), :union, dst, keys, opts, here())
   end
 
   @doc "Stores `zinter(keys, opts)` at `dst`; returns its size."
@@ -1151,7 +1310,7 @@ defmodule FerricStore do
     keys = nonempty_arg!(keys, here())
 
     with :ok <- Check.bins([dst], here(), "dst must be a binary"),
-         do: zstore(:inter, dst, keys, opts, here())
+         do: zstore(name!(opts, [:weights, :aggregate]), :inter, dst, keys, opts, here())
   end
 
   @doc "Stores `zdiff(keys)` at `dst`; returns its size."
@@ -1160,23 +1319,27 @@ defmodule FerricStore do
     keys = nonempty_arg!(keys, here())
 
     with :ok <- Check.bins([dst], here(), "dst must be a binary"),
-         do: zstore(:diff, dst, keys, opts, here())
+         do: zstore(name!(opts), :diff, dst, keys, opts, here())
   end
 
   @doc "One step of an iteration over the members: `{:ok, {next_cursor, [{member, score}]}}`."
   @spec zscan(key(), non_neg_integer(), opts()) ::
           {:ok, {non_neg_integer(), [{binary(), score()}]}} | error()
-  def zscan(key, cursor, opts \\ []),
-    do: ZSets.zscan(name(opts), key_arg!(key, here()), cursor_arg!(cursor, here()), opts)
-
-  defp zcombine(op, keys, opts, fun) do
-    with {:ok, weights, aggregate} <- zcombine_opts(keys, opts, fun),
-         do: ZSets.zcombine(name(opts), op, keys, weights, aggregate)
+  def zscan(key, cursor, opts \\ []) do
+    key = key_arg!(key, here())
+    cursor = cursor_arg!(cursor, here())
+    name = name!(opts, [:match, :count])
+    with {:ok, opts} <- scan_opts(opts, here()), do: ZSets.zscan(name, key, cursor, opts)
   end
 
-  defp zstore(op, dst, keys, opts, fun) do
+  defp zcombine(name, op, keys, opts, fun) do
     with {:ok, weights, aggregate} <- zcombine_opts(keys, opts, fun),
-         do: ZSets.zstore(name(opts), op, dst, keys, weights, aggregate)
+         do: ZSets.zcombine(name, op, keys, weights, aggregate)
+  end
+
+  defp zstore(name, op, dst, keys, opts, fun) do
+    with {:ok, weights, aggregate} <- zcombine_opts(keys, opts, fun),
+         do: ZSets.zstore(name, op, dst, keys, weights, aggregate)
   end
 
   # Redis: one weight per key and AGGREGATE SUM|MIN|MAX, else a syntax error.
@@ -1222,6 +1385,12 @@ defmodule FerricStore do
   defp zscore_arg(s) when is_number(s), do: {:ok, s * 1.0}
   defp zscore_arg(s) when is_binary(s), do: ZSets.parse_score(s)
   defp zscore_arg(_), do: {:error, FerricStore.Error.new(:not_float)}
+
+  # ZADD's arity is -4: "ZADD k" and "ZADD k NX" lack arguments; with two flags and no
+  # pair the count passes and the missing pair is a syntax error.
+  defp zadd_some([], flags) when length(flags) < 2, do: {:error, arity("zadd")}
+  defp zadd_some([], _flags), do: {:error, FerricStore.Error.new(:syntax)}
+  defp zadd_some(_pairs, _flags), do: :ok
 
   defp zadd_check(flags, pairs) do
     cond do

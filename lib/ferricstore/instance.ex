@@ -16,6 +16,49 @@ defmodule FerricStore.Instance do
   alias FerricStore.Store
   alias FerricStore.Store.{Batcher, Expirer, Shard}
 
+  # The type of every option, checked before anything starts.
+  @types %{
+    name: :atom,
+    data_dir: :binary,
+    shards: :pos_integer,
+    timeout: :timeout,
+    hot_cache: :boolean,
+    max_file_size: :pos_integer,
+    checkpoint_bytes: :pos_integer,
+    wal_max_bytes: :pos_integer,
+    segment_max_entries: :pos_integer,
+    checkpoint_entries: :pos_integer,
+    compaction_ratio: :ratio,
+    compaction_min_bytes: :non_neg_integer,
+    port: :port,
+    bind: :binary,
+    password: :password,
+    protected_mode: :boolean,
+    maxmemory: :non_neg_integer,
+    min_free_disk: :non_neg_integer,
+    snapshot_interval: :pos_integer
+  }
+
+  defp valid?(:atom, v), do: is_atom(v) and v not in [nil, true, false]
+  defp valid?(:binary, v), do: is_binary(v)
+  defp valid?(:boolean, v), do: is_boolean(v)
+  defp valid?(:pos_integer, v), do: is_integer(v) and v > 0
+  defp valid?(:non_neg_integer, v), do: is_integer(v) and v >= 0
+  defp valid?(:timeout, v), do: (is_integer(v) and v > 0) or v == :infinity
+  defp valid?(:ratio, v), do: is_number(v) and v >= 0
+  defp valid?(:port, v), do: v == nil or (is_integer(v) and v >= 0 and v <= 65_535)
+  defp valid?(:password, v), do: v == nil or is_binary(v)
+
+  defp describe(:atom), do: "an atom"
+  defp describe(:binary), do: "a binary"
+  defp describe(:boolean), do: "a boolean"
+  defp describe(:pos_integer), do: "a positive integer"
+  defp describe(:non_neg_integer), do: "a non-negative integer"
+  defp describe(:timeout), do: "a positive integer (ms) or :infinity"
+  defp describe(:ratio), do: "a non-negative number (dead bytes per live byte)"
+  defp describe(:port), do: "nil or a TCP port number (0: any free port)"
+  defp describe(:password), do: "nil or a binary"
+
   # The one home of every setting's default: the processes below read their settings
   # from the merged options (Keyword.fetch!) and keep no defaults of their own.
   @defaults [
@@ -34,23 +77,50 @@ defmodule FerricStore.Instance do
     port: nil,
     bind: "127.0.0.1",
     password: nil,
+    protected_mode: true,
     maxmemory: 0,
-    min_free_disk: 64 * 1024 * 1024
+    min_free_disk: 64 * 1024 * 1024,
+    snapshot_interval: 4096
   ]
 
+  @doc """
+  Starts the instance. Its options are checked first, before any process or file is
+  made: an unknown key or an ill-typed value raises ArgumentError naming the option.
+  """
   def start_link(opts) do
-    opts = Keyword.merge(@defaults, opts)
+    opts = Keyword.merge(@defaults, check!(opts))
     Supervisor.start_link(__MODULE__, opts, name: :"#{opts[:name]}.sup")
   end
+
+  defp check!(opts) when is_list(opts) do
+    for pair <- opts do
+      case pair do
+        {key, value} when is_atom(key) and is_map_key(@types, key) ->
+          if not valid?(@types[key], value),
+            do: bad!("#{key}: must be #{describe(@types[key])}", value)
+
+        {key, value} when is_atom(key) ->
+          known = @defaults |> Keyword.keys() |> Enum.map_join(", ", &inspect/1)
+          bad!("unknown option #{inspect(key)} (it takes #{known})", value)
+
+        other ->
+          bad!("options must be a keyword list", other)
+      end
+    end
+
+    opts
+  end
+
+  defp check!(opts), do: bad!("options must be a keyword list", opts)
+
+  defp bad!(what, got),
+    do: raise(ArgumentError, "FerricStore.start_link/1: #{what}, got: #{inspect(got)}")
 
   @impl true
   def init(opts) do
     name = opts[:name]
     data_dir = Path.expand(opts[:data_dir])
     shards = opts[:shards]
-
-    if not (is_integer(shards) and shards > 0),
-      do: raise(ArgumentError, "shards must be a positive integer")
 
     Store.put_config(name, %{
       name: name,
@@ -90,7 +160,7 @@ defmodule FerricStore.Instance do
          port: opts[:port],
          bind: opts[:bind],
          password: opts[:password],
-         protected_mode: Keyword.get(opts, :protected_mode, true)}
+         protected_mode: opts[:protected_mode]}
       ]
     else
       []

@@ -185,7 +185,7 @@ defmodule FerricStore.ApiGuardsTest do
     raises(~r"zincrby/4", fn -> FerricStore.zincrby("z", 1, 123, o) end)
     raises(~r"zrangestore/5", fn -> FerricStore.zrangestore(123, "z", 0, -1, o) end)
     raises(~r"zunionstore/3", fn -> FerricStore.zunionstore(:d, ["z"], o) end)
-    raises(~r"zunion/2: weights must be", fn -> FerricStore.zunion(["z"], [weights: 3] ++ o) end)
+    raises(~r"zunion/2: weights: must be", fn -> FerricStore.zunion(["z"], [weights: 3] ++ o) end)
     raises(~r"zrem/3", fn -> FerricStore.zrem("z", 1, o) end)
     unchanged(o)
   end
@@ -195,13 +195,13 @@ defmodule FerricStore.ApiGuardsTest do
       key = if fun in [:lpop, :rpop], do: "l", else: if(fun == :spop, do: "st", else: "z")
       assert {:error, @positive} = apply(FerricStore, fun, [key, [count: -1] ++ o])
 
-      raises(~r"#{fun}/2: count must be a non-negative integer, got: :x", fn ->
+      raises(~r"#{fun}/2: count: must be an integer, got: :x", fn ->
         apply(FerricStore, fun, [key, [count: :x] ++ o])
       end)
     end
 
     for {fun, key} <- [srandmember: "st", hrandfield: "h", zrandmember: "z"] do
-      raises(~r"#{fun}/2: count must be an integer", fn ->
+      raises(~r"#{fun}/2: count: must be an integer", fn ->
         apply(FerricStore, fun, [key, [count: :x] ++ o])
       end)
 

@@ -137,6 +137,69 @@ defmodule FerricStore.Commands.Check do
     end
   end
 
+  @doc """
+  Checks an API call's options and returns the instance they name (`FerricStore`
+  unless `name:` is given; the first `name:` wins, as with Keyword.get/3). `opts` is
+  a keyword list whose keys are `:name` (an atom) or in `known`, each with a value of
+  its option's type; anything else raises ArgumentError naming the function and the
+  option.
+
+  One pass with a guard per pair and no allocation: it runs on every call (`known` is
+  a literal list of a few atoms). Ranges that Redis checks itself (a TTL of 0, a
+  negative count) are left to the command, which returns Redis' error.
+  """
+  def opts!(opts, fun, known), do: opts!(opts, fun, known, nil)
+
+  defp opts!([], _fun, _known, nil), do: FerricStore
+  defp opts!([], _fun, _known, name), do: name
+
+  defp opts!([{:name, n} | rest], fun, known, name) when is_atom(n) and n != nil,
+    do: opts!(rest, fun, known, name || n)
+
+  defp opts!([{key, value} | rest], fun, known, name) when is_atom(key) do
+    cond do
+      key == :name -> bad!(fun, "name: must be an atom (the instance's name)", value)
+      not :lists.member(key, known) -> unknown!(fun, key, value, known)
+      opt_ok?(key, value) -> opts!(rest, fun, known, name)
+      true -> bad!(fun, "#{key}: must be #{opt_type(key)}", value)
+    end
+  end
+
+  defp opts!(bad, fun, _known, _name), do: bad!(fun, "options must be a keyword list", bad)
+
+  # The type of every option of the API, whichever function takes it.
+  @flags [:nx, :xx, :gt, :lt, :ch, :incr, :get, :keepttl, :persist, :replace] ++
+           [:rev, :with_scores, :with_values]
+  @ints [:ttl, :px, :ex, :pxat, :exat, :count, :rank, :maxlen]
+
+  # nil reads as "not given" for the options a command reads when present (a caller's
+  # `count: opts[:count]`); a flag must be a boolean and a TTL an integer.
+  @nil_ok [:count, :rank, :maxlen, :limit, :match, :type]
+
+  defp opt_ok?(key, nil) when key in @nil_ok, do: true
+  defp opt_ok?(key, v) when key in @flags, do: is_boolean(v)
+  defp opt_ok?(key, v) when key in @ints, do: is_integer(v)
+  defp opt_ok?(:limit, v), do: is_integer(v) or (is_tuple(v) and tuple_size(v) == 2)
+  defp opt_ok?(:match, v), do: is_binary(v)
+  defp opt_ok?(:type, v), do: is_atom(v) or is_binary(v)
+  defp opt_ok?(:by, v), do: v in [:rank, :score, :lex]
+  defp opt_ok?(:aggregate, v), do: is_atom(v)
+  defp opt_ok?(:weights, v), do: is_list(v)
+
+  defp opt_type(key) when key in @flags, do: "a boolean"
+  defp opt_type(key) when key in @ints, do: "an integer"
+  defp opt_type(:limit), do: "an integer or an {offset, count} tuple"
+  defp opt_type(:match), do: "a binary (a glob pattern)"
+  defp opt_type(:type), do: "a type such as :string or \"string\""
+  defp opt_type(:by), do: ":rank, :score or :lex"
+  defp opt_type(:aggregate), do: ":sum, :min or :max"
+  defp opt_type(:weights), do: "a list of numbers"
+
+  defp unknown!(fun, key, value, known) do
+    takes = Enum.map_join(known ++ [:name], ", ", &inspect/1)
+    bad!(fun, "unknown option #{inspect(key)} (it takes #{takes})", value)
+  end
+
   @doc "Raises ArgumentError: `fun` got `got`, where `what` was expected."
   def bad!(fun, what, got), do: raise(ArgumentError, message(fun, what, got))
 

@@ -237,7 +237,7 @@ defmodule FerricStore.Commands.Collection do
   with cursor 0, as Redis does for listpack encodings.
   """
   def scan(tables, key, n, cursor, opts, map) do
-    count = Keyword.get(opts, :count, 10)
+    count = opts[:count] || 10
     regex = if opts[:match], do: FerricStore.Commands.Glob.compile(opts[:match])
     limit = if n <= 128, do: :all, else: cursor + count
     items = collect(tables, key, :edge, :asc, limit)

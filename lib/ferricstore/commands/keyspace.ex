@@ -33,6 +33,18 @@ defmodule FerricStore.Commands.Keyspace do
 
   def expire_at(_instance, _key, _at_ms, _flags), do: {:error, Error.new(:not_integer)}
 
+  @doc """
+  EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT (`cmd`) of `n` seconds or ms, checked in Redis'
+  order: the flags, then `n` as a 64-bit integer, then the absolute time in ms
+  ("ERR invalid expire time in 'expireat' command" when it leaves 64 bits).
+  """
+  def expire(instance, key, cmd, n, flags) do
+    with :ok <- compatible(flags),
+         {:ok, n} <- if(is_int64(n), do: {:ok, n}, else: {:error, Error.new(:not_integer)}),
+         {:ok, at} <- expire_abs(cmd, n),
+         do: expire_at(instance, key, at, flags)
+  end
+
   defp compatible(flags) do
     cond do
       :nx in flags and Enum.any?([:xx, :gt, :lt], &(&1 in flags)) ->
@@ -115,7 +127,7 @@ defmodule FerricStore.Commands.Keyspace do
   """
   def scan(instance, cursor, opts) do
     shards = Store.config(instance).shards
-    count = Keyword.get(opts, :count, 10)
+    count = opts[:count] || 10
     regex = if opts[:match], do: Glob.compile(opts[:match])
     type = opts[:type]
 
@@ -281,9 +293,8 @@ defmodule FerricStore.Commands.Keyspace do
       when name in ["expire", "pexpire", "expireat", "pexpireat"] do
     # Redis reads the options before the time.
     with {:ok, flags} <- expire_flags(opts, []),
-         {:ok, n} <- Args.int!(n),
-         {:ok, at} <- expire_abs(name, n) do
-      case expire_at(ctx.instance, key, at, flags) do
+         {:ok, n} <- Args.int!(n) do
+      case expire(ctx.instance, key, name, n, flags) do
         {:ok, true} -> 1
         {:ok, false} -> 0
         {:error, e} -> e
@@ -375,7 +386,7 @@ defmodule FerricStore.Commands.Keyspace do
 
     if is_int64(at) and is_int64(scaled),
       do: {:ok, at},
-      else: Error.new(:invalid_expire, "ERR invalid expire time in '#{name}' command")
+      else: {:error, Error.new(:invalid_expire, "ERR invalid expire time in '#{name}' command")}
   end
 
   defp reply({:ok, value}), do: value

@@ -44,12 +44,17 @@ defmodule FerricStore.Commands.Strings do
     end
   end
 
-  @doc "SET. `opts`: ttl/px/ex/pxat/exat, keepttl, nx, xx, get."
-  def set(instance, key, value, []) when is_binary(key) and is_binary(value),
+  @doc """
+  SET. `opts`: ttl/px/ex/pxat/exat, keepttl, nx, xx, get. `cmd` names the command in
+  the invalid expire time error (SETEX and PSETEX are SETs too).
+  """
+  def set(instance, key, value, opts, cmd \\ "set")
+
+  def set(instance, key, value, [], _cmd) when is_binary(key) and is_binary(value),
     do: Store.write(instance, key, :strings, {:set, key, value, 0, nil, false})
 
-  def set(instance, key, value, opts) when is_binary(key) and is_binary(value) do
-    with {:ok, exp} <- expiry(opts, Store.now(), Keyword.get(opts, :command, "set")),
+  def set(instance, key, value, opts, cmd) when is_binary(key) and is_binary(value) do
+    with {:ok, exp} <- expiry(opts, Store.now(), cmd),
          {:ok, cond} <- condition(opts) do
       Store.write(instance, key, :strings, {:set, key, value, exp, cond, opts[:get] == true})
     end
@@ -486,7 +491,7 @@ defmodule FerricStore.Commands.Strings do
     with {:ok, n} <- Args.int!(n) do
       if n <= 0,
         do: Error.new(:invalid_expire, "ERR invalid expire time in '#{name}' command"),
-        else: reply(set(ctx.instance, key, value, [{unit, n}, command: name]))
+        else: reply(set(ctx.instance, key, value, [{unit, n}], name))
     end
   end
 

@@ -321,7 +321,7 @@ defmodule FerricStore.Store.Shard do
           # entries passed since the previous snapshot.
           log_init_args: %{
             uid: uid,
-            snapshot_interval: Keyword.get(opts, :snapshot_interval, 4096)
+            snapshot_interval: Keyword.fetch!(opts, :snapshot_interval)
           },
           initial_members: [server_id],
           machine: machine
