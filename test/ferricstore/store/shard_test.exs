@@ -22,7 +22,9 @@ defmodule FerricStore.Store.ShardTest do
              pid != nil and pid != shard and Process.whereis(:"#{name}.ra.0") != nil
            end)
 
-    assert :ok = FerricStore.set("after", "2", name: name)
+    # The batcher restarts after the shard, and the new ra server elects itself: the
+    # first writes may find neither ready yet.
+    assert wait_until(fn -> FerricStore.set("after", "2", name: name) == :ok end)
     assert {:ok, "1"} = FerricStore.get("before", name: name)
     assert {:ok, "2"} = FerricStore.get("after", name: name)
     Supervisor.stop(sup)
