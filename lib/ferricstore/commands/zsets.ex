@@ -1123,6 +1123,17 @@ defmodule FerricStore.Commands.ZSets do
   # empty bound is 0, leading blanks and hex are read, an overflow is ±inf, an underflow
   # 0. The C string ends at its first NUL, so the bytes after one are never seen.
   defp bound(s, incl) do
+    case Args.int(s) do
+      # The common bound, a plain integer, converts exactly: no need for strtod (~3 us).
+      {:ok, n} when n > -9_007_199_254_740_992 and n < 9_007_199_254_740_992 ->
+        {:ok, {incl, n * 1.0}}
+
+      _ ->
+        strtod_bound(s, incl)
+    end
+  end
+
+  defp strtod_bound(s, incl) do
     [s | _] = :binary.split(s, <<0>>)
 
     case Args.strtod(s) do
