@@ -7,8 +7,9 @@ defmodule FerricStore.Store.Compactor do
   #    (they hide older records in older files) unless this is the oldest file.
   # 3. `Bitcask.compact/4` copies them into generation + 1 of the same base and writes
   #    its hint file (both fsynced before anything points at them).
-  # 4. Move each keydir row that STILL points at its old location (an atomic
-  #    compare-and-replace per row, so a concurrent write always wins).
+  # 4. Move each keydir row that STILL points at its old location (a compare-and-replace
+  #    per row, run inside the ra server between two entries, so a concurrent write
+  #    always wins); a copied record whose row moved on is dead in the new file.
   # 5. The caller deletes the old file after a grace period, so a reader that looked up
   #    a row just before the move can still read the old location.
   #
@@ -23,8 +24,9 @@ defmodule FerricStore.Store.Compactor do
   @type result ::
           {:ok, %{new_fid: pos_integer(), kept: non_neg_integer(), bytes: non_neg_integer()}}
 
-  @spec compact(map(), Path.t(), pos_integer(), boolean()) :: result() | {:error, term()}
-  def compact(tables, dir, fid, oldest?) do
+  @spec compact(map(), Path.t(), pos_integer(), boolean(), (function() -> term())) ::
+          result() | {:error, term()}
+  def compact(tables, dir, fid, oldest?, in_machine) do
     new_fid = Files.next_generation(fid)
 
     with {:ok, entries} <- entries(dir, fid),
@@ -33,15 +35,62 @@ defmodule FerricStore.Store.Compactor do
          {:ok, file} <- Bitcask.open_read(Files.data_path(dir, new_fid)) do
       :ets.insert(tables.files, {new_fid, file})
 
-      Enum.zip_with(keep, moved, fn {kind, {_k, _off, _size, _e, _s, _f}},
-                                    {old_off, new_off, _} ->
-        move(tables, kind, fid, old_off, new_fid, new_off)
+      moves =
+        Enum.zip_with(keep, moved, fn {kind, _entry}, {old_off, new_off, size} ->
+          {kind, old_off, new_off, size}
+        end)
+
+      bytes = Enum.reduce(moved, 0, fn {_, _, size}, acc -> acc + size end)
+
+      with :ok <- move_all(tables, fid, new_fid, moves, in_machine),
+           :ok <- in_machine.(fn -> settle(tables.meta, fid, new_fid, bytes) end) do
+        {:ok, %{new_fid: new_fid, kept: length(moved), bytes: bytes}}
+      end
+    end
+  end
+
+  # Rows are moved inside the ra server, between two applied entries: an entry reads
+  # the rows it replaces and publishes its own later in the same apply, so a row can
+  # not change between the two without the entry seeing it. A record copied here whose
+  # row changed since select/4 read it is dead in the new file and counted there (the
+  # entry that replaced it counted the old file, which goes away), so the new file's
+  # dead bytes are exact and it is compacted in its turn. Chunks keep each stop of the
+  # apply loop short.
+  @chunk 1_000
+
+  defp move_all(tables, fid, new_fid, moves, in_machine) do
+    moves
+    |> Enum.chunk_every(@chunk)
+    |> Enum.reduce_while(:ok, fn chunk, :ok ->
+      case in_machine.(fn -> move_chunk(tables, fid, new_fid, chunk) end) do
+        :ok -> {:cont, :ok}
+        error -> {:halt, error}
+      end
+    end)
+  end
+
+  defp move_chunk(tables, fid, new_fid, chunk) do
+    dead =
+      Enum.reduce(chunk, 0, fn {kind, old_off, new_off, size}, dead ->
+        case move(tables, kind, fid, old_off, new_fid, new_off) do
+          0 -> dead + size
+          _moved -> dead
+        end
       end)
 
-      :ets.delete(tables.meta, {:dead, fid})
-      bytes = Enum.reduce(moved, 0, fn {_, _, size}, acc -> acc + size end)
-      {:ok, %{new_fid: new_fid, kept: length(moved), bytes: bytes}}
-    end
+    if dead > 0,
+      do: :ets.update_counter(tables.meta, {:dead, new_fid}, dead, {{:dead, new_fid}, 0})
+
+    :ok
+  end
+
+  # Nothing points into the old file any more: its counter goes, the new file's size
+  # comes (the machine only weighs files whose size it knows).
+  defp settle(meta, fid, new_fid, bytes) do
+    :ets.insert(meta, {{:size, new_fid}, bytes + Bitcask.header_size()})
+    :ets.delete(meta, {:dead, fid})
+    :ets.delete(meta, {:size, fid})
+    :ok
   end
 
   defp entries(dir, fid) do
@@ -130,7 +179,8 @@ defmodule FerricStore.Store.Compactor do
     )
   end
 
-  defp move(_tables, :marker, _fid, _old_off, _new_fid, _new_off), do: :ok
+  # Markers (tombstones, FLUSHDB) have no row: they stay live in the new file.
+  defp move(_tables, :marker, _fid, _old_off, _new_fid, _new_off), do: 1
 
   defp move(tables, {:member, key, member}, fid, old_off, new_fid, new_off) do
     :ets.select_replace(tables.members, [

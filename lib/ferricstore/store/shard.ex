@@ -125,7 +125,9 @@ defmodule FerricStore.Store.Shard do
       {:error, reason} -> Logger.warning("hint file for #{fid} not written: #{inspect(reason)}")
     end
 
-    {:noreply, state}
+    # Its dead bytes may have passed the mark while it was active, when the machine does
+    # not weigh a file.
+    {:noreply, state |> enqueue_compactions(due(state, [fid])) |> next_compaction()}
   end
 
   def handle_info({:compact, fids}, state) do
@@ -134,13 +136,13 @@ defmodule FerricStore.Store.Shard do
 
   def handle_info({:compacted, fid, result}, %{compacting: {fid, _pid}} = state) do
     case result do
-      {:ok, %{new_fid: new_fid, bytes: bytes}} ->
-        Keydir.put_meta(state.tables.meta, {:size, new_fid}, bytes + Bitcask.header_size())
-        :ets.delete(state.tables.meta, {:size, fid})
+      {:ok, %{new_fid: new_fid}} ->
         # Readers that looked the row up just before it moved may still read the old
         # file: it goes away a little later.
         Process.send_after(self(), {:delete_file, fid}, 2_000)
-        {:noreply, finish_compaction(%{state | retiring: MapSet.put(state.retiring, fid)})}
+        state = %{state | retiring: MapSet.put(state.retiring, fid)}
+        # Records overwritten while it ran are dead in the new file already.
+        {:noreply, state |> enqueue_compactions(due(state, [new_fid])) |> finish_compaction()}
 
       {:error, reason} ->
         Logger.warning("compaction of file #{fid} in #{state.dir} failed: #{inspect(reason)}")
@@ -233,11 +235,14 @@ defmodule FerricStore.Store.Shard do
         do: fid
   end
 
-  defp due_for_compaction(state) do
-    %{tables: tables} = state
-    config = Keydir.meta(tables.meta, :config)
+  defp due_for_compaction(state), do: due(state, sealed_fids(state))
 
-    for fid <- sealed_fids(state),
+  defp due(%{tables: tables} = state, fids) do
+    config = Keydir.meta(tables.meta, :config)
+    sealed = sealed_fids(state)
+
+    for fid <- fids,
+        fid in sealed,
         size = Keydir.meta(tables.meta, {:size, fid}, 0),
         dead = Keydir.meta(tables.meta, {:dead, fid}, 0),
         dead >= config.compaction_min_bytes and dead >= size * config.compaction_ratio,
@@ -267,12 +272,14 @@ defmodule FerricStore.Store.Shard do
 
         if fid in sealed_fids(state) do
           shard = self()
-          %{tables: tables, dir: dir} = state
+          %{tables: tables, dir: dir, server_id: server_id} = state
           oldest? = fid == Enum.min(sealed_fids(state))
+          in_machine = &in_machine(server_id, &1)
 
           pid =
             spawn_link(fn ->
-              send(shard, {:compacted, fid, Compactor.compact(tables, dir, fid, oldest?)})
+              result = Compactor.compact(tables, dir, fid, oldest?, in_machine)
+              send(shard, {:compacted, fid, result})
             end)
 
           %{state | compacting: {fid, pid}}
@@ -283,6 +290,24 @@ defmodule FerricStore.Store.Shard do
   end
 
   defp next_compaction(state), do: state
+
+  # Runs `fun` in the shard's ra server, between two applied entries (a raise stays
+  # there as an error: it must not take the server down).
+  defp in_machine(server_id, fun) do
+    query = fn _machine_state ->
+      try do
+        fun.()
+      rescue
+        exception -> {:error, exception}
+      end
+    end
+
+    case :ra.local_query(server_id, query, 60_000) do
+      {:ok, {_index_term, result}, _leader} -> result
+      {:timeout, _} -> {:error, :ra_timeout}
+      {:error, reason} -> {:error, reason}
+    end
+  end
 
   defp answer_waiting(%{waiting: []} = state), do: state
 
