@@ -31,10 +31,40 @@ defmodule FerricStore.Commands.ZSetsTest do
     # The C string ends at a NUL.
     assert {:ok, {true, 1.0}} = ZSets.score_bound("1\0junk")
 
-    for bad <- ["nan", "(nan", "1 ", " ", "-", "infinit", "(0x"] do
+    for bad <- [
+          "nan",
+          "(nan",
+          "1 ",
+          " ",
+          "-",
+          "infinit",
+          "(0x",
+          "12a",
+          "-1-",
+          "0000000000000009x"
+        ] do
       assert {:error, %FerricStore.Error{message: "ERR min or max is not a float"}} =
                ZSets.score_bound(bad),
              inspect(bad)
+    end
+  end
+
+  # The common bounds (±inf, short digit strings, leading zeros included) skip strtod:
+  # they must read exactly as it does.
+  test "score_bound/1's shortcuts agree with strtod" do
+    digits = for _ <- 1..500, do: Integer.to_string(:rand.uniform(10 ** :rand.uniform(16)))
+    padded = for d <- Enum.take(digits, 100), do: String.pad_leading(d, 15, "0")
+
+    cases =
+      ["+inf", "-inf", "inf", "0", "-0", "000", "-000000000000000", "999999999999999"] ++
+        ["9999999999999999", "-9007199254740993", "1234567890123456789"] ++
+        digits ++ padded ++ Enum.map(digits ++ padded, &("-" <> &1))
+
+    for s <- cases do
+      {expected, "", _} = FerricStore.Commands.Args.strtod(s)
+      assert {:ok, {true, got}} = ZSets.score_bound(s)
+      assert got === expected, inspect(s)
+      assert {:ok, {false, ^got}} = ZSets.score_bound("(" <> s)
     end
   end
 end
