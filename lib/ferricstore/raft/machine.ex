@@ -221,7 +221,7 @@ defmodule FerricStore.Raft.Machine do
     if unsynced >= config.checkpoint_bytes or entries >= config.checkpoint_entries do
       Keydir.put_meta(tables.meta, :unsynced, 0)
       Keydir.put_meta(tables.meta, :unsynced_entries, 0)
-      rotate ++ [{:send_msg, shard_name(state), {:checkpoint, index}, [:local]}]
+      rotate ++ [{:send_msg, shard_name(state), {:checkpoint, index, fid}, [:local]}]
     else
       rotate
     end

@@ -86,6 +86,8 @@ defmodule FerricStore.Store.Shard do
        # Compacted files kept readable for a grace period: never compacted again.
        retiring: MapSet.new(),
        waiting: [],
+       # Every file up to this id is sealed and fsynced (sync_files/2).
+       synced: 0,
        ra_monitor: nil
      }
      |> watch_ra()
@@ -103,12 +105,16 @@ defmodule FerricStore.Store.Shard do
   end
 
   def handle_call(:checkpoint, _from, state) do
+    # Read before the active file: the records up to `index` are in it or before it.
     index = Keydir.meta(state.tables.meta, :applied, 0)
-    {:reply, :ok, do_checkpoint(index, state)}
+    {fid, _file, _end} = Keydir.meta(state.tables.meta, :active)
+    {:reply, :ok, do_checkpoint(index, fid, state)}
   end
 
+  # `fid`: the file the machine was appending to when it applied `index`.
   @impl true
-  def handle_info({:checkpoint, index}, state), do: {:noreply, do_checkpoint(index, state)}
+  def handle_info({:checkpoint, index, fid}, state),
+    do: {:noreply, do_checkpoint(index, fid, state)}
 
   def handle_info({:raft_role, role}, state) do
     Keydir.put_meta(state.tables.meta, :leader, role == :leader)
@@ -116,14 +122,15 @@ defmodule FerricStore.Store.Shard do
   end
 
   def handle_info({:sealed, fid}, state) do
-    [{_, file}] = :ets.lookup(state.tables.files, fid)
-
-    with :ok <- Bitcask.fsync(file),
-         :ok <- Bitcask.hint_build(data_path(state.dir, fid), hint_path(state.dir, fid)) do
-      :ok
-    else
-      {:error, reason} -> Logger.warning("hint file for #{fid} not written: #{inspect(reason)}")
-    end
+    state =
+      with {:ok, state} <- sync_files(state, fid),
+           :ok <- Bitcask.hint_build(data_path(state.dir, fid), hint_path(state.dir, fid)) do
+        state
+      else
+        {:error, reason} ->
+          Logger.warning("hint file for #{fid} not written: #{inspect(reason)}")
+          state
+      end
 
     # Its dead bytes may have passed the mark while it was active, when the machine does
     # not weigh a file.
@@ -208,18 +215,40 @@ defmodule FerricStore.Store.Shard do
     end
   end
 
-  defp do_checkpoint(index, state) do
-    {_fid, active, _} = Keydir.meta(state.tables.meta, :active)
-
-    case Bitcask.fsync(active) do
-      :ok ->
+  # ra may drop its log up to `index` once every record up to there is on disk: in file
+  # `fid` or in one before it. A file sealed after the checkpoint was asked for (its
+  # `:sealed` message still waits behind this one) is among them, so every file not
+  # synced yet up to `fid` is synced first, not just the active one.
+  defp do_checkpoint(index, fid, state) do
+    case sync_files(state, fid) do
+      {:ok, state} ->
         :ra.pipeline_command(state.server_id, {:checkpoint, index}, :no_correlation, :normal)
+        state
 
       {:error, reason} ->
         Logger.error("checkpoint fsync failed: #{inspect(reason)}")
+        state
     end
+  end
 
-    state
+  # Fsyncs, in order, every file above `synced` up to `upto`; `synced` then covers the
+  # sealed ones (never written again; compactions sync their own output). It starts at
+  # 0: the files found at start-up may hold records a crash left in the page cache only,
+  # which the first sync makes durable before any checkpoint lets the log go.
+  defp sync_files(%{tables: tables, synced: synced} = state, upto) do
+    {active, _file, _end} = Keydir.meta(tables.meta, :active)
+
+    tables.files
+    |> :ets.tab2list()
+    |> Enum.filter(fn {fid, _} -> fid > synced and fid <= upto end)
+    |> Enum.sort()
+    |> Enum.reduce_while({:ok, state}, fn {fid, file}, {:ok, state} ->
+      case Bitcask.fsync(file) do
+        :ok when fid < active -> {:cont, {:ok, %{state | synced: fid}}}
+        :ok -> {:cont, {:ok, state}}
+        {:error, _} = error -> {:halt, error}
+      end
+    end)
   end
 
   defp finish_compaction(state),
