@@ -115,7 +115,9 @@ defmodule FerricStore.Bitcask do
     end
   end
 
-  defp fsync_dir(path) do
+  @doc "Flushes the directory holding `path` (its entries: a new file's name survives a crash)."
+  @spec fsync_dir(Path.t()) :: :ok | {:error, reason()}
+  def fsync_dir(path) do
     ref = make_ref()
 
     case NIF.fsync_dir_async(path(Path.dirname(path)), ref) do

@@ -88,6 +88,7 @@ defmodule FerricStore.Store.Shard do
        waiting: [],
        # Every file up to this id is sealed and fsynced (sync_files/2).
        synced: 0,
+       dir_synced: 0,
        ra_monitor: nil
      }
      |> watch_ra()
@@ -235,20 +236,38 @@ defmodule FerricStore.Store.Shard do
   # sealed ones (never written again; compactions sync their own output). It starts at
   # 0: the files found at start-up may hold records a crash left in the page cache only,
   # which the first sync makes durable before any checkpoint lets the log go.
+  #
+  # A file's name must survive a crash too: the directory is synced once for the files
+  # created since the last time (`dir_synced`), before the files themselves.
   defp sync_files(%{tables: tables, synced: synced} = state, upto) do
     {active, _file, _end} = Keydir.meta(tables.meta, :active)
 
-    tables.files
-    |> :ets.tab2list()
-    |> Enum.filter(fn {fid, _} -> fid > synced and fid <= upto end)
-    |> Enum.sort()
-    |> Enum.reduce_while({:ok, state}, fn {fid, file}, {:ok, state} ->
-      case Bitcask.fsync(file) do
-        :ok when fid < active -> {:cont, {:ok, %{state | synced: fid}}}
-        :ok -> {:cont, {:ok, state}}
-        {:error, _} = error -> {:halt, error}
-      end
-    end)
+    files =
+      tables.files
+      |> :ets.tab2list()
+      |> Enum.filter(fn {fid, _} -> fid > synced and fid <= upto end)
+      |> Enum.sort()
+
+    with {:ok, state} <- sync_dir(state, files) do
+      Enum.reduce_while(files, {:ok, state}, fn {fid, file}, {:ok, state} ->
+        case Bitcask.fsync(file) do
+          :ok when fid < active -> {:cont, {:ok, %{state | synced: fid}}}
+          :ok -> {:cont, {:ok, state}}
+          {:error, _} = error -> {:halt, error}
+        end
+      end)
+    end
+  end
+
+  defp sync_dir(%{dir_synced: done} = state, files) do
+    case List.last(files) do
+      {newest, _} when newest > done ->
+        with :ok <- Bitcask.fsync_dir(data_path(state.dir, newest)),
+             do: {:ok, %{state | dir_synced: newest}}
+
+      _ ->
+        {:ok, state}
+    end
   end
 
   defp finish_compaction(state),

@@ -51,6 +51,7 @@ defmodule FerricStore.Store.CheckpointTest do
 
     :erlang.trace_pattern({FerricStore.Bitcask, :fsync, 1}, true, [:local])
     :erlang.trace_pattern({:ra, :pipeline_command, 4}, true, [:local])
+    :erlang.trace_pattern({FerricStore.Bitcask, :fsync_dir, 1}, true, [:local])
     :erlang.trace(shard, true, [:call])
 
     try do
@@ -61,11 +62,19 @@ defmodule FerricStore.Store.CheckpointTest do
       :erlang.trace(shard, false, [:call])
       :erlang.trace_pattern({FerricStore.Bitcask, :fsync, 1}, false, [:local])
       :erlang.trace_pattern({:ra, :pipeline_command, 4}, false, [:local])
+      :erlang.trace_pattern({FerricStore.Bitcask, :fsync_dir, 1}, false, [:local])
     end
 
     events = trace_events(shard, fid_of, [])
 
+    # The new files' names are made durable too (the directory synced) before the log
+    # lets their entries go.
+    assert Enum.find(events, &(&1 == :dir or match?({:checkpoint, _}, &1))) == :dir
+
     Enum.reduce(events, MapSet.new(), fn
+      :dir, synced ->
+        synced
+
       {:fsync, fid}, synced ->
         MapSet.put(synced, fid)
 
@@ -86,6 +95,9 @@ defmodule FerricStore.Store.CheckpointTest do
           %{^file => fid} -> trace_events(shard, fid_of, [{:fsync, fid} | acc])
           _ -> trace_events(shard, fid_of, acc)
         end
+
+      {:trace, ^shard, :call, {FerricStore.Bitcask, :fsync_dir, [_path]}} ->
+        trace_events(shard, fid_of, [:dir | acc])
 
       {:trace, ^shard, :call, {:ra, :pipeline_command, [_, {:checkpoint, index}, _, _]}} ->
         trace_events(shard, fid_of, [{:checkpoint, index} | acc])
