@@ -140,7 +140,7 @@ defmodule FerricStore.Raft.Machine do
       dead_fids = for {f, _} <- dead, f != fid, do: f
       Keydir.put_meta(tables.meta, :active, {fid, file, new_end})
       Keydir.put_meta(tables.meta, :applied, index)
-      effects = after_write(tables, state, index, fid, new_end, new_end - offset)
+      effects = after_write(tables, state, index, {fid, file}, new_end, new_end - offset)
       {:ok, compaction_effects(tables, state, dead_fids) ++ effects}
     end
   end
@@ -202,13 +202,19 @@ defmodule FerricStore.Raft.Machine do
 
   # Rotation and checkpoints: cheap counters here, the slow work (fsync, hint files)
   # in the shard process, which the effects ask for.
-  defp after_write(tables, state, index, fid, new_end, written) do
+  #
+  # A full file is fsynced here, before any record goes to the next one: start-up reads
+  # a sealed file's bad record as damage to skip, not as the torn tail of unsynced writes
+  # (which ra would replay), and that holds only if no later record can reach the disk
+  # before the sealed file's last one. At most `checkpoint_bytes` of it are unsynced.
+  defp after_write(tables, state, index, {fid, file}, new_end, written) do
     unsynced = :ets.update_counter(tables.meta, :unsynced, {2, written}, {:unsynced, 0})
     entries = :ets.update_counter(tables.meta, :unsynced_entries, 1, {:unsynced_entries, 0})
     config = Keydir.meta(tables.meta, :config)
 
     rotate =
       if new_end >= config.max_file_size do
+        sync_sealed(file, fid)
         next = FerricStore.Store.Files.next_base(fid)
         {:ok, file} = rotate(tables, next)
         Keydir.put_meta(tables.meta, {:size, fid}, new_end)
@@ -224,6 +230,18 @@ defmodule FerricStore.Raft.Machine do
       rotate ++ [{:send_msg, shard_name(state), {:checkpoint, index, fid}, [:local]}]
     else
       rotate
+    end
+  end
+
+  # An fsync that fails leaves the entries in ra's log: checkpoints sync every file up to
+  # theirs first (the shard), so none releases them while this file is not on disk.
+  defp sync_sealed(file, fid) do
+    case Bitcask.fsync(file) do
+      :ok ->
+        :ok
+
+      {:error, reason} ->
+        Logger.error("FerricStore: fsync of sealed file #{fid}: #{inspect(reason)}")
     end
   end
 

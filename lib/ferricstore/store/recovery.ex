@@ -208,11 +208,12 @@ defmodule FerricStore.Store.Recovery do
   # Scans a whole data file, loading complete entries. Returns the records of a trailing
   # incomplete entry and the end of the last complete entry.
   #
-  # In a sealed file (fsynced when it was sealed) a corrupt record is counted and
-  # skipped: the scan resumes at the next valid record. In the active file everything
-  # from the first bad record on is cut instead: the records after it may come from
-  # writes the kernel had not flushed in order, and ra replays every entry after the
-  # last checkpoint, which is where any such hole must lie.
+  # In a sealed file (fsynced by the machine before it wrote to the next file) a corrupt
+  # record is damage: it is counted and skipped, and the scan resumes at the next valid
+  # record. In the active file everything from the first bad record on is cut instead:
+  # the records after it may come from writes the kernel had not flushed in order, and
+  # ra replays every entry after the last checkpoint, which is where any such hole must
+  # lie.
   defp scan_all(file, fid, tables, now, stats, resync?, start \\ Bitcask.header_size()) do
     scan_from(file, fid, start, tables, now, stats, [], start, resync?)
   end
