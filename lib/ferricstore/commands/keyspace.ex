@@ -6,7 +6,7 @@ defmodule FerricStore.Commands.Keyspace do
   import FerricStore.Commands.Spec
   alias FerricStore.{Error, Store}
   alias FerricStore.Commands.{Args, Glob}
-  alias FerricStore.Store.Batch
+  alias FerricStore.Store.{Batch, TableScan}
 
   import Args, only: [is_int64: 1]
 
@@ -121,9 +121,10 @@ defmodule FerricStore.Commands.Keyspace do
   end
 
   @doc """
-  SCAN. The cursor walks the hash slots of each shard's keydir (shard = cursor mod
-  shards). Keys present for the whole iteration are returned at least once while the
-  table grows; a table that shrinks during a scan may move a key behind the cursor.
+  SCAN. Each shard's keydir is walked with Redis' reverse-binary cursor over its hash
+  classes (`FerricStore.Store.TableScan`; shard = cursor mod shards): a full iteration
+  returns every key present from its start to its end at least once, whatever was
+  written or deleted meanwhile.
   """
   def scan(instance, cursor, opts) do
     shards = Store.config(instance).shards
@@ -142,48 +143,27 @@ defmodule FerricStore.Commands.Keyspace do
     )
   end
 
-  defp scan_shards(_instance, shard, _slot, shards, _count, _filter, acc) when shard >= shards,
-    do: {:ok, {0, Enum.reverse(acc)}}
+  defp scan_shards(_instance, shard, _v, shards, _count, _filter, acc) when shard >= shards,
+    do: {:ok, {0, acc}}
 
-  defp scan_shards(instance, shard, slot, shards, count, filter, acc) do
+  defp scan_shards(instance, shard, v, shards, count, {regex, type}, acc) do
     keydir = Store.tables(instance, shard).keydir
     now = Store.now()
-    {slot, acc, visited} = scan_slots(keydir, slot, count, now, filter, acc, 0)
 
-    cond do
-      slot == :end -> scan_shards(instance, shard + 1, 0, shards, count - visited, filter, acc)
-      true -> {:ok, {slot * shards + shard, Enum.reverse(acc)}}
+    keep? = fn {key, t, _, exp, _, _, _} ->
+      live?(exp, now) and Glob.match?(regex, key) and (type == nil or type == t)
     end
-  end
 
-  # Like Redis' dictScan loop: visit slots until `count` keys were seen or 10 x count
-  # slots were visited, so a small or sparse table is done in one call.
-  defp scan_slots(keydir, slot, count, now, filter, acc, seen) do
-    # An ETS table has at least 256 slots: a table with no more keys than `count` is
-    # walked whole, as Redis walks a small dict in one call.
-    budget = if :ets.info(keydir, :size) <= count, do: :infinity, else: count * 10
-    scan_slots(keydir, slot, count, now, filter, acc, seen, budget)
-  end
+    {next, rows} = TableScan.step(keydir, v, count, keep?)
+    acc = acc ++ Enum.map(rows, &elem(&1, 0))
 
-  defp scan_slots(_keydir, slot, count, _now, _filter, acc, seen, budget)
-       when seen >= count or (is_integer(budget) and budget <= 0),
-       do: {slot, acc, seen}
-
-  defp scan_slots(keydir, slot, count, now, {regex, type} = filter, acc, seen, budget) do
-    case safe_slot(keydir, slot) do
-      :"$end_of_table" ->
-        {:end, acc, seen}
-
-      rows ->
-        acc =
-          Enum.reduce(rows, acc, fn {key, t, _, exp, _, _, _}, acc ->
-            if live?(exp, now) and Glob.match?(regex, key) and (type == nil or type == t),
-              do: [key | acc],
-              else: acc
-          end)
-
-        budget = if budget == :infinity, do: budget, else: budget - 1
-        scan_slots(keydir, slot + 1, count, now, filter, acc, seen + length(rows), budget)
+    # A shard done within the call hands on to the next one (from its start) only when
+    # the call has seen nothing yet, so an empty shard costs no round trip.
+    cond do
+      next != 0 -> {:ok, {next * shards + shard, acc}}
+      shard + 1 >= shards -> {:ok, {0, acc}}
+      acc == [] -> scan_shards(instance, shard + 1, 0, shards, count, {regex, type}, acc)
+      true -> {:ok, {shard + 1, acc}}
     end
   end
 
