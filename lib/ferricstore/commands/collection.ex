@@ -4,6 +4,8 @@ defmodule FerricStore.Commands.Collection do
   # lookups with Redis' WRONGTYPE rule on both sides (caller reads, machine ops), member
   # reads, headers that disappear when the collection becomes empty, reply helpers.
 
+  import Bitwise
+
   alias FerricStore.{Error, Store}
   alias FerricStore.Store.{Batch, Members}
 
@@ -232,17 +234,32 @@ defmodule FerricStore.Commands.Collection do
   end
 
   @doc """
-  One step of a *SCAN over a collection: the cursor is an offset in member order
-  (O(cursor + count) per call). Small collections (<= 128 members) are returned whole
-  with cursor 0, as Redis does for listpack encodings.
+  One step of a *SCAN over a collection. Small collections (<= 128 members) are
+  returned whole with cursor 0, as Redis does for listpack encodings. Bigger ones are
+  walked in member order from where the cursor left off: a cursor names the next
+  member to return (`scan_position/3`), so a step costs O(log N + count) and a full
+  iteration returns every member present throughout, whatever was added or removed
+  meanwhile, as Redis guarantees.
   """
   def scan(tables, key, n, cursor, opts, map) do
     count = opts[:count] || 10
     regex = if opts[:match], do: FerricStore.Commands.Glob.compile(opts[:match])
-    limit = if n <= 128, do: :all, else: cursor + count
-    items = collect(tables, key, :edge, :asc, limit)
-    items = if limit == :all, do: items, else: Enum.drop(items, cursor)
-    next = if limit == :all or cursor + count >= n, do: 0, else: cursor + count
+
+    {next, items} =
+      if n <= 128 do
+        {0, collect(tables, key, :edge, :asc, :all)}
+      else
+        start = resume_at(tables.meta, key, cursor)
+
+        case collect(tables, key, start, :asc, count + 1) do
+          items when length(items) <= count ->
+            {0, items}
+
+          items ->
+            {page, [{following, _} | _]} = Enum.split(items, count)
+            {scan_position(tables.meta, key, following), page}
+        end
+      end
 
     found =
       for {m, _v} = item <- items,
@@ -250,6 +267,47 @@ defmodule FerricStore.Commands.Collection do
           do: map.(item)
 
     {next, found}
+  end
+
+  # *SCAN cursors. Redis' are positions in its hash table; here a cursor is a token for
+  # `{key, member}`, the next member to return, kept in the shard's meta table. Tokens
+  # are numbered per shard and carry a random tag drawn when the shard's tables were
+  # created, so a cursor handed out before a restart is never taken for a newer one.
+  # The newest @scan_tokens tokens are kept: an older or unknown cursor, or one of
+  # another key, starts the walk over (members come again; none is missed).
+  @scan_tokens 10_000
+
+  defp scan_position(meta, key, member) do
+    tag = scan_tag(meta)
+    seq = :ets.update_counter(meta, :scan_seq, 1, {:scan_seq, 0})
+    :ets.insert(meta, {{:scan, seq}, key, member})
+    :ets.delete(meta, {:scan, seq - @scan_tokens})
+    (tag <<< 32) + (seq &&& 0xFFFFFFFF)
+  end
+
+  defp resume_at(_meta, _key, 0), do: :edge
+
+  defp resume_at(meta, key, cursor) do
+    with true <- cursor >>> 32 == scan_tag(meta),
+         [{_, seq}] <- :ets.lookup(meta, :scan_seq),
+         # The token's number: the newest one with these low 32 bits.
+         seq = seq - (seq - (cursor &&& 0xFFFFFFFF) &&& 0xFFFFFFFF),
+         [{_, ^key, member}] <- :ets.lookup(meta, {:scan, seq}) do
+      {:at, member}
+    else
+      _ -> :edge
+    end
+  end
+
+  defp scan_tag(meta) do
+    case :ets.lookup(meta, :scan_tag) do
+      [{_, tag}] ->
+        tag
+
+      [] ->
+        tag = :rand.uniform(0x3FFFFFFF)
+        if :ets.insert_new(meta, {:scan_tag, tag}), do: tag, else: scan_tag(meta)
+    end
   end
 
   @doc """
