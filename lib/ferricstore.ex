@@ -530,7 +530,9 @@ defmodule FerricStore do
 
   @doc """
   One step of an incremental iteration: returns `{:ok, {next_cursor, keys}}`; start
-  with cursor 0 and stop when the returned cursor is 0. Options: `match:` (a glob
+  with cursor 0 and stop when the returned cursor is 0. As in Redis, a full iteration
+  returns every key that was there from its start to its end at least once (a key may
+  come twice), whatever was written or deleted meanwhile. Options: `match:` (a glob
   pattern), `count:` (a positive integer; below 1 is Redis' syntax error), `type:`
   (`:string`, `:hash`, `:list`, `:set` or `:zset`, or the same as Redis spells it,
   `"string"`; another raises).
@@ -734,7 +736,17 @@ defmodule FerricStore do
            )
   end
 
-  @doc "One step of an iteration over the fields: `{:ok, {next_cursor, [{field, value}]}}` (`match:`, `count:`)."
+  # HSCAN/SSCAN/ZSCAN (Commands.Collection.scan/6).
+  @collection_scan """
+  A full iteration returns every member present from its start to its end at least once
+  (one may come twice), as in Redis. A cursor names the next member to return; the shard
+  keeps its newest 10,000, and an older or unknown cursor starts the iteration over.
+  """
+
+  @doc """
+  One step of an iteration over the fields: `{:ok, {next_cursor, [{field, value}]}}`
+  (`match:`, `count:`); start with cursor 0 and stop when it comes back 0. #{@collection_scan}
+  """
   @spec hscan(key(), non_neg_integer(), opts()) ::
           {:ok, {non_neg_integer(), [{binary(), value()}]}} | error()
   def hscan(key, cursor, opts \\ []) do
@@ -1066,7 +1078,10 @@ defmodule FerricStore do
     end
   end
 
-  @doc "One step of an iteration over the members: `{:ok, {next_cursor, members}}`."
+  @doc """
+  One step of an iteration over the members: `{:ok, {next_cursor, members}}` (`match:`,
+  `count:`); start with cursor 0 and stop when it comes back 0. #{@collection_scan}
+  """
   @spec sscan(key(), non_neg_integer(), opts()) ::
           {:ok, {non_neg_integer(), [binary()]}} | error()
   def sscan(key, cursor, opts \\ []) do
@@ -1322,7 +1337,10 @@ defmodule FerricStore do
          do: zstore(name!(opts), :diff, dst, keys, opts, here())
   end
 
-  @doc "One step of an iteration over the members: `{:ok, {next_cursor, [{member, score}]}}`."
+  @doc """
+  One step of an iteration over the members: `{:ok, {next_cursor, [{member, score}]}}`
+  (`match:`, `count:`); start with cursor 0 and stop when it comes back 0. #{@collection_scan}
+  """
   @spec zscan(key(), non_neg_integer(), opts()) ::
           {:ok, {non_neg_integer(), [{binary(), score()}]}} | error()
   def zscan(key, cursor, opts \\ []) do
