@@ -16,29 +16,6 @@ defmodule FerricStore.Instance do
   alias FerricStore.Store
   alias FerricStore.Store.{Batcher, Expirer, Shard}
 
-  # The type of every option, checked before anything starts.
-  @types %{
-    name: :atom,
-    data_dir: :binary,
-    shards: :pos_integer,
-    timeout: :timeout,
-    hot_cache: :boolean,
-    max_file_size: :pos_integer,
-    checkpoint_bytes: :pos_integer,
-    wal_max_bytes: :pos_integer,
-    segment_max_entries: :pos_integer,
-    checkpoint_entries: :pos_integer,
-    compaction_ratio: :ratio,
-    compaction_min_bytes: :non_neg_integer,
-    port: :port,
-    bind: :binary,
-    password: :password,
-    protected_mode: :boolean,
-    maxmemory: :non_neg_integer,
-    min_free_disk: :non_neg_integer,
-    snapshot_interval: :pos_integer
-  }
-
   defp valid?(:atom, v), do: is_atom(v) and v not in [nil, true, false]
   defp valid?(:binary, v), do: is_binary(v)
   defp valid?(:boolean, v), do: is_boolean(v)
@@ -59,29 +36,33 @@ defmodule FerricStore.Instance do
   defp describe(:port), do: "nil or a TCP port number (0: any free port)"
   defp describe(:password), do: "nil or a binary"
 
-  # The one home of every setting's default: the processes below read their settings
-  # from the merged options (Keyword.fetch!) and keep no defaults of their own.
-  @defaults [
-    name: FerricStore,
-    data_dir: "data",
-    shards: 1,
-    timeout: 15_000,
-    hot_cache: true,
-    max_file_size: 128 * 1024 * 1024,
-    checkpoint_bytes: 8 * 1024 * 1024,
-    wal_max_bytes: 32 * 1024 * 1024,
-    segment_max_entries: 64,
-    checkpoint_entries: 100_000,
-    compaction_ratio: 0.35,
-    compaction_min_bytes: 1024 * 1024,
-    port: nil,
-    bind: "127.0.0.1",
-    password: nil,
-    protected_mode: true,
-    maxmemory: 0,
-    min_free_disk: 64 * 1024 * 1024,
-    snapshot_interval: 4096
+  # The one home of every setting: its default and its type (checked before anything
+  # starts). The processes below read their settings from the merged options
+  # (Keyword.fetch!) and keep no defaults of their own.
+  @options [
+    name: {FerricStore, :atom},
+    data_dir: {"data", :binary},
+    shards: {1, :pos_integer},
+    timeout: {15_000, :timeout},
+    hot_cache: {true, :boolean},
+    max_file_size: {128 * 1024 * 1024, :pos_integer},
+    checkpoint_bytes: {8 * 1024 * 1024, :pos_integer},
+    wal_max_bytes: {32 * 1024 * 1024, :pos_integer},
+    segment_max_entries: {64, :pos_integer},
+    checkpoint_entries: {100_000, :pos_integer},
+    compaction_ratio: {0.35, :ratio},
+    compaction_min_bytes: {1024 * 1024, :non_neg_integer},
+    port: {nil, :port},
+    bind: {"127.0.0.1", :binary},
+    password: {nil, :password},
+    protected_mode: {true, :boolean},
+    maxmemory: {0, :non_neg_integer},
+    min_free_disk: {64 * 1024 * 1024, :non_neg_integer},
+    snapshot_interval: {4096, :pos_integer}
   ]
+
+  @defaults for {key, {default, _type}} <- @options, do: {key, default}
+  @types Map.new(@options, fn {key, {_default, type}} -> {key, type} end)
 
   @doc """
   Starts the instance. Its options are checked first, before any process or file is
@@ -113,8 +94,7 @@ defmodule FerricStore.Instance do
 
   defp check!(opts), do: bad!("options must be a keyword list", opts)
 
-  defp bad!(what, got),
-    do: raise(ArgumentError, "FerricStore.start_link/1: #{what}, got: #{inspect(got)}")
+  defp bad!(what, got), do: FerricStore.Commands.Check.bad!({:start_link, 1}, what, got)
 
   @impl true
   def init(opts) do
