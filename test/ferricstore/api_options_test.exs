@@ -194,25 +194,18 @@ defmodule FerricStore.ApiOptionsTest do
       FerricStore.lpush!("l", [], o)
     end
 
-    raises(~r"lpush/3: values must be binaries, got: nil", fn ->
-      FerricStore.lpush("l", nil, o)
-    end)
-
-    raises(~r"rpushx/3: values must be binaries, got: nil", fn ->
-      FerricStore.rpushx("l", nil, o)
-    end)
-
-    raises(~r"sadd/3: members must be binaries, got: nil", fn ->
-      FerricStore.sadd("st", nil, o)
-    end)
-
-    raises(~r"srem/3: members must be binaries, got: nil", fn ->
-      FerricStore.srem("st", nil, o)
-    end)
-
-    raises(~r"hdel/3: fields must be binaries, got: nil", fn -> FerricStore.hdel("h", nil, o) end)
-
-    raises(~r"zrem/3: members must be binaries, got: nil", fn -> FerricStore.zrem("z", nil, o) end)
+    for {fun, key, what} <- [
+          {:lpush, "l", "values"},
+          {:rpushx, "l", "values"},
+          {:sadd, "st", "members"},
+          {:srem, "st", "members"},
+          {:hdel, "h", "fields"},
+          {:zrem, "z", "members"}
+        ] do
+      raises(~r"#{fun}/3: #{what} must be binaries, got: nil", fn ->
+        apply(FerricStore, fun, [key, nil, o])
+      end)
+    end
 
     raises(~r"hset/3", fn -> FerricStore.hset("h", nil, o) end)
     raises(~r"zadd/3", fn -> FerricStore.zadd("z", nil, o) end)
