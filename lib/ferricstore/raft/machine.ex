@@ -214,12 +214,12 @@ defmodule FerricStore.Raft.Machine do
 
     rotate =
       if new_end >= config.max_file_size do
-        sync_sealed(file, fid)
+        synced? = sync_sealed(file, fid)
         next = FerricStore.Store.Files.next_base(fid)
         {:ok, file} = rotate(tables, next)
         Keydir.put_meta(tables.meta, {:size, fid}, new_end)
         Keydir.put_meta(tables.meta, :active, {next, file, Bitcask.header_size()})
-        [{:send_msg, shard_name(state), {:sealed, fid}, [:local]}]
+        [{:send_msg, shard_name(state), {:sealed, fid, synced?}, [:local]}]
       else
         []
       end
@@ -235,13 +235,16 @@ defmodule FerricStore.Raft.Machine do
 
   # An fsync that fails leaves the entries in ra's log: checkpoints sync every file up to
   # theirs first (the shard), so none releases them while this file is not on disk.
+  # The shard is told whether it worked (`{:sealed, fid, synced?}`): if not, it syncs
+  # the file itself.
   defp sync_sealed(file, fid) do
     case Bitcask.fsync(file) do
       :ok ->
-        :ok
+        true
 
       {:error, reason} ->
         Logger.error("FerricStore: fsync of sealed file #{fid}: #{inspect(reason)}")
+        false
     end
   end
 

@@ -122,14 +122,14 @@ defmodule FerricStore.Store.Shard do
     {:noreply, state}
   end
 
-  def handle_info({:sealed, fid}, state) do
+  def handle_info({:sealed, fid, synced?}, state) do
     state =
-      with {:ok, state} <- sync_files(state, fid),
+      with {:ok, state} <- sync_sealed(state, fid, synced?),
            :ok <- Bitcask.hint_build(data_path(state.dir, fid), hint_path(state.dir, fid)) do
         state
       else
         {:error, reason} ->
-          Logger.warning("hint file for #{fid} not written: #{inspect(reason)}")
+          Logger.warning("sealed file #{fid}: not synced or no hint file: #{inspect(reason)}")
           state
       end
 
@@ -248,7 +248,7 @@ defmodule FerricStore.Store.Shard do
       |> Enum.filter(fn {fid, _} -> fid > synced and fid <= upto end)
       |> Enum.sort()
 
-    with {:ok, state} <- sync_dir(state, files) do
+    with {:ok, state} <- sync_dir(state, upto) do
       Enum.reduce_while(files, {:ok, state}, fn {fid, file}, {:ok, state} ->
         case Bitcask.fsync(file) do
           :ok when fid < active -> {:cont, {:ok, %{state | synced: fid}}}
@@ -259,16 +259,24 @@ defmodule FerricStore.Store.Shard do
     end
   end
 
-  defp sync_dir(%{dir_synced: done} = state, files) do
-    case List.last(files) do
-      {newest, _} when newest > done ->
-        with :ok <- Bitcask.fsync_dir(data_path(state.dir, newest)),
-             do: {:ok, %{state | dir_synced: newest}}
-
-      _ ->
-        {:ok, state}
-    end
+  # The machine fsynced a sealed file before writing to the next one (`synced?`: it
+  # worked), so only older files still unsynced (those found at start-up) are synced
+  # here; its name is made durable by the next checkpoint's directory sync, before any
+  # log goes.
+  defp sync_sealed(state, fid, true) do
+    with {:ok, state} <- sync_files(state, fid - 1),
+         do: {:ok, %{state | synced: max(state.synced, fid)}}
   end
+
+  defp sync_sealed(state, fid, false), do: sync_files(state, fid)
+
+  # Every file up to `upto` exists by now: one directory sync covers their names.
+  defp sync_dir(%{dir_synced: done} = state, upto) when upto > done do
+    with :ok <- Bitcask.fsync_dir(data_path(state.dir, upto)),
+         do: {:ok, %{state | dir_synced: upto}}
+  end
+
+  defp sync_dir(state, _upto), do: {:ok, state}
 
   defp finish_compaction(state),
     do: %{state | compacting: nil} |> next_compaction() |> answer_waiting()
