@@ -59,30 +59,14 @@ defmodule FerricStore.Commands.Args do
       :error
   """
   @spec double(binary()) :: {:ok, float() | :inf | :neg_inf} | :error
-  def double(<<?-, rest::binary>> = bin) when byte_size(rest) in 1..15 do
-    if digits?(rest), do: {:ok, :erlang.binary_to_integer(rest) * -1.0}, else: double_slow(bin)
-  end
-
-  def double(bin) when byte_size(bin) in 1..15 do
-    if digits?(bin), do: {:ok, :erlang.binary_to_integer(bin) * 1.0}, else: double_slow(bin)
-  end
-
-  def double(bin), do: double_slow(bin)
-
-  defp double_slow(<<c, _::binary>> = bin) when c not in @c_spaces do
+  def double(<<c, _::binary>> = bin) when c not in @c_spaces do
     case strtod(bin) do
       {value, "", :ok} when value != :nan -> {:ok, value}
       _ -> :error
     end
   end
 
-  defp double_slow(_), do: :error
-
-  # Up to 15 digits are exact as an integer: converted without the general parser (most
-  # scores and weights are such integers). "-0" gives -0.0.
-  defp digits?(<<c, rest::binary>>) when c in ?0..?9, do: digits?(rest)
-  defp digits?(<<>>), do: true
-  defp digits?(_), do: false
+  def double(_), do: :error
 
   @doc """
   C's strtod on `bin`: `{value, rest, range}` for the longest prefix it converts, where
@@ -102,6 +86,31 @@ defmodule FerricStore.Commands.Args do
   @spec strtod(binary()) ::
           {float() | :inf | :neg_inf | :nan, binary(), :ok | :overflow | :underflow}
   def strtod(bin) do
+    case short(bin) do
+      {:ok, value} -> {value, "", :ok}
+      :error -> strtod_slow(bin)
+    end
+  end
+
+  # The common cases skip the exact parser (several us): infinities, and up to 15
+  # decimal digits (leading zeros too, as in redis-benchmark's __rand_int__), which are
+  # exact as an integer. "-0" gives -0.0.
+  defp short(bin) when bin in ["inf", "+inf"], do: {:ok, :inf}
+  defp short("-inf"), do: {:ok, :neg_inf}
+
+  defp short(<<?-, digits::binary>>) when byte_size(digits) in 1..15,
+    do: if(digits?(digits), do: {:ok, :erlang.binary_to_integer(digits) * -1.0}, else: :error)
+
+  defp short(digits) when byte_size(digits) in 1..15,
+    do: if(digits?(digits), do: {:ok, :erlang.binary_to_integer(digits) * 1.0}, else: :error)
+
+  defp short(_), do: :error
+
+  defp digits?(<<c, rest::binary>>) when c in ?0..?9, do: digits?(rest)
+  defp digits?(<<>>), do: true
+  defp digits?(_), do: false
+
+  defp strtod_slow(bin) do
     {sign, body} = bin |> skip_spaces() |> sign()
 
     case number(body) do

@@ -1122,34 +1122,9 @@ defmodule FerricStore.Commands.ZSets do
   # Redis' zslParseRange calls strtod alone and rejects only trailing bytes and NaN: an
   # empty bound is 0, leading blanks and hex are read, an overflow is ±inf, an underflow
   # 0. The C string ends at its first NUL, so the bytes after one are never seen.
-  #
-  # The common bounds skip strtod (~8 us): ±inf, and up to 15 decimal digits (leading
-  # zeros too, as in redis-benchmark's __rand_int__), which convert exactly.
-  defp bound(s, incl) when s in ["+inf", "inf"], do: {:ok, {incl, :inf}}
-  defp bound("-inf", incl), do: {:ok, {incl, :neg_inf}}
-
-  defp bound("-" <> digits = s, incl) when byte_size(digits) in 1..15 do
-    if digits?(digits) do
-      # -0 is -0.0, as strtod reads it.
-      {:ok, {incl, :erlang.binary_to_integer(digits) * -1.0}}
-    else
-      strtod_bound(s, incl)
-    end
-  end
-
-  defp bound(s, incl) when byte_size(s) in 1..15 do
-    if digits?(s),
-      do: {:ok, {incl, :erlang.binary_to_integer(s) * 1.0}},
-      else: strtod_bound(s, incl)
-  end
-
-  defp bound(s, incl), do: strtod_bound(s, incl)
-
-  defp digits?(<<c, rest::binary>>) when c in ?0..?9, do: digits?(rest)
-  defp digits?(<<>>), do: true
-  defp digits?(_), do: false
-
-  defp strtod_bound(s, incl) do
+  # (Args.strtod/1 reads the common bounds, ±inf and short integers, without its exact
+  # parser.)
+  defp bound(s, incl) do
     [s | _] = :binary.split(s, <<0>>)
 
     case Args.strtod(s) do

@@ -49,9 +49,9 @@ defmodule FerricStore.Commands.ZSetsTest do
     end
   end
 
-  # The common bounds (±inf, short digit strings, leading zeros included) skip strtod:
-  # they must read exactly as it does.
-  test "score_bound/1's shortcuts agree with strtod" do
+  # Args.strtod/1 reads the common bounds (±inf, up to 15 digits, leading zeros too)
+  # without its exact parser; a leading blank, which strtod skips, forces the exact one.
+  test "score bounds read by strtod's shortcuts equal the exact parser's" do
     digits = for _ <- 1..500, do: Integer.to_string(:rand.uniform(10 ** :rand.uniform(16)))
     padded = for d <- Enum.take(digits, 100), do: String.pad_leading(d, 15, "0")
 
@@ -61,10 +61,14 @@ defmodule FerricStore.Commands.ZSetsTest do
         digits ++ padded ++ Enum.map(digits ++ padded, &("-" <> &1))
 
     for s <- cases do
-      {expected, "", _} = FerricStore.Commands.Args.strtod(s)
+      {exact, "", _} = FerricStore.Commands.Args.strtod(" " <> s)
       assert {:ok, {true, got}} = ZSets.score_bound(s)
-      assert got === expected, inspect(s)
+      assert got === exact, inspect(s)
       assert {:ok, {false, ^got}} = ZSets.score_bound("(" <> s)
     end
+
+    # -0 is -0.0, as strtod reads it (the two compare equal, their signs do not).
+    assert {:ok, {true, zero}} = ZSets.score_bound("-0")
+    assert <<1::1, _::63>> = <<zero::float>>
   end
 end
