@@ -67,7 +67,7 @@ defmodule FerricStore.Store.TableScan do
       end
 
     rows = :ets.slot(table, slot)
-    acc = Enum.reduce(rows, acc, fn row, acc -> if keep?.(row), do: [row | acc], else: acc end)
+    acc = keep(rows, keep?, acc)
     seen = seen + length(rows)
     budget = budget - 1
 
@@ -78,14 +78,12 @@ defmodule FerricStore.Store.TableScan do
 
   defp walk_all(_table, slot, nactive, _keep?, acc) when slot >= nactive, do: Enum.reverse(acc)
 
-  defp walk_all(table, slot, nactive, keep?, acc) do
-    acc =
-      Enum.reduce(:ets.slot(table, slot), acc, fn row, acc ->
-        if keep?.(row), do: [row | acc], else: acc
-      end)
+  defp walk_all(table, slot, nactive, keep?, acc),
+    do: walk_all(table, slot + 1, nactive, keep?, keep(:ets.slot(table, slot), keep?, acc))
 
-    walk_all(table, slot + 1, nactive, keep?, acc)
-  end
+  # `rows` that `keep?` picks, pushed onto `acc` (reversed at the end).
+  defp keep(rows, keep?, acc),
+    do: Enum.reduce(rows, acc, fn row, acc -> if keep?.(row), do: [row | acc], else: acc end)
 
   @doc """
   Redis' cursor increment: the next class after `v` in reverse-binary order over the
