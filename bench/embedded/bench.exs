@@ -3,7 +3,8 @@
 #
 #   hot GET ops/s        FerricStore.get/2 on hot values vs a raw :ets.lookup loop
 #   cold GET p50         values on disk only (page cache), hot cache off
-#   durable SET p50      one writer, each call waits for the fsynced Raft commit
+#   durable SET p50      one writer, each call waits for the fsynced Raft commit, next
+#                        to a bare :file.write + :file.datasync loop (the BEAM's floor)
 #   durable SET ops/s    64 concurrent writer processes, 256 B values
 
 Logger.configure(level: :warning)
@@ -57,11 +58,27 @@ raw_ops = lookups / (raw_us / 1.0e6)
 hot_ops = lookups / (fs_us / 1.0e6)
 
 # -- durable SET, one writer -----------------------------------------------------
-set_lat =
+# Interleaved with the floor any BEAM process pays for the same durability: a plain
+# :file.write of a record's size and a :file.datasync on a raw file in the same
+# directory (two dirty I/O calls, no Raft), so both see the same disk minute by minute.
+{:ok, floor_file} = :file.open(Path.join(dir, "floor.dat"), [:write, :raw, :binary])
+record = :binary.copy("r", 300)
+
+{set_lat, floor_lat} =
   for i <- 1..2_000 do
     {us, :ok} = :timer.tc(fn -> FerricStore.set(key.(i), value, name: :bench) end)
-    us
+
+    {floor_us, :ok} =
+      :timer.tc(fn ->
+        :ok = :file.write(floor_file, record)
+        :file.datasync(floor_file)
+      end)
+
+    {us, floor_us}
   end
+  |> Enum.unzip()
+
+:ok = :file.close(floor_file)
 
 # -- durable SET, 64 writers -----------------------------------------------------
 per_writer = String.to_integer(System.get_env("BENCH_PER_WRITER", "1500"))
@@ -95,5 +112,6 @@ keys=#{keys} value=256B
 hot GET:   #{round(hot_ops)} ops/s   raw :ets.lookup: #{round(raw_ops)} ops/s   ratio #{Float.round(hot_ops / raw_ops, 2)}
 cold GET:  p50 #{percentile.(cold_lat, 0.5)} us   p99 #{percentile.(cold_lat, 0.99)} us
 durable SET (1 writer): p50 #{percentile.(set_lat, 0.5)} us   p99 #{percentile.(set_lat, 0.99)} us
+  floor, :file.write + :file.datasync in one process: p50 #{percentile.(floor_lat, 0.5)} us   p99 #{percentile.(floor_lat, 0.99)} us
 durable SET (64 writers): #{round(set64_ops)} ops/s
 """)
