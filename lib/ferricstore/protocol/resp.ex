@@ -128,20 +128,31 @@ defmodule FerricStore.Protocol.RESP do
   `{:error, message}` for a protocol error after the commands already read (which Redis
   executes before it replies with the error).
 
+  With `auth_required: true` it stops after the first command and returns the bytes
+  after it as `{:more, rest}`: that command (AUTH, HELLO ... AUTH) may lift the limits
+  that apply to the next ones, so the caller runs it before parsing on.
+
       iex> {cmds, {:continuation, _}} =
       ...>   FerricStore.Protocol.RESP.parse_all("PING\\r\\n*1\\r\\n$4\\r\\nPING\\r\\n*1\\r\\n$4\\r\\nPI")
       iex> cmds
       [["PING"], ["PING"]]
   """
   @spec parse_all(binary() | {continuation(), binary()}, parse_opts()) ::
-          {[command()], :done | {:continuation, continuation()} | {:error, String.t()}}
+          {[command()],
+           :done | {:continuation, continuation()} | {:more, binary()} | {:error, String.t()}}
   def parse_all(data, opts \\ [])
 
   def parse_all({cont, data}, _opts), do: collect(continue(cont, data), cont_opts(cont), [])
   def parse_all(data, opts) when is_binary(data), do: collect(parse(data, opts), opts, [])
 
   defp collect({:ok, cmd, ""}, _opts, acc), do: {Enum.reverse([cmd | acc]), :done}
-  defp collect({:ok, cmd, rest}, opts, acc), do: collect(parse(rest, opts), opts, [cmd | acc])
+
+  defp collect({:ok, cmd, rest}, opts, acc) do
+    if Keyword.get(opts, :auth_required, false),
+      do: {Enum.reverse([cmd | acc]), {:more, rest}},
+      else: collect(parse(rest, opts), opts, [cmd | acc])
+  end
+
   defp collect({:continuation, {:header, "", _}}, _opts, acc), do: {Enum.reverse(acc), :done}
   defp collect({:continuation, _} = cont, _opts, acc), do: {Enum.reverse(acc), cont}
   defp collect({:error, _} = err, _opts, acc), do: {Enum.reverse(acc), err}
@@ -244,8 +255,13 @@ defmodule FerricStore.Protocol.RESP do
   defp multibulk_args(<<>>, left, acc, opts),
     do: {:continuation, {:multibulk, left, acc, {:line, <<>>}, opts}}
 
-  defp multibulk_args(<<c, _::binary>>, _left, _acc, _opts),
-    do: {:error, "ERR Protocol error: expected '$', got '#{<<c>>}'"}
+  defp multibulk_args(<<c, _::binary>>, _left, _acc, _opts), do: {:error, expected_bulk(c)}
+
+  # Redis formats the byte with "%c": a NUL ends the C string there, and CR or LF become
+  # spaces so that the error stays one line.
+  defp expected_bulk(0), do: "ERR Protocol error: expected '$', got '"
+  defp expected_bulk(c) when c in [?\r, ?\n], do: "ERR Protocol error: expected '$', got ' '"
+  defp expected_bulk(c), do: "ERR Protocol error: expected '$', got '#{<<c>>}'"
 
   # A non-negative decimal without leading zeros followed by CRLF, as string2ll accepts.
   defp fast_int(<<"0\r\n", rest::binary>>), do: {0, rest}

@@ -84,13 +84,12 @@ defmodule FerricStore.Server.Connection do
        cont: nil,
        last_cmd: nil,
        last_at: nil,
-       # Per-request bookkeeping is batched: the registry row (CLIENT LIST), the INFO
-       # command counter and the bulk-length limit are refreshed at most once a second
-       # (or at once when the connection's context changed).
+       # Per-request bookkeeping is batched: the registry row (CLIENT LIST) and the INFO
+       # command counter are refreshed at most once a second (or at once when the
+       # connection's context changed).
        registry: Listener.registry(instance),
        touched_at: 0,
-       commands: 0,
-       max_bulk: Config.max_bulk_len(instance)
+       commands: 0
      }}
   end
 
@@ -124,32 +123,9 @@ defmodule FerricStore.Server.Connection do
   end
 
   def handle_info({:tcp, sock, data}, %{socket: sock} = state) do
-    {commands, tail} =
-      case state.cont do
-        nil -> RESP.parse_all(data, parse_opts(state))
-        cont -> RESP.parse_all({cont, data}, [])
-      end
-
-    ctx_before = state.ctx
-    state = %{state | cont: nil, commands: state.commands + length(commands)}
-
-    case run(commands, state, [], 0) do
-      {:stop, state} ->
-        {:stop, :normal, state}
-
-      {:ok, out, state} ->
-        case tail do
-          :done ->
-            send_out(state, out) |> touch(ctx_before)
-
-          {:continuation, cont} ->
-            send_out(%{state | cont: cont}, out) |> touch(ctx_before)
-
-          {:error, message} ->
-            _ = :gen_tcp.send(sock, [out, ?-, message, "\r\n"])
-            :gen_tcp.close(sock)
-            {:stop, :normal, state}
-        end
+    case state.cont do
+      nil -> handle_data(RESP.parse_all(data, parse_opts(state)), state)
+      cont -> handle_data(RESP.parse_all({cont, data}, []), %{state | cont: nil})
     end
   end
 
@@ -181,8 +157,44 @@ defmodule FerricStore.Server.Connection do
 
   ## Helpers
 
+  # Runs what one read parsed. `{:more, rest}`: the parser stopped after a command run
+  # unauthenticated (it may be AUTH), so the rest is parsed with the limits that hold
+  # after it, as Redis checks them command by command.
+  defp handle_data({commands, tail}, state) do
+    ctx_before = state.ctx
+    state = %{state | commands: state.commands + length(commands)}
+
+    case run(commands, state, [], 0) do
+      {:stop, state} ->
+        {:stop, :normal, state}
+
+      {:ok, out, state} ->
+        case tail do
+          :done ->
+            send_out(state, out) |> touch(ctx_before)
+
+          {:continuation, cont} ->
+            send_out(%{state | cont: cont}, out) |> touch(ctx_before)
+
+          {:more, rest} ->
+            with {:noreply, state} <- send_out(state, out) |> touch(ctx_before),
+                 do: handle_data(RESP.parse_all(rest, parse_opts(state)), state)
+
+          {:error, message} ->
+            _ = :gen_tcp.send(state.socket, [out, ?-, message, "\r\n"])
+            :gen_tcp.close(state.socket)
+            {:stop, :normal, state}
+        end
+    end
+  end
+
+  # The bulk limit is read for every read, so CONFIG SET proto-max-bulk-len applies to
+  # the next command of every connection, as in Redis.
   defp parse_opts(state) do
-    [max_bulk_len: state.max_bulk, auth_required: not state.ctx.authenticated?]
+    [
+      max_bulk_len: Config.max_bulk_len(state.ctx.instance),
+      auth_required: not state.ctx.authenticated?
+    ]
   end
 
   # Runs commands in order, accumulating encoded replies; flushes past @flush_bytes so a
@@ -270,8 +282,7 @@ defmodule FerricStore.Server.Connection do
 
       flush_stats(state)
 
-      {:noreply,
-       %{state | touched_at: now, commands: 0, max_bulk: Config.max_bulk_len(ctx.instance)}}
+      {:noreply, %{state | touched_at: now, commands: 0}}
     else
       {:noreply, state}
     end

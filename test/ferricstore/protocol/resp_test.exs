@@ -77,6 +77,20 @@ defmodule FerricStore.Protocol.RESPTest do
       assert length(cmds) == 600
       assert {[["PING"]], {:error, _}} = RESP.parse_all("PING\r\n*x\r\n")
     end
+
+    test "parse_all/2 stops after one command while unauthenticated" do
+      assert RESP.parse_all("AUTH pw\r\nPING\r\n", auth_required: true) ==
+               {[["AUTH", "pw"]], {:more, "PING\r\n"}}
+
+      assert RESP.parse_all("AUTH pw\r\n", auth_required: true) == {[["AUTH", "pw"]], :done}
+    end
+
+    test "a byte that is not '$' is named on one line, as Redis' %c does" do
+      assert RESP.parse("*1\r\n\r\n") == {:error, "ERR Protocol error: expected '$', got ' '"}
+      assert RESP.parse("*1\r\n\n") == {:error, "ERR Protocol error: expected '$', got ' '"}
+      assert RESP.parse("*1\r\n\0") == {:error, "ERR Protocol error: expected '$', got '"}
+      assert RESP.parse("*1\r\nx") == {:error, "ERR Protocol error: expected '$', got 'x'"}
+    end
   end
 
   describe "encode/2" do

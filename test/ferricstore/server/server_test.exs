@@ -135,10 +135,29 @@ defmodule FerricStore.Server.ServerTest do
     assert request(connect(port), "PING\r\n") == "+PONG\r\n"
   end
 
+  defp multibulk(args),
+    do:
+      ["*#{length(args)}\r\n" | Enum.map(args, &"$#{byte_size(&1)}\r\n#{&1}\r\n")]
+      |> IO.iodata_to_binary()
+
   defp mutate(frame) do
     pos = :rand.uniform(byte_size(frame)) - 1
     <<a::binary-size(pos), _, b::binary>> = frame
     <<a::binary, :rand.uniform(256) - 1, b::binary>>
+  end
+
+  test "CONFIG SET proto-max-bulk-len applies to the next command on every connection" do
+    {_instance, port} = start_listener()
+    [setter, other] = [connect(port), connect(port)]
+    over = multibulk(["ECHO", String.duplicate("x", 1_048_577)])
+    assert request(setter, "CONFIG SET proto-max-bulk-len 2mb\r\n") == "+OK\r\n"
+    assert request(other, over) =~ "$1048577\r\n"
+    assert request(setter, "CONFIG SET proto-max-bulk-len 1mb\r\n") == "+OK\r\n"
+
+    for sock <- [setter, other] do
+      :ok = :gen_tcp.send(sock, over)
+      assert read_until_closed(sock) == "-ERR Protocol error: invalid bulk length\r\n<CLOSED>"
+    end
   end
 
   describe "protected mode and AUTH" do
@@ -187,6 +206,32 @@ defmodule FerricStore.Server.ServerTest do
 
       assert read_until_closed(sock3) ==
                "-ERR Protocol error: unauthenticated multibulk length\r\n<CLOSED>"
+    end
+
+    test "a command in the same read as AUTH is parsed with the limits after AUTH" do
+      {_instance, port} = start_listener(password: "s3cret")
+      # 12 arguments and a 20,000-byte bulk: above the limits before AUTH.
+      many = multibulk(["COMMAND", "INFO" | List.duplicate("get", 10)])
+      big = multibulk(["ECHO", String.duplicate("x", 20_000)])
+
+      for auth <- ["AUTH s3cret\r\n", multibulk(["HELLO", "2", "AUTH", "default", "s3cret"])] do
+        sock = connect(port)
+        replies = request(sock, auth <> many <> big <> "PING\r\n", 4)
+        refute replies =~ "Protocol error"
+
+        assert String.ends_with?(
+                 replies,
+                 "$20000\r\n#{String.duplicate("x", 20_000)}\r\n+PONG\r\n"
+               )
+      end
+
+      # Unauthenticated, the same command is still refused as Redis does.
+      sock = connect(port)
+      :ok = :gen_tcp.send(sock, "PING\r\n" <> many)
+
+      assert read_until_closed(sock) ==
+               "-NOAUTH Authentication required.\r\n" <>
+                 "-ERR Protocol error: unauthenticated multibulk length\r\n<CLOSED>"
     end
   end
 end
