@@ -34,7 +34,7 @@ defmodule FerricStore.Commands do
 
   require Logger
 
-  alias FerricStore.Commands.Context
+  alias FerricStore.Commands.{Context, Spec}
   alias FerricStore.Error
   alias FerricStore.Protocol.RESP
 
@@ -50,6 +50,20 @@ defmodule FerricStore.Commands do
     FerricStore.Commands.Objects
   ]
 
+  # Each family's Redis group: the one its data commands' ACL categories are made of
+  # (Spec.categories/3; nil where each command lists its own), and the COMMAND DOCS group.
+  @groups %{
+    FerricStore.Commands.Connection => {nil, "connection"},
+    FerricStore.Commands.Server => {nil, "server"},
+    FerricStore.Commands.Strings => {"string", "string"},
+    FerricStore.Commands.Keyspace => {"keyspace", "generic"},
+    FerricStore.Commands.Objects => {"keyspace", "generic"},
+    FerricStore.Commands.Hashes => {"hash", "hash"},
+    FerricStore.Commands.Lists => {"list", "list"},
+    FerricStore.Commands.Sets => {"set", "set"},
+    FerricStore.Commands.ZSets => {"sortedset", "sorted-set"}
+  }
+
   @upper_key {__MODULE__, :upper_names}
   @table_key {__MODULE__, :table}
 
@@ -61,6 +75,7 @@ defmodule FerricStore.Commands do
           required(:last_key) => integer(),
           required(:step) => non_neg_integer(),
           optional(:acl_categories) => [String.t()],
+          optional(:group) => String.t(),
           optional(:subcommands) => [spec()]
         }
 
@@ -117,13 +132,31 @@ defmodule FerricStore.Commands do
     table =
       @families
       |> Enum.filter(&(Code.ensure_loaded?(&1) and function_exported?(&1, :commands, 0)))
-      |> Enum.flat_map(fn mod -> Enum.map(mod.commands(), &{&1.name, {mod, &1}}) end)
+      |> Enum.flat_map(fn mod ->
+        Enum.map(mod.commands(), &{&1.name, {mod, with_groups(&1, Map.fetch!(@groups, mod))}})
+      end)
       |> Enum.reverse()
       |> Map.new()
 
     :persistent_term.put(@upper_key, Map.new(table, fn {name, v} -> {upcase(name), v} end))
     :persistent_term.put(@table_key, table)
     table
+  end
+
+  defp with_groups(spec, {category, docs}) do
+    spec =
+      if category,
+        do:
+          Map.put_new_lazy(spec, :acl_categories, fn -> Spec.categories(category, spec.flags) end),
+        else: spec
+
+    case Map.put(spec, :group, docs) do
+      %{subcommands: subs} = spec ->
+        %{spec | subcommands: Enum.map(subs, &with_groups(&1, {category, docs}))}
+
+      spec ->
+        spec
+    end
   end
 
   @doc """
@@ -198,10 +231,13 @@ defmodule FerricStore.Commands do
   end
 
   defp check_arity(name, arity, argc) do
-    if (arity > 0 and argc != arity) or (arity < 0 and argc < -arity),
-      do: {:error, arity_error(name)},
-      else: :ok
+    if arity_ok?(arity, argc), do: :ok, else: {:error, arity_error(name)}
   end
+
+  @doc "Whether `argc` words (the name included) fit Redis' `arity` (negative: at least)."
+  @spec arity_ok?(integer(), non_neg_integer()) :: boolean()
+  def arity_ok?(arity, argc) when arity >= 0, do: argc == arity
+  def arity_ok?(arity, argc), do: argc >= -arity
 
   defp check_subcommand(%{subcommands: subs} = spec, [sub | rest]) when subs != [] do
     full = spec.name <> "|" <> downcase(sub)

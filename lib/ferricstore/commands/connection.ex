@@ -25,15 +25,15 @@ defmodule FerricStore.Commands.Connection do
   @doc false
   def commands do
     [
-      keyless("ping", -1, ~w(fast sentinel), @conn),
-      keyless("echo", 2, ~w(fast), @conn),
+      keyless("ping", -1, ~w(fast), @conn),
+      keyless("echo", 2, ~w(fast loading stale), @conn),
       keyless("select", 2, ~w(loading stale fast), @conn),
-      keyless("hello", -1, @noauth ++ ["sentinel"], @conn),
-      keyless("auth", -2, @noauth ++ ["sentinel"], @conn),
+      keyless("hello", -1, @noauth, @conn),
+      keyless("auth", -2, @noauth, @conn),
       keyless("quit", -1, @noauth, @conn),
       keyless("reset", 1, @noauth, @conn),
-      Map.put(keyless("client", -2, ~w(sentinel), ["@slow"]), :subcommands, [
-        keyless("client|id", 2, ~w(noscript loading stale), @conn),
+      Map.put(keyless("client", -2, [], ["@slow"]), :subcommands, [
+        keyless("client|id", 2, ~w(noscript loading stale), ["@slow", "@connection"]),
         keyless("client|setname", 3, ~w(noscript loading stale), ["@slow", "@connection"]),
         keyless("client|getname", 2, ~w(noscript loading stale), ["@slow", "@connection"]),
         keyless("client|setinfo", 4, ~w(noscript loading stale), ["@slow", "@connection"]),

@@ -257,7 +257,11 @@ defmodule FerricStore.Commands.Keyspace do
       cmd("ttl", 2, ["readonly", "fast"]),
       cmd("pttl", 2, ["readonly", "fast"]),
       cmd("persist", 2, ["write", "fast"]),
-      cmd("keys", 2, ["readonly"], 0, 0, 0),
+      Map.put(
+        cmd("keys", 2, ["readonly"], 0, 0, 0),
+        :acl_categories,
+        categories("keyspace", ["readonly"], ["@dangerous"])
+      ),
       cmd("scan", -2, ["readonly"], 0, 0, 0)
     ]
   end

@@ -275,9 +275,11 @@ defmodule FerricStore.Commands.Objects do
     [
       cmd("rename", 3, ["write"], 1, 2),
       cmd("renamenx", 3, ["write", "fast"], 1, 2),
-      cmd("copy", -3, ["write"], 1, 2),
+      cmd("copy", -3, ["write", "denyoom"], 1, 2),
       cmd("randomkey", 1, ["readonly"], 0, 0, 0),
-      Map.put(cmd("object", -2, [], 0, 0, 0), :subcommands, [
+      cmd("object", -2, [], 0, 0, 0)
+      |> Map.put(:acl_categories, ["@slow"])
+      |> Map.put(:subcommands, [
         cmd("object|encoding", 3, ["readonly"], 2, 2),
         cmd("object|refcount", 3, ["readonly"], 2, 2),
         cmd("object|help", 2, ["loading", "stale"], 0, 0, 0)

@@ -9,6 +9,7 @@ defmodule FerricStore.Commands.Server do
 
   import FerricStore.Commands.Spec
   alias FerricStore.Commands
+  alias FerricStore.Commands.Spec
   alias FerricStore.Commands.Connection
   alias FerricStore.Error
   alias FerricStore.Server.Config
@@ -25,9 +26,10 @@ defmodule FerricStore.Commands.Server do
         keyless("command|info", -2, ~w(loading stale), ["@slow", "@connection"]),
         keyless("command|docs", -2, ~w(loading stale), ["@slow", "@connection"]),
         keyless("command|list", -2, ~w(loading stale), ["@slow", "@connection"]),
+        keyless("command|getkeys", -4, ~w(loading stale), ["@slow", "@connection"]),
         keyless("command|help", 2, ~w(loading stale), ["@slow", "@connection"])
       ]),
-      keyless("info", -1, ~w(loading stale sentinel), ["@slow", "@dangerous"]),
+      keyless("info", -1, ~w(loading stale), ["@slow", "@dangerous"]),
       keyless("time", 1, ~w(loading stale fast), ["@fast"]),
       Map.put(keyless("config", -2, [], ["@slow"]), :subcommands, [
         keyless("config|get", -3, ~w(admin noscript loading stale), [
@@ -131,13 +133,44 @@ defmodule FerricStore.Commands.Server do
         "    Return a list of all commands in this Redis server.",
         "INFO [<command-name> ...]",
         "    Return details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
         "DOCS [<command-name> ...]",
         "    Return documentation details about multiple Redis commands.",
+        "    If no command names are given, documentation details for all",
+        "    commands are returned.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full Redis command.",
         "HELP",
         "    Prints this help."
       ],
       &{:simple, &1}
     )
+  end
+
+  # The keys of a full command by its spec (a container's by its subcommand's), with
+  # Redis' errors for a command that does not exist, has the wrong arity or takes no keys.
+  defp command("getkeys", [name | args] = full, _ctx) do
+    spec =
+      case {spec(name), args} do
+        {%{subcommands: [_ | _]}, [sub | _]} -> spec(name <> "|" <> sub)
+        {spec, _} -> spec
+      end
+
+    cond do
+      spec == nil ->
+        Error.new(:syntax, "ERR Invalid command specified")
+
+      not Commands.arity_ok?(spec.arity, length(full)) ->
+        Error.new(:syntax, "ERR Invalid number of arguments specified for command")
+
+      true ->
+        case Spec.key_args(spec, args) do
+          {:ok, []} -> Error.new(:syntax, "ERR The command has no key arguments")
+          {:ok, keys} -> keys
+          :error -> Error.new(:syntax, "ERR Invalid arguments specified for command")
+        end
+    end
   end
 
   defp command(sub, _args, _ctx), do: Commands.arity_error("command|" <> sub)
@@ -178,23 +211,10 @@ defmodule FerricStore.Commands.Server do
   end
 
   defp command_docs(spec) do
-    group =
-      Map.get(spec, :acl_categories, [])
-      |> Enum.find_value("generic", fn
-        "@" <> cat
-        when cat in ~w(string keyspace connection server list hash set sortedset pubsub) ->
-          cat
-
-        _ ->
-          nil
-      end)
-
-    group = if group == "keyspace", do: "generic", else: group
-
     fields = [
       {"summary", Map.get(spec, :summary, "")},
       {"since", Map.get(spec, :since, "1.0.0")},
-      {"group", group},
+      {"group", Map.get(spec, :group, "generic")},
       {"complexity", Map.get(spec, :complexity, "")}
     ]
 

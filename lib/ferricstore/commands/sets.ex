@@ -382,7 +382,7 @@ defmodule FerricStore.Commands.Sets do
       cmd("smove", 4, ["write", "fast"], 1, 2),
       cmd("sinter", -2, ["readonly"], 1, -1),
       cmd("sinterstore", -3, ["write", "denyoom"], 1, -1),
-      cmd("sintercard", -3, ["readonly"], 0, 0),
+      movable("sintercard", -3, ["readonly"], 1),
       cmd("sunion", -2, ["readonly"], 1, -1),
       cmd("sunionstore", -3, ["write", "denyoom"], 1, -1),
       cmd("sdiff", -2, ["readonly"], 1, -1),

@@ -683,12 +683,12 @@ defmodule FerricStore.Commands.ZSets do
       cmd("zpopmax", -2, ["write", "fast"]),
       cmd("zrandmember", -2, ["readonly"]),
       cmd("zrangestore", -5, ["write", "denyoom"], 1, 2),
-      cmd("zunion", -3, ["readonly"], 0, 0),
-      cmd("zinter", -3, ["readonly"], 0, 0),
-      cmd("zdiff", -3, ["readonly"], 0, 0),
-      cmd("zunionstore", -4, ["write", "denyoom"], 1, 1),
-      cmd("zinterstore", -4, ["write", "denyoom"], 1, 1),
-      cmd("zdiffstore", -4, ["write", "denyoom"], 1, 1),
+      movable("zunion", -3, ["readonly"], 1),
+      movable("zinter", -3, ["readonly"], 1),
+      movable("zdiff", -3, ["readonly"], 1),
+      movable("zunionstore", -4, ["write", "denyoom"], 2, 1, 1),
+      movable("zinterstore", -4, ["write", "denyoom"], 2, 1, 1),
+      movable("zdiffstore", -4, ["write", "denyoom"], 2, 1, 1),
       cmd("zscan", -3, ["readonly"])
     ]
   end
