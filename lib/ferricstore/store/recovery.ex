@@ -16,7 +16,7 @@ defmodule FerricStore.Store.Recovery do
   # slower (~0.25 s per million keys for copying the chunks between processes).
 
   alias FerricStore.Bitcask
-  alias FerricStore.Store.{Files, Keydir, Record}
+  alias FerricStore.Store.{DurableMark, Files, Keydir, Record}
 
   require Logger
 
@@ -54,9 +54,11 @@ defmodule FerricStore.Store.Recovery do
     {:ok, file} = Bitcask.open(Files.data_path(dir, active))
     :ets.insert(tables.files, {active, file})
     stats = %{files: length(fids), loaded: 0, skipped: 0, truncated_bytes: 0, applied: 0}
+    durable = DurableMark.read(dir)
 
     load = fn part ->
-      load_files(dir, sealed, {active, file}, Map.put(tables, :part, part), now, stats)
+      tables = Map.put(tables, :part, part)
+      load_files(dir, sealed, {active, file}, tables, now, stats, durable)
     end
 
     # Every loader reads the same files, so all of them find the same cut and skip the
@@ -92,13 +94,13 @@ defmodule FerricStore.Store.Recovery do
     %{stats | truncated_bytes: stats.truncated_bytes + size - cut}
   end
 
-  defp load_files(dir, sealed, {active, file}, tables, now, stats) do
+  defp load_files(dir, sealed, {active, file}, tables, now, stats, durable) do
     stats =
       Enum.reduce(sealed, stats, fn {fid, f}, stats ->
         load_sealed(dir, fid, f, tables, now, stats)
       end)
 
-    {stats, _pending, cut} = scan_all(file, active, tables, now, stats, false)
+    {stats, _pending, cut} = scan_all(file, active, tables, now, stats, {:durable, durable})
     {stats, cut}
   end
 
@@ -201,24 +203,29 @@ defmodule FerricStore.Store.Recovery do
       do:
         Logger.warning("hint file #{path} unusable (#{inspect(reason)}), scanning its data file")
 
-    {stats, _pending, _end} = scan_all(file, fid, tables, now, stats, true, from)
+    {stats, _pending, _end} = scan_all(file, fid, tables, now, stats, :sealed, from)
     stats
   end
 
   # Scans a whole data file, loading complete entries. Returns the records of a trailing
   # incomplete entry and the end of the last complete entry.
   #
-  # In a sealed file (fsynced by the machine before it wrote to the next file) a corrupt
-  # record is damage: it is counted and skipped, and the scan resumes at the next valid
-  # record. In the active file everything from the first bad record on is cut instead:
-  # the records after it may come from writes the kernel had not flushed in order, and
-  # ra replays every entry after the last checkpoint, which is where any such hole must
-  # lie.
-  defp scan_all(file, fid, tables, now, stats, resync?, start \\ Bitcask.header_size()) do
-    scan_from(file, fid, start, tables, now, stats, [], start, resync?)
+  # What a bad record means depends on what is known to be on disk (`resync`):
+  #
+  #   * `:sealed`: the whole file was fsynced (by the machine, before it wrote to the
+  #     next file), so a bad record is damage: it is counted and skipped, and the scan
+  #     resumes at the next valid record.
+  #   * `{:durable, index}`, the active file: the entries up to `index` were fsynced
+  #     before ra dropped them from its log (DurableMark). A bad record followed by a
+  #     valid one of such an entry is damage too, skipped the same way: cutting there
+  #     would lose records that nothing replays. Otherwise it is the torn tail of writes
+  #     the kernel had not flushed (maybe out of order): everything from it on is cut,
+  #     and ra replays those entries, which all lie after its snapshot.
+  defp scan_all(file, fid, tables, now, stats, resync, start \\ Bitcask.header_size()) do
+    scan_from(file, fid, start, tables, now, stats, [], start, resync)
   end
 
-  defp scan_from(file, fid, offset, tables, now, stats, pending, good_end, resync?) do
+  defp scan_from(file, fid, offset, tables, now, stats, pending, good_end, resync) do
     {:ok, entries, status} = Bitcask.scan(file, offset, @scan_chunk)
 
     {stats, pending, good_end} =
@@ -239,34 +246,59 @@ defmodule FerricStore.Store.Recovery do
 
     case status do
       {:more, next} ->
-        scan_from(file, fid, next, tables, now, stats, pending, good_end, resync?)
+        scan_from(file, fid, next, tables, now, stats, pending, good_end, resync)
 
       {:done, _end} ->
         {stats, Enum.reverse(pending), good_end}
 
-      {bad, at} when bad in [:torn, :corrupt] and resync? ->
-        # In a sealed file a flipped length bit looks like a torn tail: look for the
-        # next valid record either way.
-        # A sealed file holds whole entries only: the valid records before the bad
-        # one are loaded as they are.
-        stats = pending |> Enum.reverse() |> load_entries(fid, tables, now, stats)
+      {bad, at} when bad in [:torn, :corrupt] ->
+        case after_bad_record(file, at, resync) do
+          {:skip, next} ->
+            # The valid records before the bad one are loaded as they are (a flipped
+            # length bit looks like a torn tail: the next valid record is looked for
+            # either way).
+            stats = pending |> Enum.reverse() |> load_entries(fid, tables, now, stats)
+            if first_loader?(tables), do: log_damage(fid, at, next)
+            stats = %{stats | skipped: stats.skipped + 1}
+            scan_from(file, fid, next, tables, now, stats, [], good_end, resync)
 
-        stats = %{stats | skipped: stats.skipped + 1}
+          :end_of_file ->
+            stats = pending |> Enum.reverse() |> load_entries(fid, tables, now, stats)
+            {%{stats | skipped: stats.skipped + 1}, [], good_end}
 
-        case Bitcask.next_record(file, at + 1) do
-          {:ok, next} ->
-            scan_from(file, fid, next, tables, now, stats, [], good_end, true)
+          :cut when bad == :torn ->
+            {stats, Enum.reverse(pending), good_end}
 
-          :none ->
-            {stats, [], good_end}
+          :cut ->
+            {%{stats | skipped: stats.skipped + 1}, Enum.reverse(pending), good_end}
         end
-
-      {:torn, _at} ->
-        {stats, Enum.reverse(pending), good_end}
-
-      {:corrupt, _at} ->
-        {%{stats | skipped: stats.skipped + 1}, Enum.reverse(pending), good_end}
     end
+  end
+
+  defp after_bad_record(file, at, :sealed) do
+    case Bitcask.next_record(file, at + 1) do
+      {:ok, next} -> {:skip, next}
+      :none -> :end_of_file
+    end
+  end
+
+  defp after_bad_record(file, at, {:durable, durable}) when durable > 0 do
+    with {:ok, next} <- Bitcask.next_record(file, at + 1),
+         {:ok, [{_key, _off, _size, _exp, seq, _flags} | _], _} when seq <= durable <-
+           Bitcask.scan(file, next, 1) do
+      {:skip, next}
+    else
+      _ -> :cut
+    end
+  end
+
+  defp after_bad_record(_file, _at, {:durable, _none}), do: :cut
+
+  defp log_damage(fid, at, next) do
+    Logger.error(
+      "FerricStore: data file #{fid} is damaged at byte #{at}: #{next - at} bytes skipped " <>
+        "(the records in them are lost; the records after them are loaded)"
+    )
   end
 
   # Start-up cost is dominated by this loop (a million keys: about a million ETS

@@ -8,7 +8,7 @@ defmodule FerricStore.Store.Shard do
   use GenServer
 
   alias FerricStore.Bitcask
-  alias FerricStore.Store.{Compactor, Files, Keydir, Recovery}
+  alias FerricStore.Store.{Compactor, DurableMark, Files, Keydir, Recovery}
 
   require Logger
 
@@ -220,10 +220,20 @@ defmodule FerricStore.Store.Shard do
   # `fid` or in one before it. A file sealed after the checkpoint was asked for (its
   # `:sealed` message still waits behind this one) is among them, so every file not
   # synced yet up to `fid` is synced first, not just the active one.
+  #
+  # The index is recorded as durable (DurableMark) before ra is told: start-up must know
+  # which records of the active file nothing could replay any more.
   defp do_checkpoint(index, fid, state) do
     case sync_files(state, fid) do
       {:ok, state} ->
-        :ra.pipeline_command(state.server_id, {:checkpoint, index}, :no_correlation, :normal)
+        case DurableMark.write(state.dir, index) do
+          :ok ->
+            :ra.pipeline_command(state.server_id, {:checkpoint, index}, :no_correlation, :normal)
+
+          {:error, reason} ->
+            Logger.error("checkpoint: writing the durable mark failed: #{inspect(reason)}")
+        end
+
         state
 
       {:error, reason} ->
