@@ -43,15 +43,18 @@ defmodule FerricStore.Store.Recovery do
       end
 
     sealed =
-      Enum.map(sealed, fn fid ->
-        {:ok, file} = Bitcask.open_read(Files.data_path(dir, fid))
-        {:ok, size} = Bitcask.size(file)
-        :ets.insert(tables.files, {fid, file})
-        Keydir.put_meta(tables.meta, {:size, fid}, size)
-        {fid, file}
+      Enum.flat_map(sealed, fn fid ->
+        with {:ok, file} <- Bitcask.open_read(Files.data_path(dir, fid)),
+             {:ok, size} <- Bitcask.size(file) do
+          :ets.insert(tables.files, {fid, file})
+          Keydir.put_meta(tables.meta, {:size, fid}, size)
+          [{fid, file}]
+        else
+          {:error, reason} -> unreadable(dir, fid, reason)
+        end
       end)
 
-    {:ok, file} = Bitcask.open(Files.data_path(dir, active))
+    {active, file} = open_active(dir, active)
     :ets.insert(tables.files, {active, file})
     stats = %{files: length(fids), loaded: 0, skipped: 0, truncated_bytes: 0, applied: 0}
     durable = DurableMark.read(dir)
@@ -85,6 +88,44 @@ defmodule FerricStore.Store.Recovery do
     end
 
     stats
+  end
+
+  # A sealed file that cannot be opened (a damaged header, no permission) is left where
+  # it is, untouched, and the shard starts without it: its records are missing (a key
+  # whose newest record was there reads as its older value, if any) until the file is
+  # repaired and the node restarted. The error says so.
+  defp unreadable(dir, fid, reason) do
+    Logger.error(
+      "FerricStore: data file #{Files.data_path(dir, fid)} cannot be read (#{inspect(reason)}): " <>
+        "started without its records; fix or remove the file and restart to load them"
+    )
+
+    []
+  end
+
+  # The active file cannot be opened: it is moved aside (`.damaged`) and a new active
+  # file takes its place. ra replays the entries after its snapshot into it; the records
+  # of older entries in the damaged file are lost, and the error says so.
+  defp open_active(dir, fid) do
+    path = Files.data_path(dir, fid)
+
+    case Bitcask.open(path) do
+      {:ok, file} ->
+        {fid, file}
+
+      {:error, reason} ->
+        aside = path <> ".damaged"
+        File.rename!(path, aside)
+        next = Files.next_base(fid)
+
+        Logger.error(
+          "FerricStore: active data file #{path} cannot be read (#{inspect(reason)}): " <>
+            "moved to #{aside}; writing to #{Files.data_path(dir, next)}"
+        )
+
+        {:ok, file} = Bitcask.open(Files.data_path(dir, next))
+        {next, file}
+    end
   end
 
   # Records after the last BATCH_END belong to a Raft entry that was not completely

@@ -132,6 +132,38 @@ defmodule FerricStore.Store.CorruptionTest do
     assert :ets.lookup(meta, {:dead, fid}) in [[], [{{:dead, fid}, 0}]]
   end
 
+  test "an active file whose header is damaged is moved aside; ra replays its entries",
+       ctx do
+    model = write_random(ctx, %{}, 300, 1)
+    stop_instance(ctx.name)
+    path = ctx.tmp_dir |> data_files() |> List.last()
+    {:ok, f} = :file.open(path, [:read, :write, :raw, :binary])
+    :ok = :file.pwrite(f, 0, <<0::64>>)
+    :ok = :file.close(f)
+
+    log = capture_log(fn -> start_instance(ctx.instance_opts) end)
+    assert log =~ "#{path} cannot be read"
+    assert File.exists?(path <> ".damaged")
+    assert_store_equals(ctx, model)
+    :ok = FerricStore.set("after", "damage", name: ctx.name)
+    capture_log(fn -> restart(ctx) end)
+    assert_store_equals(ctx, Map.put(model, "after", "damage"))
+  end
+
+  test "a sealed file that cannot be opened is named in an error; the node starts", ctx do
+    history = write_history(ctx, 400)
+    stop_instance(ctx.name)
+    [sealed | _] = data_files(ctx.tmp_dir)
+    File.write!(sealed, "not a data file")
+
+    log = capture_log(fn -> start_instance(ctx.instance_opts) end)
+    assert log =~ "#{sealed} cannot be read"
+    # Its records are missing; every key reads as one of the values written for it.
+    assert_only_written_values(ctx, history)
+    :ok = FerricStore.set("fresh", "value", name: ctx.name)
+    assert {:ok, "value"} = FerricStore.get("fresh", name: ctx.name)
+  end
+
   test "random damage anywhere: start-up succeeds, reads are written values or errors",
        ctx do
     history = write_history(ctx, 500)
