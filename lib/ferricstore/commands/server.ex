@@ -372,8 +372,30 @@ defmodule FerricStore.Commands.Server do
         )
   end
 
+  defp validate_value("maxclients", name, value) do
+    allowed = Config.max_clients_allowed()
+
+    case Integer.parse(value) do
+      {n, ""} when n > allowed ->
+        config_error(
+          name,
+          "The operating system is not able to handle the specified number of clients, " <>
+            "try with #{allowed}"
+        )
+
+      {n, ""} when n >= 1 ->
+        nil
+
+      {_, ""} ->
+        config_error(name, "argument must be between 1 and 4294967295 inclusive")
+
+      _ ->
+        config_error(name, "argument couldn't be parsed into an integer")
+    end
+  end
+
   defp validate_value(key, name, value)
-       when key in ~w(maxclients timeout tcp-keepalive slowlog-max-len hz slowlog-log-slower-than) do
+       when key in ~w(timeout tcp-keepalive slowlog-max-len hz slowlog-log-slower-than) do
     case Integer.parse(value) do
       {n, ""} when n >= 0 or key == "slowlog-log-slower-than" -> nil
       _ -> config_error(name, "argument couldn't be parsed into an integer")

@@ -96,7 +96,19 @@ defmodule FerricStore.Server.Acceptors do
     end
   end
 
+  # Each connection registers itself as soon as it runs, so the registry counts the
+  # clients (a burst of accepts may overshoot maxclients by the acceptors' number).
   defp hand_over(sock, instance) do
+    if Registry.count(Listener.registry(instance)) >= Config.max_clients(instance) do
+      Config.incr(instance, :rejected_connections)
+      :gen_tcp.send(sock, @max_clients_error)
+      :gen_tcp.close(sock)
+    else
+      start_connection(sock, instance)
+    end
+  end
+
+  defp start_connection(sock, instance) do
     sup = Listener.connection_supervisor(instance)
 
     case DynamicSupervisor.start_child(sup, {Connection, instance: instance, socket: sock}) do
@@ -109,10 +121,6 @@ defmodule FerricStore.Server.Acceptors do
             DynamicSupervisor.terminate_child(sup, pid)
             :gen_tcp.close(sock)
         end
-
-      {:error, :max_children} ->
-        :gen_tcp.send(sock, @max_clients_error)
-        :gen_tcp.close(sock)
 
       {:error, _} ->
         :gen_tcp.close(sock)

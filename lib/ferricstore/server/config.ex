@@ -7,6 +7,8 @@ defmodule FerricStore.Server.Config do
 
   use GenServer
 
+  require Logger
+
   @defaults %{
     "port" => "0",
     "bind" => "127.0.0.1",
@@ -52,6 +54,30 @@ defmodule FerricStore.Server.Config do
         tab
     end
   end
+
+  # File descriptors kept for the store itself (data, hint, WAL and segment files, ra's
+  # tables, the VM) when maxclients is fitted to the process' limit, as Redis keeps 32.
+  @reserved_fds 128
+
+  @doc """
+  The most clients the process' file descriptor limit allows (the limit less
+  #{@reserved_fds} kept for the store's own files): a larger `maxclients` would let
+  connections take the descriptors that data files and ra's log need.
+  """
+  @spec max_clients_allowed() :: pos_integer()
+  def max_clients_allowed do
+    fds =
+      :erlang.system_info(:check_io)
+      |> List.wrap()
+      |> List.flatten()
+      |> Keyword.get(:max_fds, 1_024)
+
+    max(fds - @reserved_fds, 1)
+  end
+
+  @doc "maxclients as an integer."
+  @spec max_clients(atom()) :: pos_integer()
+  def max_clients(instance), do: String.to_integer(get(instance, "maxclients"))
 
   @doc "proto-max-bulk-len as an integer (read on every request, so cached as one)."
   @spec max_bulk_len(atom()) :: pos_integer()
@@ -141,6 +167,23 @@ defmodule FerricStore.Server.Config do
     ArgumentError -> 0
   end
 
+  # Like Redis at start-up: a maxclients the descriptor limit cannot serve is lowered,
+  # with a warning that says how to get more.
+  defp fit_max_clients(wanted) do
+    allowed = max_clients_allowed()
+
+    if wanted > allowed do
+      Logger.warning(
+        "FerricStore: maxclients #{wanted} needs more file descriptors than the limit " <>
+          "allows; reduced to #{allowed}. Raise 'ulimit -n' for more clients."
+      )
+
+      allowed
+    else
+      wanted
+    end
+  end
+
   ## Callbacks
 
   @impl true
@@ -153,7 +196,8 @@ defmodule FerricStore.Server.Config do
       {"requirepass", opts[:password] || ""},
       {"protected-mode", if(Keyword.get(opts, :protected_mode, true), do: "yes", else: "no")},
       {"maxmemory", to_string(opts[:maxmemory] || 0)},
-      {"dir", to_string(opts[:data_dir] || "")}
+      {"dir", to_string(opts[:data_dir] || "")},
+      {"maxclients", Integer.to_string(fit_max_clients(opts[:maxclients] || 10_000))}
     ]
 
     for {k, v} <- settings, do: :ets.insert(tab, {{:config, k}, v})

@@ -91,13 +91,12 @@ defmodule FerricStore.Server.Listener do
   @impl true
   def init(opts) do
     instance = Keyword.fetch!(opts, :instance)
-    maxclients = Keyword.get(opts, :maxclients, 10_000)
 
+    # maxclients (CONFIG SET-able) is checked by the acceptors against the registry.
     children = [
       {Registry, keys: :unique, name: registry(instance)},
       {Config, opts},
-      {DynamicSupervisor,
-       name: connection_supervisor(instance), strategy: :one_for_one, max_children: maxclients},
+      {DynamicSupervisor, name: connection_supervisor(instance), strategy: :one_for_one},
       {Acceptors, opts}
     ]
 

@@ -160,6 +160,31 @@ defmodule FerricStore.Server.ServerTest do
     end
   end
 
+  test "maxclients: extra clients get Redis' error; CONFIG SET changes it at once" do
+    {_instance, port} = start_listener(maxclients: 2)
+    [a, b] = [connect(port), connect(port)]
+    assert request(a, "PING\r\n") == "+PONG\r\n" and request(b, "PING\r\n") == "+PONG\r\n"
+    assert read_until_closed(connect(port)) == "-ERR max number of clients reached\r\n<CLOSED>"
+
+    assert request(a, "CONFIG SET maxclients 3\r\n") == "+OK\r\n"
+    c = connect(port)
+    assert request(c, "PING\r\n") == "+PONG\r\n"
+    assert read_until_closed(connect(port)) == "-ERR max number of clients reached\r\n<CLOSED>"
+
+    # No more clients than the file descriptor limit can serve, as Redis refuses.
+    allowed = FerricStore.Server.Config.max_clients_allowed()
+
+    assert request(a, "CONFIG SET maxclients #{allowed + 1}\r\n") ==
+             "-ERR CONFIG SET failed (possibly related to argument 'maxclients') - The " <>
+               "operating system is not able to handle the specified number of clients, " <>
+               "try with #{allowed}\r\n"
+
+    {_instance, port} =
+      ExUnit.CaptureLog.with_log(fn -> start_listener(maxclients: allowed + 1) end) |> elem(0)
+
+    assert request(connect(port), "CONFIG GET maxclients\r\n") =~ "\r\n#{allowed}\r\n"
+  end
+
   describe "protected mode and AUTH" do
     test "allowed?/3" do
       refute Listener.allowed?({192, 168, 1, 2}, true, nil)
