@@ -170,13 +170,21 @@ defmodule FerricStore.Store.Compactor do
       else: do_copy(dir, fid, new_fid, locations)
   end
 
+  # A copy that fails (a damaged record in the old file) leaves no partial new file
+  # behind: nothing points into it yet, and its name must stay free.
   defp do_copy(dir, fid, new_fid, locations) do
-    Bitcask.compact(
-      Files.data_path(dir, fid),
-      locations,
-      Files.data_path(dir, new_fid),
-      Files.hint_path(dir, new_fid)
-    )
+    new_path = Files.data_path(dir, new_fid)
+    hint_path = Files.hint_path(dir, new_fid)
+
+    case Bitcask.compact(Files.data_path(dir, fid), locations, new_path, hint_path) do
+      {:error, _} = error ->
+        File.rm(hint_path)
+        File.rm(new_path)
+        error
+
+      ok ->
+        ok
+    end
   end
 
   # Markers (tombstones, FLUSHDB) have no row: they stay live in the new file.

@@ -85,6 +85,8 @@ defmodule FerricStore.Store.Shard do
        compacting: nil,
        # Compacted files kept readable for a grace period: never compacted again.
        retiring: MapSet.new(),
+       # Files whose compaction failed (not tried again until the next start).
+       failed: MapSet.new(),
        waiting: [],
        # Every file up to this id is sealed and fsynced (sync_files/2).
        synced: 0,
@@ -153,8 +155,14 @@ defmodule FerricStore.Store.Shard do
         {:noreply, state |> enqueue_compactions(due(state, [new_fid])) |> finish_compaction()}
 
       {:error, reason} ->
-        Logger.warning("compaction of file #{fid} in #{state.dir} failed: #{inspect(reason)}")
-        {:noreply, finish_compaction(state)}
+        # Not tried again before a restart: a damaged record fails every attempt, and
+        # the machine asks again after each write that makes bytes in the file dead.
+        Logger.error(
+          "compaction of file #{fid} in #{state.dir} failed: #{inspect(reason)}; " <>
+            "it is not compacted again until the next start"
+        )
+
+        {:noreply, finish_compaction(%{state | failed: MapSet.put(state.failed, fid)})}
     end
   end
 
@@ -320,7 +328,7 @@ defmodule FerricStore.Store.Shard do
     current = if state.compacting, do: [elem(state.compacting, 0)], else: []
 
     Enum.reduce(fids, state, fn fid, state ->
-      if fid in queued or fid in current,
+      if fid in queued or fid in current or MapSet.member?(state.failed, fid),
         do: state,
         else: %{state | compact_queue: :queue.in(fid, state.compact_queue)}
     end)

@@ -86,6 +86,28 @@ defmodule FerricStore.Store.CorruptionTest do
     IO.puts("sealed files flipped under intact hints: #{errors} reads returned an error")
   end
 
+  test "a compaction that meets a damaged record fails once, cleanly", ctx do
+    # The first sealed file holds live records only.
+    value = :binary.copy("x", 200)
+    for i <- 1..100, do: :ok = FerricStore.set("once#{i}", value, name: ctx.name)
+    stop_instance(ctx.name)
+    [first | _] = data_files(ctx.tmp_dir)
+    size = File.stat!(first).size
+    {:ok, f} = :file.open(first, [:read, :write, :raw, :binary])
+    :ok = :file.pwrite(f, div(size, 2), "damage")
+    :ok = :file.close(f)
+    capture_log(fn -> start_instance(ctx.instance_opts) end)
+
+    log = capture_log(fn -> :ok = FerricStore.Store.Shard.compact(ctx.name, 0) end)
+    assert log =~ ~r/compaction of file 1000 .* failed/
+    # No partial output is left, and the file is not tried again and again.
+    refute File.exists?(String.replace(first, "1000.data", "1001.data"))
+    refute capture_log(fn -> :ok = FerricStore.Store.Shard.compact(ctx.name, 0) end) =~ "failed"
+    # Every other record still reads back.
+    ok = Enum.count(1..100, &(FerricStore.get("once#{&1}", name: ctx.name) == {:ok, value}))
+    assert ok >= 98
+  end
+
   test "a corrupt or truncated hint file falls back to scanning its data file", ctx do
     history = write_history(ctx, 300)
     stop_instance(ctx.name)
