@@ -1,6 +1,6 @@
 defmodule FerricStore.Commands.Server do
   @moduledoc """
-  Server commands: COMMAND, INFO, TIME, CONFIG, DBSIZE, FLUSHDB, FLUSHALL.
+  Server commands: COMMAND, INFO, TIME, CONFIG, DBSIZE, FLUSHDB, FLUSHALL, ROLE, SHUTDOWN.
 
   Store data comes from the public embedded API (`FerricStore.dbsize/1`,
   `FerricStore.flushdb/1`, `FerricStore.info/1`) called with `name: ctx.instance`;
@@ -8,6 +8,7 @@ defmodule FerricStore.Commands.Server do
   """
 
   import FerricStore.Commands.Spec
+  require Logger
   alias FerricStore.Commands
   alias FerricStore.Commands.Spec
   alias FerricStore.Commands.Connection
@@ -54,6 +55,12 @@ defmodule FerricStore.Commands.Server do
         ]),
         keyless("config|help", 2, ~w(loading stale), ["@slow"])
       ]),
+      keyless("shutdown", -1, ~w(admin noscript loading stale no_multi allow_busy), [
+        "@admin",
+        "@slow",
+        "@dangerous"
+      ]),
+      keyless("role", 1, ~w(noscript loading stale fast), ["@admin", "@fast", "@dangerous"]),
       keyless("dbsize", 1, ~w(readonly fast), ["@keyspace", "@read", "@fast"]),
       keyless("flushdb", -1, ~w(write), ["@keyspace", "@write", "@slow", "@dangerous"]),
       keyless("flushall", -1, ~w(write), ["@keyspace", "@write", "@slow", "@dangerous"])
@@ -76,6 +83,41 @@ defmodule FerricStore.Commands.Server do
 
   def handle("config", [sub | args], ctx), do: config(Commands.downcase(sub), args, ctx)
 
+  # The standalone server (the application's default instance, started with
+  # FERRICSTORE_SERVER=true) stops as on SIGTERM: the listener closes, the data files
+  # are fsynced, the VM exits. Every acknowledged write is already durable, so SAVE and
+  # NOSAVE change nothing. Where FerricStore is embedded in another application, the
+  # VM is not the server's to stop.
+  def handle("shutdown", args, ctx) do
+    opts = Enum.map(args, &Commands.downcase/1)
+
+    cond do
+      not Enum.all?(opts, &(&1 in ~w(nosave save now force abort))) or
+          ("save" in opts and "nosave" in opts) ->
+        Error.new(:syntax)
+
+      "abort" in opts and opts != ["abort"] ->
+        Error.new(:syntax)
+
+      opts == ["abort"] ->
+        Error.new(:shutdown, "ERR No shutdown in progress.")
+
+      not standalone?(ctx) ->
+        Error.new(
+          :shutdown,
+          "ERR SHUTDOWN is not allowed: FerricStore runs embedded in another application"
+        )
+
+      true ->
+        Logger.warning("FerricStore: SHUTDOWN requested by client #{ctx.client_id}")
+        System.stop(0)
+        {:close, {:raw, ""}}
+    end
+  end
+
+  # A single node, always the leader of its shards: a master without replicas.
+  def handle("role", [], _ctx), do: ["master", 0, []]
+
   def handle("dbsize", [], ctx) do
     case store(:dbsize, ctx) do
       {:ok, n} -> n
@@ -94,6 +136,9 @@ defmodule FerricStore.Commands.Server do
       Error.new(:syntax)
     end
   end
+
+  defp standalone?(ctx),
+    do: ctx.instance == FerricStore and Application.get_env(:ferricstore, :server) == true
 
   ## COMMAND
 
@@ -266,7 +311,7 @@ defmodule FerricStore.Commands.Server do
     end
   end
 
-  defp config("resetstat", [], _ctx), do: :ok
+  defp config("resetstat", [], ctx), do: Config.reset_stats(ctx.instance)
 
   defp config("rewrite", [], _ctx),
     do: Error.new(:config, "ERR The server is running without a config file")

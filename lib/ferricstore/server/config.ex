@@ -157,6 +157,15 @@ defmodule FerricStore.Server.Config do
     ArgumentError -> :ok
   end
 
+  @doc "Zeroes the INFO counters (CONFIG RESETSTAT)."
+  @spec reset_stats(atom()) :: :ok
+  def reset_stats(instance) do
+    :ets.match_delete(table(instance), {{:stat, :_}, :_})
+    :ok
+  rescue
+    ArgumentError -> :ok
+  end
+
   @spec stat(atom(), atom()) :: integer()
   def stat(instance, counter) do
     case :ets.lookup(table(instance), {:stat, counter}) do

@@ -100,6 +100,32 @@ defmodule FerricStore.Commands.ServerTest do
     assert read_until_closed(sock) == "-ERR Protocol error: invalid bulk length\r\n<CLOSED>"
   end
 
+  test "ROLE: a master without replicas", %{ctx: ctx} do
+    assert run(["ROLE"], ctx) == ["master", 0, []]
+    assert run(["ROLE", "x"], ctx).message =~ "wrong number of arguments for 'role'"
+  end
+
+  test "SHUTDOWN: Redis' option checks; refused where FerricStore is embedded", %{ctx: ctx} do
+    for args <- [["foo"], ["SAVE", "NOSAVE"], ["ABORT", "NOW"]],
+        do: assert(run(["SHUTDOWN" | args], ctx).message == "ERR syntax error")
+
+    assert run(["SHUTDOWN", "ABORT"], ctx).message == "ERR No shutdown in progress."
+    # This VM runs the tests: SHUTDOWN must not stop it.
+    assert run(["SHUTDOWN", "NOSAVE"], ctx).message =~ "SHUTDOWN is not allowed"
+    assert run(["SHUTDOWN"], ctx).message =~ "SHUTDOWN is not allowed"
+  end
+
+  test "CONFIG RESETSTAT zeroes the INFO counters", %{ctx: ctx, port: port} do
+    sock = connect(port)
+    for _ <- 1..5, do: "+PONG\r\n" = request(sock, "PING\r\n")
+    # The connection's counters reach INFO when the context changes (CLIENT SETNAME).
+    "+OK\r\n" = request(sock, "CLIENT SETNAME a\r\n")
+    stat = fn name -> String.to_integer(info_field(run(["INFO", "stats"], ctx), name)) end
+    assert stat.("total_connections_received") >= 1 and stat.("total_commands_processed") >= 5
+    assert run(["CONFIG", "RESETSTAT"], ctx) == :ok
+    assert stat.("total_connections_received") == 0 and stat.("total_commands_processed") == 0
+  end
+
   test "FLUSHDB/FLUSHALL argument checks", %{ctx: ctx} do
     assert run(["FLUSHDB", "x"], ctx).message == "ERR syntax error"
     assert run(["FLUSHALL", "ASYNC", "x"], ctx).message == "ERR syntax error"
@@ -122,5 +148,10 @@ defmodule FerricStore.Commands.ServerTest do
       assert run(["FLUSHDB"], ctx) == :ok
       assert run(["DBSIZE"], ctx) == 0
     end
+  end
+
+  defp info_field({:verbatim, _, text}, name) do
+    [_, value] = Regex.run(~r/^#{name}:(\S+)\r?$/m, text)
+    value
   end
 end

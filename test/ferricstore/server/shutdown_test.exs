@@ -32,6 +32,27 @@ defmodule FerricStore.Server.ShutdownTest do
     CrashNode.kill(node)
   end
 
+  test "SHUTDOWN stops the standalone server like SIGTERM", %{tmp_dir: dir} do
+    code = CrashNode.snapshot_code(Path.join(dir, "code"))
+    data = Path.join(dir, "data")
+    port = CrashNode.free_port()
+    {child, _os_pid} = start_server(code, data, port)
+    {:ok, sock} = CrashClient.connect(port)
+    {:ok, replies} = CrashClient.pipeline(sock, for(i <- 1..500, do: ["SET", "k#{i}", "v#{i}"]))
+    assert Enum.all?(replies, &(&1 == {:simple, "OK"}))
+
+    # As Redis: no reply, the connection closes, the process exits with status 0.
+    :ok = :gen_tcp.send(sock, "SHUTDOWN\r\n")
+    assert {:error, :closed} = :gen_tcp.recv(sock, 0, 30_000)
+    assert_receive {^child, {:exit_status, 0}}, 30_000
+
+    {node, _recovery} = CrashNode.start(code, data, port)
+    {:ok, sock} = CrashClient.connect(port)
+    {:ok, values} = CrashClient.command(sock, ["MGET" | for(i <- 1..500, do: "k#{i}")])
+    assert values == for(i <- 1..500, do: "v#{i}")
+    CrashNode.kill(node)
+  end
+
   # The server started the way `make run` starts it: scripts/server (here on this test
   # build's code), which reads the project's config files; they take the settings from
   # the environment and start the application's default instance.
