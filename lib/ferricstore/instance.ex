@@ -111,7 +111,9 @@ defmodule FerricStore.Instance do
       maxmemory: opts[:maxmemory],
       tables:
         List.to_tuple(for n <- 0..(shards - 1), do: FerricStore.Store.Keydir.tables(name, n)),
-      started_at: System.os_time(:second)
+      started_at: System.os_time(:second),
+      # INFO stats: keyspace hits, keyspace misses, expired keys (Store.stat/2).
+      stats: :counters.new(3, [:write_concurrency])
     })
 
     ra_system = :"#{name}.ra_system"

@@ -74,9 +74,42 @@ defmodule FerricStore.Store do
     Batcher.submit(instance, shard, {now(), family, op}, config(instance).timeout)
   end
 
-  @doc "The live keydir row of `key`, or nil."
+  # Indexes of the instance's INFO counters (`stats` in its config).
+  @hits 1
+  @misses 2
+  @expired 3
+
+  @doc "The live keydir row of `key`, or nil (a read: counted as a keyspace hit or miss)."
   @spec lookup(instance(), binary()) :: Keydir.row() | nil
-  def lookup(instance, key), do: lookup_in(tables_for(instance, key), key)
+  def lookup(instance, key) do
+    %{shards: shards, tables: tables, stats: stats} = config(instance)
+    row = lookup_in(elem(tables, Router.shard(key, shards)), key)
+    :counters.add(stats, if(row, do: @hits, else: @misses), 1)
+    row
+  end
+
+  @doc """
+  An INFO counter of `instance`: `:keyspace_hits` and `:keyspace_misses` (reads through
+  `lookup/2` and `get_string/2` that found a live key or none) and `:expired_keys`
+  (keys the expirer deleted).
+  """
+  @spec stat(instance(), :keyspace_hits | :keyspace_misses | :expired_keys) ::
+          non_neg_integer()
+  def stat(instance, :keyspace_hits), do: :counters.get(config(instance).stats, @hits)
+  def stat(instance, :keyspace_misses), do: :counters.get(config(instance).stats, @misses)
+  def stat(instance, :expired_keys), do: :counters.get(config(instance).stats, @expired)
+
+  @doc "Counts `n` keys deleted by the expirer."
+  @spec count_expired(instance(), non_neg_integer()) :: :ok
+  def count_expired(instance, n), do: :counters.add(config(instance).stats, @expired, n)
+
+  @doc "Zeroes the counters of `stat/2` (CONFIG RESETSTAT)."
+  @spec reset_stats(instance()) :: :ok
+  def reset_stats(instance) do
+    stats = config(instance).stats
+    for i <- [@hits, @misses, @expired], do: :counters.put(stats, i, 0)
+    :ok
+  end
 
   @doc "Like `lookup/2`, given the tables of the shard that owns `key`."
   @spec lookup_in(Keydir.tables(), binary()) :: Keydir.row() | nil
@@ -95,19 +128,26 @@ defmodule FerricStore.Store do
   @spec get_string(instance(), binary()) ::
           {:ok, binary() | nil} | {:error, FerricStore.Error.t()}
   def get_string(instance, key) do
-    %{shards: shards, tables: all, hot_cache: hot?} = config(instance)
+    %{shards: shards, tables: all, hot_cache: hot?, stats: stats} = config(instance)
     tables = elem(all, Router.shard(key, shards))
 
     case :ets.lookup(tables.keydir, key) do
       [] ->
+        :counters.add(stats, @misses, 1)
         {:ok, nil}
 
       [{_, type, value, exp, fid, off, size}] ->
-        cond do
-          exp != 0 and exp <= now() -> {:ok, nil}
-          type != :string -> {:error, FerricStore.Error.new(:wrongtype)}
-          is_binary(value) -> {:ok, value}
-          true -> read_cold(instance, tables, hot?, {key, type, nil, exp, fid, off, size})
+        if exp != 0 and exp <= now() do
+          :counters.add(stats, @misses, 1)
+          {:ok, nil}
+        else
+          :counters.add(stats, @hits, 1)
+
+          cond do
+            type != :string -> {:error, FerricStore.Error.new(:wrongtype)}
+            is_binary(value) -> {:ok, value}
+            true -> read_cold(instance, tables, hot?, {key, type, nil, exp, fid, off, size})
+          end
         end
     end
   end

@@ -311,7 +311,13 @@ defmodule FerricStore.Commands.Server do
     end
   end
 
-  defp config("resetstat", [], ctx), do: Config.reset_stats(ctx.instance)
+  defp config("resetstat", [], ctx) do
+    Config.reset_stats(ctx.instance)
+    FerricStore.Store.reset_stats(ctx.instance)
+  rescue
+    # A listener without a store instance (tests).
+    ArgumentError -> :ok
+  end
 
   defp config("rewrite", [], _ctx),
     do: Error.new(:config, "ERR The server is running without a config file")
@@ -539,7 +545,8 @@ defmodule FerricStore.Commands.Server do
 
   ## INFO
 
-  @default_sections ~w(server clients memory persistence stats replication cpu keyspace)
+  @default_sections ~w(server clients memory persistence stats replication cpu modules cluster
+                       keyspace)
 
   @doc false
   def info_text(sections, ctx) do
@@ -580,6 +587,9 @@ defmodule FerricStore.Commands.Server do
       {"tcp_port", Config.get(ctx.instance, "port")},
       {"uptime_in_seconds", uptime_s},
       {"uptime_in_days", div(uptime_s, 86_400)},
+      {"hz", Config.get(ctx.instance, "hz")},
+      {"configured_hz", Config.get(ctx.instance, "hz")},
+      {"server_time_usec", System.os_time(:microsecond)},
       {"executable", ""},
       {"config_file", ""}
     ]
@@ -646,10 +656,11 @@ defmodule FerricStore.Commands.Server do
       {"total_connections_received", Config.stat(ctx.instance, :total_connections_received)},
       {"total_commands_processed", Config.stat(ctx.instance, :total_commands_processed)},
       {"rejected_connections", Config.stat(ctx.instance, :rejected_connections)},
-      {"expired_keys", 0},
+      {"expired_keys", store_stat(ctx, :expired_keys)},
+      # Nothing is evicted yet: maxmemory is not enforced.
       {"evicted_keys", 0},
-      {"keyspace_hits", 0},
-      {"keyspace_misses", 0}
+      {"keyspace_hits", store_stat(ctx, :keyspace_hits)},
+      {"keyspace_misses", store_stat(ctx, :keyspace_misses)}
     ]
   end
 
@@ -663,18 +674,42 @@ defmodule FerricStore.Commands.Server do
   end
 
   defp section_fields("cpu", _ctx, _info) do
-    {total_ms, _} = :erlang.statistics(:runtime)
+    {user, sys} = cpu_seconds()
+    format = &:erlang.float_to_binary(&1, decimals: 6)
 
+    # FerricStore starts no child processes (Redis' forks for RDB/AOF rewrites).
     [
-      {"used_cpu_sys", "0.000000"},
-      {"used_cpu_user", :erlang.float_to_binary(total_ms / 1000, decimals: 6)}
+      {"used_cpu_sys", format.(sys)},
+      {"used_cpu_user", format.(user)},
+      {"used_cpu_sys_children", format.(0.0)},
+      {"used_cpu_user_children", format.(0.0)}
     ]
   end
+
+  # No modules can be loaded.
+  defp section_fields("modules", _ctx, _info), do: []
+  defp section_fields("cluster", _ctx, _info), do: [{"cluster_enabled", 0}]
 
   defp section_fields("keyspace", _ctx, info) do
     case info[:keys] || 0 do
       0 -> []
       keys -> [{"db0", "keys=#{keys},expires=#{info[:expires] || 0},avg_ttl=0"}]
+    end
+  end
+
+  # The process' user and system CPU seconds (Linux: /proc/self/stat, in clock ticks of
+  # 1/100 s); elsewhere the VM's runtime counts as user time.
+  defp cpu_seconds do
+    with {:ok, stat} <- File.read("/proc/self/stat"),
+         [_, after_name] <- :binary.split(stat, ") "),
+         fields = String.split(after_name, " "),
+         {utime, ""} <- Integer.parse(Enum.at(fields, 11, "")),
+         {stime, ""} <- Integer.parse(Enum.at(fields, 12, "")) do
+      {utime / 100, stime / 100}
+    else
+      _ ->
+        {ms, _} = :erlang.statistics(:runtime)
+        {ms / 1000, 0.0}
     end
   end
 
@@ -715,6 +750,12 @@ defmodule FerricStore.Commands.Server do
   defp human(bytes), do: "#{bytes}B"
 
   ## Store access
+
+  defp store_stat(ctx, name) do
+    FerricStore.Store.stat(ctx.instance, name)
+  rescue
+    ArgumentError -> 0
+  end
 
   defp store(fun, ctx) do
     if Code.ensure_loaded?(@store) and function_exported?(@store, fun, 1),

@@ -42,12 +42,15 @@ defmodule FerricStore.Store.Expirer do
             @interval
 
           due ->
-            Batcher.submit(
-              state.instance,
-              state.shard,
-              {now, :keyspace, {:expire_due, due}},
-              30_000
-            )
+            case Batcher.submit(
+                   state.instance,
+                   state.shard,
+                   {now, :keyspace, {:expire_due, due}},
+                   30_000
+                 ) do
+              {:ok, deleted} -> FerricStore.Store.count_expired(state.instance, deleted)
+              _ -> :ok
+            end
 
             if length(due) == @max_keys, do: 0, else: @interval
         end

@@ -148,6 +148,39 @@ defmodule FerricStore.Commands.ServerTest do
       assert run(["FLUSHDB"], ctx) == :ok
       assert run(["DBSIZE"], ctx) == 0
     end
+
+    test "INFO stats count keyspace hits, misses and expired keys", %{tmp_dir: dir} do
+      name = :"server_cmd_stats_#{System.unique_integer([:positive])}"
+      start_supervised!({FerricStore, name: name, data_dir: dir})
+      ctx = Context.new(instance: name)
+      stat = fn field -> String.to_integer(info_field(run(["INFO", "stats"], ctx), field)) end
+
+      :ok = FerricStore.set("a", "1", name: name)
+      :ok = FerricStore.set("short", "v", px: 20, name: name)
+      {:ok, "1"} = FerricStore.get("a", name: name)
+      "1" = run(["GET", "a"], ctx)
+      {:ok, nil} = FerricStore.get("nope", name: name)
+      1 = run(["EXISTS", "a"], ctx)
+      0 = run(["EXISTS", "nope"], ctx)
+      assert {stat.("keyspace_hits"), stat.("keyspace_misses")} == {3, 2}
+
+      # The expirer deletes the key through Raft and counts it.
+      Process.sleep(30)
+      FerricStore.StoreCase.wait_until(fn -> stat.("expired_keys") == 1 end)
+
+      assert run(["CONFIG", "RESETSTAT"], ctx) == :ok
+
+      assert {stat.("keyspace_hits"), stat.("keyspace_misses"), stat.("expired_keys")} ==
+               {0, 0, 0}
+    end
+  end
+
+  test "INFO cpu reports the process' own CPU time; modules and cluster sections", %{ctx: ctx} do
+    {:verbatim, "txt", text} = run(["INFO", "everything"], ctx)
+    user = String.to_float(info_field({:verbatim, "txt", text}, "used_cpu_user"))
+    sys = String.to_float(info_field({:verbatim, "txt", text}, "used_cpu_sys"))
+    assert user > 0.0 and sys > 0.0
+    assert text =~ "# Modules\r\n" and text =~ "# Cluster\r\ncluster_enabled:0\r\n"
   end
 
   defp info_field({:verbatim, _, text}, name) do
