@@ -259,6 +259,14 @@ defmodule FerricStore.ApiGuardsTest do
              FerricStore.decrby("n", -9_223_372_036_854_775_808, o)
 
     assert {:error, %Error{reason: :not_integer}} = FerricStore.decrby("n", 2 ** 63, o)
+    # Offsets and indexes beyond 64 bits: Redis cannot parse them either.
+    assert {:error, %Error{reason: :not_integer}} = FerricStore.setrange("s", 2 ** 70, "", o)
+    assert {:error, %Error{reason: :not_integer}} = FerricStore.setrange("s", 2 ** 64, "x", o)
+    assert {:error, %Error{reason: :not_integer}} = FerricStore.getrange("s", 0, 2 ** 70, o)
+
+    assert {:error, %Error{reason: :not_integer}} =
+             FerricStore.getrange("s", -(2 ** 63) - 1, 1, o)
+
     assert {:ok, -1} = FerricStore.ttl("s", o)
     unchanged(o)
   end

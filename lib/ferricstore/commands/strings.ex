@@ -38,6 +38,11 @@ defmodule FerricStore.Commands.Strings do
     end
   end
 
+  # Integers beyond 64 bits (only the embedded API can pass them) fail as Redis fails
+  # to parse them.
+  def getrange(_instance, _key, start, stop) when not is_int64(start) or not is_int64(stop),
+    do: {:error, Error.new(:not_integer)}
+
   def getrange(instance, key, start, stop) do
     with {:ok, value} <- get(instance, key) do
       {:ok, range(value || "", start, stop)}
@@ -86,6 +91,9 @@ defmodule FerricStore.Commands.Strings do
 
   def append(instance, key, value),
     do: Store.write(instance, key, :strings, {:append, key, value})
+
+  def setrange(_instance, _key, offset, _value) when not is_int64(offset),
+    do: {:error, Error.new(:not_integer)}
 
   def setrange(_instance, _key, offset, _value) when offset < 0,
     do: {:error, Error.new(:offset_out_of_range)}
