@@ -182,7 +182,7 @@ defmodule FerricStore.Server.Connection do
 
           {:error, message} ->
             _ = :gen_tcp.send(state.socket, [out, ?-, message, "\r\n"])
-            :gen_tcp.close(state.socket)
+            close_after_reply(state.socket)
             {:stop, :normal, state}
         end
     end
@@ -243,8 +243,34 @@ defmodule FerricStore.Server.Connection do
 
       {:close, reply, ctx} ->
         _ = :gen_tcp.send(state.socket, [out, RESP.encode(reply, ctx.protocol)])
-        :gen_tcp.close(state.socket)
+        close_after_reply(state.socket)
         {:stop, %{state | ctx: ctx}}
+    end
+  end
+
+  # Closing a socket that still has unread input makes the kernel send a reset, and a
+  # client can then lose the reply it was sent just before (redis-py reports a reset
+  # connection instead of the error). So the write side is shut first (the reply, then
+  # end of stream), and what the client still sends is read and dropped until it closes
+  # its side, for at most @drain_ms and @drain_bytes.
+  @drain_ms 200
+  @drain_bytes 1_048_576
+
+  defp close_after_reply(socket) do
+    with :ok <- :gen_tcp.shutdown(socket, :write),
+         :ok <- :inet.setopts(socket, active: false) do
+      drain(socket, System.monotonic_time(:millisecond) + @drain_ms, @drain_bytes)
+    end
+
+    :gen_tcp.close(socket)
+  end
+
+  defp drain(socket, deadline, left) do
+    wait = deadline - System.monotonic_time(:millisecond)
+
+    with true <- wait > 0 and left > 0,
+         {:ok, data} <- :gen_tcp.recv(socket, 0, wait) do
+      drain(socket, deadline, left - byte_size(data))
     end
   end
 

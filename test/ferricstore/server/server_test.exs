@@ -185,6 +185,19 @@ defmodule FerricStore.Server.ServerTest do
     assert request(connect(port), "CONFIG GET maxclients\r\n") =~ "\r\n#{allowed}\r\n"
   end
 
+  test "after a protocol error the client reads the error, then a clean end of stream" do
+    {_instance, port} = start_listener()
+
+    for _ <- 1..5 do
+      {:ok, sock} =
+        :gen_tcp.connect(~c"127.0.0.1", port, [:binary, active: false, show_econnreset: true])
+
+      # More than the inline limit, and a line end the server never reads.
+      :ok = :gen_tcp.send(sock, :binary.copy("a", 70_000) <> "\r\n")
+      assert read_until_closed(sock) == "-ERR Protocol error: too big inline request\r\n<CLOSED>"
+    end
+  end
+
   describe "protected mode and AUTH" do
     test "allowed?/3" do
       refute Listener.allowed?({192, 168, 1, 2}, true, nil)
