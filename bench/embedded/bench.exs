@@ -4,7 +4,7 @@
 #   hot GET ops/s        FerricStore.get/2 on hot values vs a raw :ets.lookup loop
 #   cold GET p50         values on disk only (page cache), hot cache off
 #   durable SET p50      one writer, each call waits for the fsynced Raft commit, next
-#                        to a bare :file.write + :file.datasync loop (the BEAM's floor)
+#                        to a bare ra cluster's lone command (the floor through ra)
 #   durable SET ops/s    64 concurrent writer processes, 256 B values
 
 Logger.configure(level: :warning)
@@ -58,27 +58,47 @@ raw_ops = lookups / (raw_us / 1.0e6)
 hot_ops = lookups / (fs_us / 1.0e6)
 
 # -- durable SET, one writer -----------------------------------------------------
-# Interleaved with the floor any BEAM process pays for the same durability: a plain
-# :file.write of a record's size and a :file.datasync on a raw file in the same
-# directory (two dirty I/O calls, no Raft), so both see the same disk minute by minute.
-{:ok, floor_file} = :file.open(Path.join(dir, "floor.dat"), [:write, :raw, :binary])
-record = :binary.copy("r", 300)
+# Interleaved with the floor of any design whose writes go through ra: a bare ra
+# cluster in its own system (its WAL preallocated like FerricStore's) whose machine
+# only counts, fed one 300-byte command at a time by `pipeline_command` from the
+# caller, which waits for its `applied` event. Both see the same disk minute by minute.
+floor_dir = Path.join(dir, "ra_floor")
+File.mkdir_p!(floor_dir)
+
+floor_cfg =
+  Map.merge(:ra_system.default_config(), %{
+    name: :bench_floor,
+    data_dir: String.to_charlist(floor_dir),
+    wal_data_dir: String.to_charlist(floor_dir),
+    names: :ra_system.derive_names(:bench_floor),
+    wal_pre_allocate: true
+  })
+
+{:ok, _} = :ra_system.start(floor_cfg)
+floor_id = {:bench_floor_1, node()}
+
+{:ok, _, _} =
+  :ra.start_cluster(:bench_floor, :floor, {:simple, fn _, n -> n + 1 end, 0}, [floor_id])
+
+command = :binary.copy("r", 300)
+
+floor_write = fn i ->
+  :ok = :ra.pipeline_command(floor_id, {:set, i, command}, i, :normal)
+
+  receive do
+    {:ra_event, _, {:applied, [{^i, _}]}} -> :ok
+  end
+end
+
+for i <- 1..200, do: floor_write.(i)
 
 {set_lat, floor_lat} =
   for i <- 1..2_000 do
     {us, :ok} = :timer.tc(fn -> FerricStore.set(key.(i), value, name: :bench) end)
-
-    {floor_us, :ok} =
-      :timer.tc(fn ->
-        :ok = :file.write(floor_file, record)
-        :file.datasync(floor_file)
-      end)
-
+    {floor_us, :ok} = :timer.tc(fn -> floor_write.(1_000 + i) end)
     {us, floor_us}
   end
   |> Enum.unzip()
-
-:ok = :file.close(floor_file)
 
 # -- durable SET, 64 writers -----------------------------------------------------
 per_writer = String.to_integer(System.get_env("BENCH_PER_WRITER", "1500"))
@@ -112,6 +132,6 @@ keys=#{keys} value=256B
 hot GET:   #{round(hot_ops)} ops/s   raw :ets.lookup: #{round(raw_ops)} ops/s   ratio #{Float.round(hot_ops / raw_ops, 2)}
 cold GET:  p50 #{percentile.(cold_lat, 0.5)} us   p99 #{percentile.(cold_lat, 0.99)} us
 durable SET (1 writer): p50 #{percentile.(set_lat, 0.5)} us   p99 #{percentile.(set_lat, 0.99)} us
-  floor, :file.write + :file.datasync in one process: p50 #{percentile.(floor_lat, 0.5)} us   p99 #{percentile.(floor_lat, 0.99)} us
+  floor, a bare ra cluster with a counting machine: p50 #{percentile.(floor_lat, 0.5)} us   p99 #{percentile.(floor_lat, 0.99)} us
 durable SET (64 writers): #{round(set64_ops)} ops/s
 """)
