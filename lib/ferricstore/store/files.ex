@@ -40,14 +40,17 @@ defmodule FerricStore.Store.Files do
   """
   @spec list(Path.t()) :: [pos_integer()]
   def list(dir) do
-    dir
-    |> File.ls!()
-    |> Enum.flat_map(fn name ->
-      case Integer.parse(name) do
-        {fid, ".data"} -> [fid]
-        _ -> []
-      end
-    end)
+    names = File.ls!(dir)
+    data = for name <- names, {fid, ".data"} <- [Integer.parse(name)], do: fid
+
+    # A hint file whose data file is gone (a crash between the two deletions of an
+    # older version) describes nothing: it goes too.
+    for name <- names,
+        {fid, ".hint"} <- [Integer.parse(name)],
+        fid not in data,
+        do: File.rm(hint_path(dir, fid))
+
+    data
     |> Enum.group_by(&base/1)
     |> Enum.sort()
     |> Enum.map(fn {_base, fids} -> settle(dir, Enum.sort(fids, :desc)) end)
@@ -66,11 +69,14 @@ defmodule FerricStore.Store.Files do
     end
   end
 
-  @doc "Deletes a data file and its hint file."
+  @doc """
+  Deletes a data file and its hint file, the hint first: a crash in between leaves a
+  data file without its hint, which `list/1` settles like any interrupted compaction.
+  """
   @spec remove(Path.t(), pos_integer()) :: :ok
   def remove(dir, fid) do
-    _ = File.rm(data_path(dir, fid))
     _ = File.rm(hint_path(dir, fid))
+    _ = File.rm(data_path(dir, fid))
     :ok
   end
 end

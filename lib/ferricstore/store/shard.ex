@@ -94,6 +94,7 @@ defmodule FerricStore.Store.Shard do
        ra_monitor: nil
      }
      |> watch_ra()
+     |> build_missing_hints()
      |> then(&enqueue_compactions(&1, due_for_compaction(&1)))
      |> next_compaction()}
   end
@@ -138,6 +139,17 @@ defmodule FerricStore.Store.Shard do
     # Its dead bytes may have passed the mark while it was active, when the machine does
     # not weigh a file.
     {:noreply, state |> enqueue_compactions(due(state, [fid])) |> next_compaction()}
+  end
+
+  def handle_info({:build_hint, fid}, state) do
+    if fid in sealed_fids(state) and not File.exists?(hint_path(state.dir, fid)) do
+      case Bitcask.hint_build(data_path(state.dir, fid), hint_path(state.dir, fid)) do
+        :ok -> :ok
+        {:error, reason} -> Logger.warning("sealed file #{fid}: no hint file: #{inspect(reason)}")
+      end
+    end
+
+    {:noreply, state}
   end
 
   def handle_info({:compact, fids}, state) do
@@ -295,6 +307,16 @@ defmodule FerricStore.Store.Shard do
   end
 
   defp sync_dir(state, _upto), do: {:ok, state}
+
+  # A sealed file found without its hint file (lost, or deleted by hand) was scanned at
+  # start-up; it gets a new hint, built after the start, so the next start reads that.
+  defp build_missing_hints(state) do
+    for fid <- sealed_fids(state),
+        not File.exists?(hint_path(state.dir, fid)),
+        do: send(self(), {:build_hint, fid})
+
+    state
+  end
 
   defp finish_compaction(state),
     do: %{state | compacting: nil} |> next_compaction() |> answer_waiting()

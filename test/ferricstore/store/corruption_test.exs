@@ -108,6 +108,23 @@ defmodule FerricStore.Store.CorruptionTest do
     assert ok >= 98
   end
 
+  test "a sealed file found without its hint file gets a new one after the start", ctx do
+    history = write_history(ctx, 300)
+    stop_instance(ctx.name)
+    hints = hint_files(ctx.tmp_dir)
+    assert length(hints) >= 2
+    Enum.each(hints, &File.rm!/1)
+
+    start_instance(ctx.instance_opts)
+    wait_until(fn -> Enum.all?(hints, &File.exists?/1) end)
+    # The rebuilt hints load the same store.
+    restart(ctx)
+    assert assert_only_written_values(ctx, history) == 0
+
+    for {key, [newest | _]} <- history,
+        do: assert({:ok, ^newest} = FerricStore.get(key, name: ctx.name))
+  end
+
   test "a corrupt or truncated hint file falls back to scanning its data file", ctx do
     history = write_history(ctx, 300)
     stop_instance(ctx.name)
