@@ -423,33 +423,39 @@ defmodule FerricStore.Commands.Server do
         )
   end
 
-  defp validate_value("maxclients", name, value) do
-    allowed = Config.max_clients_allowed()
+  # Integer settings: Redis' strict parse (no "+", no leading zeros), then its range.
+  @int_ranges %{
+    "maxclients" => {1, 4_294_967_295},
+    "timeout" => {0, 2_147_483_647},
+    "tcp-keepalive" => {0, 2_147_483_647},
+    "hz" => {0, 2_147_483_647},
+    "slowlog-max-len" => {0, 9_223_372_036_854_775_807},
+    "slowlog-log-slower-than" => {-1, 9_223_372_036_854_775_807}
+  }
 
-    case Integer.parse(value) do
-      {n, ""} when n > allowed ->
-        config_error(
-          name,
-          "The operating system is not able to handle the specified number of clients, " <>
-            "try with #{allowed}"
-        )
+  defp validate_value(key, name, value) when is_map_key(@int_ranges, key) do
+    {min, max} = @int_ranges[key]
 
-      {n, ""} when n >= 1 ->
+    case FerricStore.Commands.Args.int(value) do
+      {:ok, n} when n < min or n > max ->
+        config_error(name, "argument must be between #{min} and #{max} inclusive")
+
+      {:ok, n} when key == "maxclients" ->
+        allowed = Config.max_clients_allowed()
+
+        if n > allowed,
+          do:
+            config_error(
+              name,
+              "The operating system is not able to handle the specified number of " <>
+                "clients, try with #{allowed}"
+            )
+
+      {:ok, _} ->
         nil
 
-      {_, ""} ->
-        config_error(name, "argument must be between 1 and 4294967295 inclusive")
-
-      _ ->
+      :error ->
         config_error(name, "argument couldn't be parsed into an integer")
-    end
-  end
-
-  defp validate_value(key, name, value)
-       when key in ~w(timeout tcp-keepalive slowlog-max-len hz slowlog-log-slower-than) do
-    case Integer.parse(value) do
-      {n, ""} when n >= 0 or key == "slowlog-log-slower-than" -> nil
-      _ -> config_error(name, "argument couldn't be parsed into an integer")
     end
   end
 
@@ -458,6 +464,10 @@ defmodule FerricStore.Commands.Server do
   defp normalize_config(key, value)
        when key in ["maxmemory", "proto-max-bulk-len", "client-query-buffer-limit"],
        do: Integer.to_string(parse_memory(value))
+
+  # As Redis: any hz is accepted, and kept between 1 and 500.
+  defp normalize_config("hz", value),
+    do: value |> String.to_integer() |> max(1) |> min(500) |> Integer.to_string()
 
   defp normalize_config(key, value) when key in ["protected-mode", "maxmemory-policy"],
     do: Commands.downcase(value)
