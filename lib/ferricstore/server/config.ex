@@ -79,16 +79,15 @@ defmodule FerricStore.Server.Config do
   @spec max_clients(atom()) :: pos_integer()
   def max_clients(instance), do: String.to_integer(get(instance, "maxclients"))
 
-  @doc "proto-max-bulk-len as an integer (read on every request, so cached as one)."
+  @default_max_bulk String.to_integer(@defaults["proto-max-bulk-len"])
+
+  @doc """
+  proto-max-bulk-len as an integer. Every read of every connection asks, so it lives
+  in a persistent term (a few tens of nanoseconds to read; CONFIG SET rewrites it).
+  """
   @spec max_bulk_len(atom()) :: pos_integer()
-  def max_bulk_len(instance) do
-    case :ets.lookup(table(instance), :max_bulk_len) do
-      [{_, n}] -> n
-      [] -> String.to_integer(get(instance, "proto-max-bulk-len"))
-    end
-  rescue
-    ArgumentError -> String.to_integer(Map.get(@defaults, "proto-max-bulk-len"))
-  end
+  def max_bulk_len(instance),
+    do: :persistent_term.get({__MODULE__, instance, :max_bulk_len}, @default_max_bulk)
 
   defp name(instance), do: :"#{instance}.FerricStore.Server.ConfigOwner"
 
@@ -142,7 +141,8 @@ defmodule FerricStore.Server.Config do
         :ets.insert(tab, {{:config, key}, value})
 
         if key == "proto-max-bulk-len",
-          do: :ets.insert(tab, {:max_bulk_len, String.to_integer(value)})
+          do:
+            :persistent_term.put({__MODULE__, instance, :max_bulk_len}, String.to_integer(value))
 
         :ok
     end
@@ -210,6 +210,7 @@ defmodule FerricStore.Server.Config do
     ]
 
     for {k, v} <- settings, do: :ets.insert(tab, {{:config, k}, v})
+    :persistent_term.put({__MODULE__, instance, :max_bulk_len}, @default_max_bulk)
     :ets.insert(tab, {:started_at, System.monotonic_time(:millisecond)})
     {:ok, tab}
   end
