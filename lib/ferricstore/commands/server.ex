@@ -555,8 +555,8 @@ defmodule FerricStore.Commands.Server do
 
   ## INFO
 
-  @default_sections ~w(server clients memory persistence stats replication cpu modules cluster
-                       keyspace)
+  @default_sections ~w(server clients memory persistence stats replication cpu modules errorstats
+                       cluster keyspace)
 
   @doc false
   def info_text(sections, ctx) do
@@ -666,6 +666,7 @@ defmodule FerricStore.Commands.Server do
       {"total_connections_received", Config.stat(ctx.instance, :total_connections_received)},
       {"total_commands_processed", Config.stat(ctx.instance, :total_commands_processed)},
       {"rejected_connections", Config.stat(ctx.instance, :rejected_connections)},
+      {"total_error_replies", Config.stat(ctx.instance, :total_error_replies)},
       {"expired_keys", store_stat(ctx, :expired_keys)},
       # Nothing is evicted yet: maxmemory is not enforced.
       {"evicted_keys", 0},
@@ -694,6 +695,11 @@ defmodule FerricStore.Commands.Server do
       {"used_cpu_sys_children", format.(0.0)},
       {"used_cpu_user_children", format.(0.0)}
     ]
+  end
+
+  defp section_fields("errorstats", ctx, _info) do
+    for {prefix, n} <- Config.error_stats(ctx.instance),
+        do: {"errorstat_" <> prefix, "count=#{n}"}
   end
 
   # No modules can be loaded.

@@ -149,7 +149,7 @@ defmodule FerricStore.Server.Config do
   end
 
   @doc "Counters for INFO stats (connections received, commands processed, ...)."
-  @spec incr(atom(), atom(), integer()) :: :ok
+  @spec incr(atom(), atom() | {:errorstat, String.t()}, integer()) :: :ok
   def incr(instance, counter, by \\ 1) do
     :ets.update_counter(table(instance), {:stat, counter}, by, {{:stat, counter}, 0})
     :ok
@@ -164,6 +164,16 @@ defmodule FerricStore.Server.Config do
     :ok
   rescue
     ArgumentError -> :ok
+  end
+
+  @doc "Error replies by prefix (INFO errorstats), sorted by prefix."
+  @spec error_stats(atom()) :: [{String.t(), pos_integer()}]
+  def error_stats(instance) do
+    :ets.match(table(instance), {{:stat, {:errorstat, :"$1"}}, :"$2"})
+    |> Enum.map(fn [prefix, n] -> {prefix, n} end)
+    |> Enum.sort()
+  rescue
+    ArgumentError -> []
   end
 
   @spec stat(atom(), atom()) :: integer()

@@ -33,6 +33,7 @@ defmodule FerricStore.Server.Connection do
 
   alias FerricStore.Commands
   alias FerricStore.Commands.Context
+  alias FerricStore.Error
   alias FerricStore.Protocol.RESP
   alias FerricStore.Server.Pipeline
   alias FerricStore.Server.{Config, Listener}
@@ -181,6 +182,7 @@ defmodule FerricStore.Server.Connection do
                  do: handle_data(RESP.parse_all(rest, parse_opts(state)), state)
 
           {:error, message} ->
+            count_error(state.ctx.instance, Error.new(:protocol, message))
             _ = :gen_tcp.send(state.socket, [out, ?-, message, "\r\n"])
             close_after_reply(state.socket)
             {:stop, :normal, state}
@@ -213,7 +215,9 @@ defmodule FerricStore.Server.Connection do
 
   # Two or more consecutive writes: in flight together (FerricStore.Server.Pipeline).
   defp run_writes(writes, rest, state, out, size) do
-    encoded = Enum.map(Pipeline.run(writes, state.ctx), &RESP.encode(&1, state.ctx.protocol))
+    replies = Pipeline.run(writes, state.ctx)
+    Enum.each(replies, &count_error(state.ctx.instance, &1))
+    encoded = Enum.map(replies, &RESP.encode(&1, state.ctx.protocol))
     state = %{state | last_cmd: hd(List.last(writes))}
     continue(rest, state, [out, encoded], size + IO.iodata_length(encoded))
   end
@@ -237,6 +241,7 @@ defmodule FerricStore.Server.Connection do
         end
 
       {reply, %Context{} = ctx} ->
+        count_error(ctx.instance, reply)
         encoded = RESP.encode(reply, ctx.protocol)
         state = %{state | ctx: ctx, last_cmd: hd(command)}
         continue(rest, state, [out, encoded], size + IO.iodata_length(encoded))
@@ -247,6 +252,17 @@ defmodule FerricStore.Server.Connection do
         {:stop, %{state | ctx: ctx}}
     end
   end
+
+  # INFO errorstats: error replies by their first word (ERR, WRONGTYPE, ...).
+  defp count_error(instance, {:error, %Error{} = error}), do: count_error(instance, error)
+
+  defp count_error(instance, %Error{message: message}) do
+    prefix = message |> :binary.split(" ") |> hd()
+    Config.incr(instance, {:errorstat, prefix})
+    Config.incr(instance, :total_error_replies)
+  end
+
+  defp count_error(_instance, _reply), do: :ok
 
   # Closing a socket that still has unread input makes the kernel send a reset, and a
   # client can then lose the reply it was sent just before (redis-py reports a reset

@@ -115,6 +115,21 @@ defmodule FerricStore.Commands.ServerTest do
     assert run(["SHUTDOWN"], ctx).message =~ "SHUTDOWN is not allowed"
   end
 
+  test "INFO errorstats counts error replies by prefix, as Redis", %{ctx: ctx, port: port} do
+    sock = connect(port)
+    "-ERR unknown command" <> _ = request(sock, "NOSUCH\r\n")
+    "-ERR wrong number" <> _ = request(sock, "GET\r\n")
+    # Two writes in one read run as a pipeline: their errors count too.
+    "-ERR" <> _ = request(sock, "INCRBY k x\r\nINCRBY k y\r\n", 2)
+    {:verbatim, "txt", text} = run(["INFO", "errorstats"], ctx)
+    assert text == "# Errorstats\r\nerrorstat_ERR:count=4\r\n"
+    assert info_field(run(["INFO", "stats"], ctx), "total_error_replies") == "4"
+    # A protocol error is an error reply too.
+    :ok = :gen_tcp.send(sock, "*1\r\n$x\r\n")
+    _ = read_until_closed(sock)
+    assert info_field(run(["INFO", "stats"], ctx), "total_error_replies") == "5"
+  end
+
   test "CONFIG RESETSTAT zeroes the INFO counters", %{ctx: ctx, port: port} do
     sock = connect(port)
     for _ <- 1..5, do: "+PONG\r\n" = request(sock, "PING\r\n")
