@@ -44,13 +44,13 @@ defmodule FerricStore.Store.Recovery do
 
     sealed =
       Enum.flat_map(sealed, fn fid ->
-        with {:ok, file} <- Bitcask.open_read(Files.data_path(dir, fid)),
+        with {:ok, file} <- open_repairing(Files.data_path(dir, fid), &Bitcask.open_read/1),
              {:ok, size} <- Bitcask.size(file) do
           :ets.insert(tables.files, {fid, file})
           Keydir.put_meta(tables.meta, {:size, fid}, size)
           [{fid, file}]
         else
-          {:error, reason} -> unreadable(dir, fid, reason)
+          {:error, reason} -> unreadable(dir, fid, reason, tables)
         end
       end)
 
@@ -90,11 +90,54 @@ defmodule FerricStore.Store.Recovery do
     stats
   end
 
-  # A sealed file that cannot be opened (a damaged header, no permission) is left where
-  # it is, untouched, and the shard starts without it: its records are missing (a key
+  # A data file's header only says what the file is: every record after it carries its
+  # own CRC. A damaged header is rewritten, and the records are loaded (and checked) as
+  # usual; skipping the file would lose them all, and bring back older values of their
+  # keys.
+  defp open_repairing(path, open) do
+    case open.(path) do
+      {:error, :bad_header} ->
+        Logger.error("FerricStore: data file #{path} had a damaged header: rewritten")
+
+        with :ok <- rewrite_header(path), do: open.(path)
+
+      other ->
+        other
+    end
+  end
+
+  defp rewrite_header(path) do
+    header = header_bytes(Path.dirname(path))
+
+    with {:ok, f} <- :file.open(path, [:read, :write, :raw, :binary]) do
+      result = with :ok <- :file.pwrite(f, 0, header), do: :file.datasync(f)
+
+      :file.close(f)
+      result
+    end
+  end
+
+  # The header a new data file gets (the NIF writes it): made in a scratch file.
+  defp header_bytes(dir) do
+    scratch = Path.join(dir, "header.scratch")
+    File.rm(scratch)
+    {:ok, _file} = Bitcask.open(scratch)
+    header = binary_part(File.read!(scratch), 0, Bitcask.header_size())
+    File.rm(scratch)
+    header
+  end
+
+  # A sealed file that cannot be opened (no permission, say) is left where it is,
+  # untouched, and the shard starts without it: its records are missing (a key
   # whose newest record was there reads as its older value, if any) until the file is
   # repaired and the node restarted. The error says so.
-  defp unreadable(dir, fid, reason) do
+  #
+  # It still counts as the oldest file where it is (Keydir meta `:unreadable`): a
+  # compaction of a newer file must keep its tombstones, or the keys they deleted would
+  # come back from it once it is repaired.
+  defp unreadable(dir, fid, reason, tables) do
+    Keydir.put_meta(tables.meta, :unreadable, [fid | Keydir.meta(tables.meta, :unreadable, [])])
+
     Logger.error(
       "FerricStore: data file #{Files.data_path(dir, fid)} cannot be read (#{inspect(reason)}): " <>
         "started without its records; fix or remove the file and restart to load them"
@@ -109,7 +152,7 @@ defmodule FerricStore.Store.Recovery do
   defp open_active(dir, fid) do
     path = Files.data_path(dir, fid)
 
-    case Bitcask.open(path) do
+    case open_repairing(path, &Bitcask.open/1) do
       {:ok, file} ->
         {fid, file}
 

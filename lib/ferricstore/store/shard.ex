@@ -144,8 +144,14 @@ defmodule FerricStore.Store.Shard do
   def handle_info({:build_hint, fid}, state) do
     if fid in sealed_fids(state) and not File.exists?(hint_path(state.dir, fid)) do
       case Bitcask.hint_build(data_path(state.dir, fid), hint_path(state.dir, fid)) do
-        :ok -> :ok
-        {:error, reason} -> Logger.warning("sealed file #{fid}: no hint file: #{inspect(reason)}")
+        :ok ->
+          :ok
+
+        {:error, reason} ->
+          Logger.warning(
+            "sealed file #{fid} has no hint file, and none could be built " <>
+              "(#{inspect(reason)}): it is scanned at each start"
+          )
       end
     end
 
@@ -369,7 +375,8 @@ defmodule FerricStore.Store.Shard do
         if fid in sealed_fids(state) do
           shard = self()
           %{tables: tables, dir: dir, server_id: server_id} = state
-          oldest? = fid == Enum.min(sealed_fids(state))
+          unreadable = Keydir.meta(tables.meta, :unreadable, [])
+          oldest? = fid == Enum.min(sealed_fids(state) ++ unreadable)
           in_machine = &in_machine(server_id, &1)
 
           pid =

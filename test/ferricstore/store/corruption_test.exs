@@ -171,14 +171,35 @@ defmodule FerricStore.Store.CorruptionTest do
     assert :ets.lookup(meta, {:dead, fid}) in [[], [{{:dead, fid}, 0}]]
   end
 
-  test "an active file whose header is damaged is moved aside; ra replays its entries",
+  test "a damaged header is rewritten: every record of the file is kept", ctx do
+    history = write_history(ctx, 400)
+    stop_instance(ctx.name)
+    [sealed | _] = files = data_files(ctx.tmp_dir)
+    active = List.last(files)
+
+    for path <- [sealed, active] do
+      {:ok, f} = :file.open(path, [:read, :write, :raw, :binary])
+      :ok = :file.pwrite(f, 0, <<0::64>>)
+      :ok = :file.close(f)
+    end
+
+    log = capture_log(fn -> start_instance(ctx.instance_opts) end)
+    assert log =~ "#{sealed} had a damaged header: rewritten"
+    assert log =~ "#{active} had a damaged header: rewritten"
+    assert FerricStore.info(name: ctx.name).recovery.skipped == 0
+
+    for {key, [newest | _]} <- history,
+        do: assert({:ok, ^newest} = FerricStore.get(key, name: ctx.name))
+  end
+
+  test "an active file that cannot be opened is moved aside; ra replays its entries",
        ctx do
     model = write_random(ctx, %{}, 300, 1)
     stop_instance(ctx.name)
     path = ctx.tmp_dir |> data_files() |> List.last()
-    {:ok, f} = :file.open(path, [:read, :write, :raw, :binary])
-    :ok = :file.pwrite(f, 0, <<0::64>>)
-    :ok = :file.close(f)
+    # Something that is not a readable file where the active file was.
+    File.rm!(path)
+    File.mkdir!(path)
 
     log = capture_log(fn -> start_instance(ctx.instance_opts) end)
     assert log =~ "#{path} cannot be read"
@@ -193,7 +214,8 @@ defmodule FerricStore.Store.CorruptionTest do
     history = write_history(ctx, 400)
     stop_instance(ctx.name)
     [sealed | _] = data_files(ctx.tmp_dir)
-    File.write!(sealed, "not a data file")
+    File.rm!(sealed)
+    File.mkdir!(sealed)
 
     log = capture_log(fn -> start_instance(ctx.instance_opts) end)
     assert log =~ "#{sealed} cannot be read"
@@ -201,6 +223,29 @@ defmodule FerricStore.Store.CorruptionTest do
     assert_only_written_values(ctx, history)
     :ok = FerricStore.set("fresh", "value", name: ctx.name)
     assert {:ok, "value"} = FerricStore.get("fresh", name: ctx.name)
+  end
+
+  test "while the oldest file cannot be opened, compactions keep the tombstones", ctx do
+    o = [name: ctx.name]
+    value = :binary.copy("x", 300)
+    for i <- 1..60, do: :ok = FerricStore.set("gone#{i}", value, o)
+    for i <- 1..60, do: {:ok, 1} = FerricStore.del("gone#{i}", o)
+    for i <- 1..120, do: :ok = FerricStore.set("kept#{i}", value, o)
+    stop_instance(ctx.name)
+
+    [oldest | _] = data_files(ctx.tmp_dir)
+    File.rename!(oldest, oldest <> ".away")
+    File.mkdir!(oldest)
+    capture_log(fn -> start_instance(ctx.instance_opts) end)
+    :ok = FerricStore.Store.Shard.compact(ctx.name, 0)
+    stop_instance(ctx.name)
+
+    # The file is repaired: the keys deleted while it was away stay deleted.
+    File.rmdir!(oldest)
+    File.rename!(oldest <> ".away", oldest)
+    capture_log(fn -> start_instance(ctx.instance_opts) end)
+    for i <- 1..60, do: assert({:ok, nil} == FerricStore.get("gone#{i}", o))
+    for i <- 1..120, do: assert({:ok, value} == FerricStore.get("kept#{i}", o))
   end
 
   test "random damage anywhere: start-up succeeds, reads are written values or errors",
