@@ -98,14 +98,48 @@ defmodule FerricStore.Server.Acceptors do
 
   # Each connection registers itself as soon as it runs, so the registry counts the
   # clients (a burst of accepts may overshoot maxclients by the acceptors' number).
+  # Every data file stays open too: a client is also refused when it would leave fewer
+  # than Config.reserved_fds/0 descriptors beside the clients and the data files, which
+  # ra's log, the next data file and compactions need.
   defp hand_over(sock, instance) do
-    if Registry.count(Listener.registry(instance)) >= Config.max_clients(instance) do
+    clients = Registry.count(Listener.registry(instance))
+
+    if not admit?(clients, Config.max_clients(instance), data_files(instance), Config.fd_limit()) do
       Config.incr(instance, :rejected_connections)
       :gen_tcp.send(sock, @max_clients_error)
       :gen_tcp.close(sock)
     else
       start_connection(sock, instance)
     end
+  end
+
+  @doc """
+  Whether one more client fits: below `maxclients`, and leaving
+  #{Config.reserved_fds()} descriptors beside the clients and the open data files.
+
+      iex> FerricStore.Server.Acceptors.admit?(10, 10_000, 5, 1_024)
+      true
+      iex> FerricStore.Server.Acceptors.admit?(10, 10, 5, 1_024)
+      false
+      iex> FerricStore.Server.Acceptors.admit?(100, 10_000, 28, 256)
+      false
+  """
+  @spec admit?(non_neg_integer(), pos_integer(), non_neg_integer(), pos_integer()) :: boolean()
+  def admit?(clients, maxclients, data_files, fd_limit),
+    do: clients < maxclients and clients + data_files + Config.reserved_fds() < fd_limit
+
+  defp data_files(instance) do
+    FerricStore.Store.config(instance).tables
+    |> Tuple.to_list()
+    |> Enum.reduce(0, fn tables, n ->
+      case :ets.info(tables.files, :size) do
+        size when is_integer(size) -> n + size
+        :undefined -> n
+      end
+    end)
+  rescue
+    # A listener without a store (tests).
+    ArgumentError -> 0
   end
 
   defp start_connection(sock, instance) do

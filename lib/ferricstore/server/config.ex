@@ -65,15 +65,20 @@ defmodule FerricStore.Server.Config do
   connections take the descriptors that data files and ra's log need.
   """
   @spec max_clients_allowed() :: pos_integer()
-  def max_clients_allowed do
-    fds =
-      :erlang.system_info(:check_io)
-      |> List.wrap()
-      |> List.flatten()
-      |> Keyword.get(:max_fds, 1_024)
+  def max_clients_allowed, do: max(fd_limit() - @reserved_fds, 1)
 
-    max(fds - @reserved_fds, 1)
+  @doc "The process' file descriptor limit, as the VM sees it."
+  @spec fd_limit() :: pos_integer()
+  def fd_limit do
+    :erlang.system_info(:check_io)
+    |> List.wrap()
+    |> List.flatten()
+    |> Keyword.get(:max_fds, 1_024)
   end
+
+  @doc "File descriptors kept for the store beyond its open data files."
+  @spec reserved_fds() :: pos_integer()
+  def reserved_fds, do: @reserved_fds
 
   @doc "maxclients as an integer."
   @spec max_clients(atom()) :: pos_integer()

@@ -1,6 +1,8 @@
 defmodule FerricStore.Server.ServerTest do
   use ExUnit.Case, async: true
 
+  doctest FerricStore.Server.Acceptors
+
   import FerricStore.Test.RespServerCase
 
   alias FerricStore.Server.Listener
