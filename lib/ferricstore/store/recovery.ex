@@ -25,12 +25,13 @@ defmodule FerricStore.Store.Recovery do
 
   @doc """
   Loads every data file of `dir` into the shard's empty `tables`, cuts a torn tail off
-  the active file, and records the active file, the last applied Raft index and the
+  the active file (none of the records up to `durable_floor`, or up to the shard's
+  DurableMark if higher, is ever cut), and records the active file, the last applied Raft index and the
   recovery stats in the meta table. `loaders` (default: one per online scheduler, at
   most #{@max_loaders}) processes share the work. Returns the stats.
   """
-  @spec run(Path.t(), Keydir.tables(), pos_integer() | nil) :: map()
-  def run(dir, tables, loaders \\ nil) do
+  @spec run(Path.t(), Keydir.tables(), pos_integer() | nil, non_neg_integer()) :: map()
+  def run(dir, tables, loaders \\ nil, durable_floor \\ 0) do
     started = System.monotonic_time(:millisecond)
     fids = Files.list(dir)
     now = System.os_time(:millisecond)
@@ -57,7 +58,9 @@ defmodule FerricStore.Store.Recovery do
     {active, file} = open_active(dir, active)
     :ets.insert(tables.files, {active, file})
     stats = %{files: length(fids), loaded: 0, skipped: 0, truncated_bytes: 0, applied: 0}
-    durable = DurableMark.read(dir)
+    # ra's snapshot index is durable too (ra released the log up to there after a
+    # checkpoint's fsync): it stands in for a lost or damaged mark.
+    durable = max(DurableMark.read(dir), durable_floor)
 
     load = fn part ->
       tables = Map.put(tables, :part, part)

@@ -68,7 +68,8 @@ defmodule FerricStore.Store.Shard do
     })
 
     Keydir.put_meta(tables.meta, :dir, dir)
-    stats = Recovery.run(dir, tables)
+    floor = ra_snapshot_index(Keyword.fetch!(opts, :data_dir), ra_uid(instance, shard))
+    stats = Recovery.run(dir, tables, nil, floor)
     server_id = server_id(instance, shard)
     :ok = start_ra(opts[:ra_system], server_id, instance, shard, opts)
 
@@ -427,9 +428,28 @@ defmodule FerricStore.Store.Shard do
     %{state | waiting: waiting}
   end
 
+  defp ra_uid(instance, shard), do: String.replace("#{instance}_#{shard}", ~r/[^A-Za-z0-9_]/, "_")
+
+  # The index of ra's newest snapshot of this shard, read from the names of its
+  # snapshot directories (`<term>_<index>`, 16 hex digits each, in ra 2.x), or 0.
+  # Only a fallback for recovery (DurableMark is the shard's own record).
+  defp ra_snapshot_index(data_dir, uid) do
+    Path.join([data_dir, "raft", uid, "snapshots", "*_*"])
+    |> Path.wildcard()
+    |> Enum.flat_map(fn path ->
+      with [_term, index] <- String.split(Path.basename(path), "_"),
+           {n, ""} <- Integer.parse(index, 16) do
+        [n]
+      else
+        _ -> []
+      end
+    end)
+    |> Enum.max(fn -> 0 end)
+  end
+
   defp start_ra(system, server_id, instance, shard, opts) do
     machine = {:module, FerricStore.Raft.Machine, %{instance: instance, shard: shard}}
-    uid = "#{instance}_#{shard}" |> String.replace(~r/[^A-Za-z0-9_]/, "_")
+    uid = ra_uid(instance, shard)
     :ok = FerricStore.Store.RaSystem.await(system)
     :ok = follow_moved_dir(system, uid)
 
