@@ -51,25 +51,13 @@ defmodule FerricStore.Collections.DifferentialTest do
   end
 
   setup_all do
-    # A free port, and a server that answers before the tests start (a fixed sleep was
-    # not enough on a loaded machine).
-    redis =
-      FerricStore.Test.RedisServer.start!(["--save", "", "--appendonly", "no", "--databases", "1"])
+    %{redis: redis, ferric_port: ferric_port} =
+      FerricStore.Test.RedisServer.start_with_ferricstore!(
+        :diff_coll,
+        ["--save", "", "--appendonly", "no", "--databases", "1"]
+      )
 
-    port = redis.port
-    name = :"diff_coll_#{System.unique_integer([:positive])}"
-    dir = Path.join(System.tmp_dir!(), "#{name}")
-    File.rm_rf!(dir)
-    {:ok, pid} = FerricStore.start_link(name: name, data_dir: dir, port: 0)
-    Process.unlink(pid)
-
-    on_exit(fn ->
-      FerricStore.Test.RedisServer.stop(redis)
-      Supervisor.stop(pid)
-      File.rm_rf(dir)
-    end)
-
-    %{redis: Client.connect(port), ferric: Client.connect(FerricStore.Server.Listener.port(name))}
+    %{redis: Client.connect(redis.port), ferric: Client.connect(ferric_port)}
   end
 
   @keys ~w(k1 k2 k3)

@@ -17,21 +17,10 @@ defmodule FerricStore.Differential.CommandTableTest do
   @ferric_only_subcommands ["client|setinfo", "client|no-touch"]
 
   setup_all do
-    redis = RedisServer.start!()
-    name = :"diff_cmds_#{System.unique_integer([:positive])}"
-    dir = Path.join(System.tmp_dir!(), "#{name}")
-    File.rm_rf!(dir)
-    {:ok, sup} = FerricStore.start_link(name: name, data_dir: dir, port: 0)
-    Process.unlink(sup)
-
-    on_exit(fn ->
-      RedisServer.stop(redis)
-      if Process.alive?(sup), do: Supervisor.stop(sup)
-      File.rm_rf(dir)
-    end)
+    %{redis: redis, ferric_port: ferric_port} = RedisServer.start_with_ferricstore!(:diff_cmds)
 
     socks =
-      for port <- [redis.port, FerricStore.Server.Listener.port(name)] do
+      for port <- [redis.port, ferric_port] do
         sock = RESPClient.connect!(port)
         {:map, _} = RESPClient.command(sock, ["HELLO", "3"])
         sock

@@ -14,22 +14,8 @@ defmodule FerricStore.Differential.KnownDifferencesTest do
   alias FerricStore.Test.Differential.{KnownBugs, Runner}
 
   setup_all do
-    redis = RedisServer.start!()
-    name = :"diff_known_#{System.unique_integer([:positive])}"
-    dir = Path.join(System.tmp_dir!(), "#{name}")
-    File.rm_rf!(dir)
-    {:ok, sup} = FerricStore.start_link(name: name, data_dir: dir, port: 0)
-    Process.unlink(sup)
-
-    on_exit(fn ->
-      RedisServer.stop(redis)
-      if Process.alive?(sup), do: Supervisor.stop(sup)
-      File.rm_rf(dir)
-    end)
-
-    %{
-      runner: %Runner{redis_port: redis.port, ferric_port: FerricStore.Server.Listener.port(name)}
-    }
+    %{redis: redis, ferric_port: ferric_port} = RedisServer.start_with_ferricstore!(:diff_known)
+    %{runner: %Runner{redis_port: redis.port, ferric_port: ferric_port}}
   end
 
   for bug <- KnownBugs.all() do

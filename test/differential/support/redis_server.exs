@@ -35,6 +35,28 @@ defmodule FerricStore.Test.RedisServer do
     server
   end
 
+  @doc """
+  For a test module's setup_all: a redis-server (`extra` as in `start!/1`) and a fresh
+  FerricStore instance with a listener, both stopped (and their files removed) when the
+  module is done. Returns `%{redis: server, name: instance, ferric_port: port}`.
+  """
+  def start_with_ferricstore!(prefix, extra \\ ["--save", "", "--appendonly", "no"]) do
+    redis = start!(extra)
+    name = :"#{prefix}_#{System.unique_integer([:positive])}"
+    dir = Path.join(System.tmp_dir!(), "#{name}")
+    File.rm_rf!(dir)
+    {:ok, sup} = FerricStore.start_link(name: name, data_dir: dir, port: 0)
+    Process.unlink(sup)
+
+    ExUnit.Callbacks.on_exit(fn ->
+      stop(redis)
+      if Process.alive?(sup), do: Supervisor.stop(sup)
+      File.rm_rf(dir)
+    end)
+
+    %{redis: redis, name: name, ferric_port: FerricStore.Server.Listener.port(name)}
+  end
+
   @doc "Kills the server and removes its directory."
   def stop(%__MODULE__{os_pid: os_pid, dir: dir}) do
     System.cmd("kill", ["-9", Integer.to_string(os_pid)], stderr_to_stdout: true)

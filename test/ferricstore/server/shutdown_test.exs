@@ -9,48 +9,45 @@ defmodule FerricStore.Server.ShutdownTest do
   @moduletag :tmp_dir
 
   test "SIGTERM shuts the standalone server down gracefully with nothing lost", %{tmp_dir: dir} do
+    stop = fn _sock, os_pid ->
+      {_, 0} = System.cmd("kill", ["-TERM", Integer.to_string(os_pid)])
+    end
+
+    recovery = stop_and_check(dir, 2_000, stop)
+    assert recovery.truncated_bytes == 0
+  end
+
+  test "SHUTDOWN stops the standalone server like SIGTERM", %{tmp_dir: dir} do
+    # As Redis: no reply, the connection closes, the process exits with status 0.
+    stop = fn sock, _os_pid ->
+      :ok = :gen_tcp.send(sock, "SHUTDOWN\r\n")
+      assert {:error, :closed} = :gen_tcp.recv(sock, 0, 30_000)
+    end
+
+    stop_and_check(dir, 500, stop)
+  end
+
+  # Starts the server, writes `n` keys, stops it with `stop`, expects exit status 0, and
+  # checks every key after a restart; returns the restart's recovery stats.
+  defp stop_and_check(dir, n, stop) do
     code = CrashNode.snapshot_code(Path.join(dir, "code"))
     data = Path.join(dir, "data")
     port = CrashNode.free_port()
     {child, os_pid} = start_server(code, data, port)
     {:ok, sock} = CrashClient.connect(port)
-
-    {:ok, replies} = CrashClient.pipeline(sock, for(i <- 1..2_000, do: ["SET", "k#{i}", "v#{i}"]))
-
+    {:ok, replies} = CrashClient.pipeline(sock, for(i <- 1..n, do: ["SET", "k#{i}", "v#{i}"]))
     assert Enum.all?(replies, &(&1 == {:simple, "OK"}))
-    {:ok, 2_000} = CrashClient.command(sock, ["DBSIZE"])
+    {:ok, ^n} = CrashClient.command(sock, ["DBSIZE"])
 
-    {_, 0} = System.cmd("kill", ["-TERM", Integer.to_string(os_pid)])
-
+    stop.(sock, os_pid)
     assert_receive {^child, {:exit_status, 0}}, 30_000
 
     {node, recovery} = CrashNode.start(code, data, port)
-    assert recovery.truncated_bytes == 0
     {:ok, sock} = CrashClient.connect(port)
-    {:ok, values} = CrashClient.command(sock, ["MGET" | for(i <- 1..2_000, do: "k#{i}")])
-    assert values == for(i <- 1..2_000, do: "v#{i}")
+    {:ok, values} = CrashClient.command(sock, ["MGET" | for(i <- 1..n, do: "k#{i}")])
+    assert values == for(i <- 1..n, do: "v#{i}")
     CrashNode.kill(node)
-  end
-
-  test "SHUTDOWN stops the standalone server like SIGTERM", %{tmp_dir: dir} do
-    code = CrashNode.snapshot_code(Path.join(dir, "code"))
-    data = Path.join(dir, "data")
-    port = CrashNode.free_port()
-    {child, _os_pid} = start_server(code, data, port)
-    {:ok, sock} = CrashClient.connect(port)
-    {:ok, replies} = CrashClient.pipeline(sock, for(i <- 1..500, do: ["SET", "k#{i}", "v#{i}"]))
-    assert Enum.all?(replies, &(&1 == {:simple, "OK"}))
-
-    # As Redis: no reply, the connection closes, the process exits with status 0.
-    :ok = :gen_tcp.send(sock, "SHUTDOWN\r\n")
-    assert {:error, :closed} = :gen_tcp.recv(sock, 0, 30_000)
-    assert_receive {^child, {:exit_status, 0}}, 30_000
-
-    {node, _recovery} = CrashNode.start(code, data, port)
-    {:ok, sock} = CrashClient.connect(port)
-    {:ok, values} = CrashClient.command(sock, ["MGET" | for(i <- 1..500, do: "k#{i}")])
-    assert values == for(i <- 1..500, do: "v#{i}")
-    CrashNode.kill(node)
+    recovery
   end
 
   # The server started the way `make run` starts it: scripts/server (here on this test

@@ -121,8 +121,7 @@ defmodule FerricStore.Store.CorruptionTest do
     restart(ctx)
     assert assert_only_written_values(ctx, history) == 0
 
-    for {key, [newest | _]} <- history,
-        do: assert({:ok, ^newest} = FerricStore.get(key, name: ctx.name))
+    assert_newest(ctx, history)
   end
 
   test "a corrupt or truncated hint file falls back to scanning its data file", ctx do
@@ -188,8 +187,7 @@ defmodule FerricStore.Store.CorruptionTest do
     assert log =~ "#{active} had a damaged header: rewritten"
     assert FerricStore.info(name: ctx.name).recovery.skipped == 0
 
-    for {key, [newest | _]} <- history,
-        do: assert({:ok, ^newest} = FerricStore.get(key, name: ctx.name))
+    assert_newest(ctx, history)
   end
 
   test "an active file that cannot be opened is moved aside; ra replays its entries",
@@ -323,6 +321,11 @@ defmodule FerricStore.Store.CorruptionTest do
 
   # Every key reads as one of its written values, as missing (its records were
   # corrupt), or as an error; never as other bytes. Returns the number of errors.
+  defp assert_newest(ctx, history) do
+    for {key, [newest | _]} <- history,
+        do: assert({:ok, ^newest} = FerricStore.get(key, name: ctx.name))
+  end
+
   defp assert_only_written_values(ctx, history) do
     {:ok, keys} = FerricStore.keys("*", name: ctx.name)
     assert keys -- Map.keys(history) == [], "keys that were never written: #{inspect(keys)}"
