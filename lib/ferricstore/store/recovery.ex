@@ -25,9 +25,9 @@ defmodule FerricStore.Store.Recovery do
 
   @doc """
   Loads every data file of `dir` into the shard's empty `tables`, cuts a torn tail off
-  the active file (none of the records up to `durable_floor`, or up to the shard's
-  DurableMark if higher, is ever cut), and records the active file, the last applied Raft index and the
-  recovery stats in the meta table. `loaders` (default: one per online scheduler, at
+  the active file (never a record of an entry up to `durable_floor`, or up to the
+  shard's DurableMark if higher), and records the active file, the last applied Raft
+  index and the recovery stats in the meta table. `loaders` (default: one per online scheduler, at
   most #{@max_loaders}) processes share the work. Returns the stats.
   """
   @spec run(Path.t(), Keydir.tables(), pos_integer() | nil, non_neg_integer()) :: map()
