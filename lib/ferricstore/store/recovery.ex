@@ -16,7 +16,7 @@ defmodule FerricStore.Store.Recovery do
   # slower (~0.25 s per million keys for copying the chunks between processes).
 
   alias FerricStore.Bitcask
-  alias FerricStore.Store.{DurableMark, Files, Keydir, Record}
+  alias FerricStore.Store.{Files, Keydir, Record}
 
   require Logger
 
@@ -25,13 +25,13 @@ defmodule FerricStore.Store.Recovery do
 
   @doc """
   Loads every data file of `dir` into the shard's empty `tables`, cuts a torn tail off
-  the active file (never a record of an entry up to `durable_floor`, or up to the
-  shard's DurableMark if higher), and records the active file, the last applied Raft
-  index and the recovery stats in the meta table. `loaders` (default: one per online scheduler, at
+  the active file (never the records of entries up to `snapshot_index`, ra's snapshot,
+  which nothing could replay), and records the active file, the last applied Raft index
+  and the recovery stats in the meta table. `loaders` (default: one per online scheduler, at
   most #{@max_loaders}) processes share the work. Returns the stats.
   """
   @spec run(Path.t(), Keydir.tables(), pos_integer() | nil, non_neg_integer()) :: map()
-  def run(dir, tables, loaders \\ nil, durable_floor \\ 0) do
+  def run(dir, tables, loaders \\ nil, snapshot_index \\ 0) do
     started = System.monotonic_time(:millisecond)
     fids = Files.list(dir)
     now = System.os_time(:millisecond)
@@ -58,13 +58,10 @@ defmodule FerricStore.Store.Recovery do
     {active, file} = open_active(dir, active)
     :ets.insert(tables.files, {active, file})
     stats = %{files: length(fids), loaded: 0, skipped: 0, truncated_bytes: 0, applied: 0}
-    # ra's snapshot index is durable too (ra released the log up to there after a
-    # checkpoint's fsync): it stands in for a lost or damaged mark.
-    durable = max(DurableMark.read(dir), durable_floor)
 
     load = fn part ->
       tables = Map.put(tables, :part, part)
-      load_files(dir, sealed, {active, file}, tables, now, stats, durable)
+      load_files(dir, sealed, {active, file}, tables, now, stats, snapshot_index)
     end
 
     # Every loader reads the same files, so all of them find the same cut and skip the
@@ -96,22 +93,43 @@ defmodule FerricStore.Store.Recovery do
   # A data file's header only says what the file is: every record after it carries its
   # own CRC. A damaged header is rewritten, and the records are loaded (and checked) as
   # usual; skipping the file would lose them all, and bring back older values of their
-  # keys.
+  # keys. A header with the right magic and another format version is not damage: the
+  # start fails (a newer FerricStore wrote the file).
   defp open_repairing(path, open) do
     case open.(path) do
       {:error, :bad_header} ->
-        Logger.error("FerricStore: data file #{path} had a damaged header: rewritten")
+        header = header_bytes(Path.dirname(path))
 
-        with :ok <- rewrite_header(path), do: open.(path)
+        case File.open(path, [:read], &IO.binread(&1, byte_size(header))) do
+          {:ok, <<magic::binary-size(4), version::binary-size(2), _::binary>>}
+          when magic == binary_part(header, 0, 4) and version != binary_part(header, 4, 2) ->
+            raise "FerricStore: data file #{path} has format version " <>
+                    "#{:binary.decode_unsigned(version, :little)}, which this build cannot read"
+
+          _ ->
+            Logger.error("FerricStore: data file #{path} had a damaged header: rewritten")
+            with :ok <- rewrite_header(path, header), do: open.(path)
+        end
 
       other ->
         other
     end
   end
 
-  defp rewrite_header(path) do
-    header = header_bytes(Path.dirname(path))
+  # Why a data file may be unopenable for good (a damaged file, a permission, something
+  # that is not a file): the file is then skipped or set aside. Anything else (out of
+  # file descriptors, out of memory, an I/O error) fails the start instead, to be tried
+  # again: treating it as damage would set good data aside.
+  @permanent [{:io, :eacces}, {:io, :eperm}, {:io, :eisdir}, :bad_header]
 
+  defp permanent!(path, reason) do
+    if reason not in @permanent,
+      do: raise("FerricStore: cannot open data file #{path}: #{inspect(reason)}")
+
+    :ok
+  end
+
+  defp rewrite_header(path, header) do
     with {:ok, f} <- :file.open(path, [:read, :write, :raw, :binary]) do
       result = with :ok <- :file.pwrite(f, 0, header), do: :file.datasync(f)
 
@@ -139,6 +157,7 @@ defmodule FerricStore.Store.Recovery do
   # compaction of a newer file must keep its tombstones, or the keys they deleted would
   # come back from it once it is repaired.
   defp unreadable(dir, fid, reason, tables) do
+    permanent!(Files.data_path(dir, fid), reason)
     Keydir.put_meta(tables.meta, :unreadable, [fid | Keydir.meta(tables.meta, :unreadable, [])])
 
     Logger.error(
@@ -160,16 +179,18 @@ defmodule FerricStore.Store.Recovery do
         {fid, file}
 
       {:error, reason} ->
+        permanent!(path, reason)
         aside = path <> ".damaged"
-        File.rename!(path, aside)
         next = Files.next_base(fid)
+        # The new file first: should that fail, nothing was moved.
+        {:ok, file} = Bitcask.open(Files.data_path(dir, next))
+        File.rename!(path, aside)
 
         Logger.error(
           "FerricStore: active data file #{path} cannot be read (#{inspect(reason)}): " <>
             "moved to #{aside}; writing to #{Files.data_path(dir, next)}"
         )
 
-        {:ok, file} = Bitcask.open(Files.data_path(dir, next))
         {next, file}
     end
   end
@@ -181,13 +202,15 @@ defmodule FerricStore.Store.Recovery do
     %{stats | truncated_bytes: stats.truncated_bytes + size - cut}
   end
 
-  defp load_files(dir, sealed, {active, file}, tables, now, stats, durable) do
+  defp load_files(dir, sealed, {active, file}, tables, now, stats, snapshot_index) do
     stats =
       Enum.reduce(sealed, stats, fn {fid, f}, stats ->
         load_sealed(dir, fid, f, tables, now, stats)
       end)
 
-    {stats, _pending, cut} = scan_all(file, active, tables, now, stats, {:durable, durable})
+    {stats, _pending, cut} =
+      scan_all(file, active, tables, now, stats, {:snapshot, snapshot_index})
+
     {stats, cut}
   end
 
@@ -302,12 +325,14 @@ defmodule FerricStore.Store.Recovery do
   #   * `:sealed`: the whole file was fsynced (by the machine, before it wrote to the
   #     next file), so a bad record is damage: it is counted and skipped, and the scan
   #     resumes at the next valid record.
-  #   * `{:durable, index}`, the active file: the entries up to `index` were fsynced
-  #     before ra dropped them from its log (DurableMark). A bad record followed by a
-  #     valid one of such an entry is damage too, skipped the same way: cutting there
-  #     would lose records that nothing replays. Otherwise it is the torn tail of writes
-  #     the kernel had not flushed (maybe out of order): everything from it on is cut,
-  #     and ra replays those entries, which all lie after its snapshot.
+  #   * `{:snapshot, index}`, the active file: ra's log starts after its snapshot
+  #     `index`, and the entries up to there were fsynced before ra dropped them. A bad
+  #     record followed by a valid one of such an entry is damage too, skipped the same
+  #     way: cutting there would lose records that nothing replays. Otherwise it is the
+  #     torn tail of writes the kernel had not flushed (maybe out of order): everything
+  #     from it on is cut, and ra replays those entries, which all lie after its
+  #     snapshot. (Skipping there instead would lose the damaged entry for good: its
+  #     index would be below the applied one, which replay skips.)
   defp scan_all(file, fid, tables, now, stats, resync, start \\ Bitcask.header_size()) do
     scan_from(file, fid, start, tables, now, stats, [], start, resync)
   end
@@ -369,9 +394,9 @@ defmodule FerricStore.Store.Recovery do
     end
   end
 
-  defp after_bad_record(file, at, {:durable, durable}) when durable > 0 do
+  defp after_bad_record(file, at, {:snapshot, snapshot}) when snapshot > 0 do
     with {:ok, next} <- Bitcask.next_record(file, at + 1),
-         {:ok, [{_key, _off, _size, _exp, seq, _flags} | _], _} when seq <= durable <-
+         {:ok, [{_key, _off, _size, _exp, seq, _flags} | _], _} when seq <= snapshot <-
            Bitcask.scan(file, next, 1) do
       {:skip, next}
     else
@@ -379,7 +404,7 @@ defmodule FerricStore.Store.Recovery do
     end
   end
 
-  defp after_bad_record(_file, _at, {:durable, _none}), do: :cut
+  defp after_bad_record(_file, _at, {:snapshot, _none}), do: :cut
 
   defp log_damage(fid, at, next) do
     Logger.error(

@@ -8,7 +8,7 @@ defmodule FerricStore.Store.Shard do
   use GenServer
 
   alias FerricStore.Bitcask
-  alias FerricStore.Store.{Compactor, DurableMark, Files, Keydir, Recovery}
+  alias FerricStore.Store.{Compactor, Files, Keydir, Recovery}
 
   require Logger
 
@@ -247,20 +247,10 @@ defmodule FerricStore.Store.Shard do
   # `fid` or in one before it. A file sealed after the checkpoint was asked for (its
   # `:sealed` message still waits behind this one) is among them, so every file not
   # synced yet up to `fid` is synced first, not just the active one.
-  #
-  # The index is recorded as durable (DurableMark) before ra is told: start-up must know
-  # which records of the active file nothing could replay any more.
   defp do_checkpoint(index, fid, state) do
     case sync_files(state, fid) do
       {:ok, state} ->
-        case DurableMark.write(state.dir, index) do
-          :ok ->
-            :ra.pipeline_command(state.server_id, {:checkpoint, index}, :no_correlation, :normal)
-
-          {:error, reason} ->
-            Logger.error("checkpoint: writing the durable mark failed: #{inspect(reason)}")
-        end
-
+        :ra.pipeline_command(state.server_id, {:checkpoint, index}, :no_correlation, :normal)
         state
 
       {:error, reason} ->
@@ -430,21 +420,30 @@ defmodule FerricStore.Store.Shard do
 
   defp ra_uid(instance, shard), do: String.replace("#{instance}_#{shard}", ~r/[^A-Za-z0-9_]/, "_")
 
-  # The index of ra's newest snapshot of this shard, read from the names of its
-  # snapshot directories (`<term>_<index>`, 16 hex digits each, in ra 2.x), or 0.
-  # Only a fallback for recovery (DurableMark is the shard's own record).
+  # The index of the snapshot ra will start this shard from: as ra itself picks it
+  # (ra_snapshot's init), the newest snapshot directory whose snapshot validates; 0
+  # when there is none. Every entry up to it is on disk in the data files (ra drops its
+  # log only at a checkpoint, after the fsync) and gone from ra's log; every entry after
+  # it is in the log, and replayed.
   defp ra_snapshot_index(data_dir, uid) do
-    Path.join([data_dir, "raft", uid, "snapshots", "*_*"])
-    |> Path.wildcard()
-    |> Enum.flat_map(fn path ->
-      with [_term, index] <- String.split(Path.basename(path), "_"),
-           {n, ""} <- Integer.parse(index, 16) do
-        [n]
+    dir = Path.join([data_dir, "raft", uid, "snapshots"])
+
+    dir
+    |> File.ls()
+    |> case do
+      {:ok, names} -> names |> Enum.sort(:desc) |> Enum.map(&Path.join(dir, &1))
+      {:error, _} -> []
+    end
+    |> Enum.find_value(0, fn path ->
+      charlist = String.to_charlist(path)
+
+      with :ok <- :ra_log_snapshot.validate(charlist),
+           {:ok, %{index: index}} <- :ra_log_snapshot.read_meta(charlist) do
+        index
       else
-        _ -> []
+        _ -> nil
       end
     end)
-    |> Enum.max(fn -> 0 end)
   end
 
   defp start_ra(system, server_id, instance, shard, opts) do

@@ -223,6 +223,28 @@ defmodule FerricStore.Store.CorruptionTest do
     assert {:ok, "value"} = FerricStore.get("fresh", name: ctx.name)
   end
 
+  test "a data file that fails to open for another reason fails the start; nothing moves",
+       ctx do
+    write_history(ctx, 300)
+    stop_instance(ctx.name)
+    active = ctx.tmp_dir |> data_files() |> List.last()
+    File.rename!(active, active <> ".kept")
+    # ELOOP: not damage, not a permission; the start must fail and be tried again later.
+    File.ln_s!(Path.basename(active), active)
+
+    capture_log(fn ->
+      Process.flag(:trap_exit, true)
+      assert {:error, _} = FerricStore.start_link(ctx.instance_opts)
+    end)
+
+    assert {:ok, _} = File.read_link(active)
+    refute File.exists?(active <> ".damaged")
+    File.rm!(active)
+    File.rename!(active <> ".kept", active)
+    capture_log(fn -> start_instance(ctx.instance_opts) end)
+    assert FerricStore.info(name: ctx.name).recovery.skipped == 0
+  end
+
   test "while the oldest file cannot be opened, compactions keep the tombstones", ctx do
     o = [name: ctx.name]
     value = :binary.copy("x", 300)
