@@ -74,17 +74,19 @@ defmodule FerricStore.Store do
     Batcher.submit(instance, shard, {now(), family, op}, config(instance).timeout)
   end
 
-  # Indexes of the instance's INFO counters (`stats` in its config).
-  @hits 1
-  @misses 2
-  @expired 3
+  # Where each INFO counter of an instance lives in its `stats` (:counters, in the
+  # instance's config).
+  @stats %{keyspace_hits: 1, keyspace_misses: 2, expired_keys: 3}
 
   @doc "The live keydir row of `key`, or nil (a read: counted as a keyspace hit or miss)."
   @spec lookup(instance(), binary()) :: Keydir.row() | nil
   def lookup(instance, key) do
     %{shards: shards, tables: tables, stats: stats} = config(instance)
-    row = lookup_in(elem(tables, Router.shard(key, shards)), key)
-    :counters.add(stats, if(row, do: @hits, else: @misses), 1)
+    elem(tables, Router.shard(key, shards)) |> lookup_in(key) |> count_read(stats)
+  end
+
+  defp count_read(row, stats) do
+    :counters.add(stats, @stats[if(row, do: :keyspace_hits, else: :keyspace_misses)], 1)
     row
   end
 
@@ -95,19 +97,18 @@ defmodule FerricStore.Store do
   """
   @spec stat(instance(), :keyspace_hits | :keyspace_misses | :expired_keys) ::
           non_neg_integer()
-  def stat(instance, :keyspace_hits), do: :counters.get(config(instance).stats, @hits)
-  def stat(instance, :keyspace_misses), do: :counters.get(config(instance).stats, @misses)
-  def stat(instance, :expired_keys), do: :counters.get(config(instance).stats, @expired)
+  def stat(instance, name), do: :counters.get(config(instance).stats, Map.fetch!(@stats, name))
 
   @doc "Counts `n` keys deleted by the expirer."
   @spec count_expired(instance(), non_neg_integer()) :: :ok
-  def count_expired(instance, n), do: :counters.add(config(instance).stats, @expired, n)
+  def count_expired(instance, n),
+    do: :counters.add(config(instance).stats, @stats.expired_keys, n)
 
   @doc "Zeroes the counters of `stat/2` (CONFIG RESETSTAT)."
   @spec reset_stats(instance()) :: :ok
   def reset_stats(instance) do
     stats = config(instance).stats
-    for i <- [@hits, @misses, @expired], do: :counters.put(stats, i, 0)
+    for i <- Map.values(@stats), do: :counters.put(stats, i, 0)
     :ok
   end
 
@@ -131,24 +132,11 @@ defmodule FerricStore.Store do
     %{shards: shards, tables: all, hot_cache: hot?, stats: stats} = config(instance)
     tables = elem(all, Router.shard(key, shards))
 
-    case :ets.lookup(tables.keydir, key) do
-      [] ->
-        :counters.add(stats, @misses, 1)
-        {:ok, nil}
-
-      [{_, type, value, exp, fid, off, size}] ->
-        if exp != 0 and exp <= now() do
-          :counters.add(stats, @misses, 1)
-          {:ok, nil}
-        else
-          :counters.add(stats, @hits, 1)
-
-          cond do
-            type != :string -> {:error, FerricStore.Error.new(:wrongtype)}
-            is_binary(value) -> {:ok, value}
-            true -> read_cold(instance, tables, hot?, {key, type, nil, exp, fid, off, size})
-          end
-        end
+    case tables |> lookup_in(key) |> count_read(stats) do
+      nil -> {:ok, nil}
+      {_, type, _, _, _, _, _} when type != :string -> {:error, FerricStore.Error.new(:wrongtype)}
+      {_, _, value, _, _, _, _} when is_binary(value) -> {:ok, value}
+      row -> read_cold(instance, tables, hot?, row)
     end
   end
 
@@ -168,8 +156,9 @@ defmodule FerricStore.Store do
       {:ok, value}
     else
       _ ->
-        # The row moved (overwrite or compaction) between lookup and read: read again.
-        case lookup(instance, key) do
+        # The row moved (overwrite or compaction) between lookup and read: read again
+        # (not counted as another read).
+        case lookup_in(tables, key) do
           {_, _, _, _, ^fid, ^off, _} -> {:error, FerricStore.Error.new(:io)}
           nil -> {:ok, nil}
           newer -> value(instance, newer)
