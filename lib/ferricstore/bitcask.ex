@@ -49,6 +49,14 @@ defmodule FerricStore.Bitcask do
   @spec open_read(Path.t()) :: {:ok, file()} | {:error, reason()}
   def open_read(path), do: NIF.open_read(path(path))
 
+  @doc """
+  Rewrites the damaged header of the data file at `path` (wrong magic, or too short),
+  keeping its records, and fsyncs it. `{:error, :bad_header}` when the header has the
+  data magic and another format version: that is not damage, and nothing is written.
+  """
+  @spec repair_header(Path.t()) :: :ok | {:error, reason()}
+  def repair_header(path), do: NIF.repair_header(path(path))
+
   @doc "Current length of the file on disk."
   @spec size(file()) :: {:ok, non_neg_integer()} | {:error, reason()}
   def size(file), do: NIF.size(file)

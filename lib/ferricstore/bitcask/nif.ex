@@ -14,6 +14,7 @@ defmodule FerricStore.Bitcask.NIF do
 
   def open(_path), do: :erlang.nif_error(:nif_not_loaded)
   def open_read(_path), do: :erlang.nif_error(:nif_not_loaded)
+  def repair_header(_path), do: :erlang.nif_error(:nif_not_loaded)
   def create(_path), do: :erlang.nif_error(:nif_not_loaded)
   def hint_create(_path), do: :erlang.nif_error(:nif_not_loaded)
   def hint_open(_path), do: :erlang.nif_error(:nif_not_loaded)

@@ -98,17 +98,16 @@ defmodule FerricStore.Store.Recovery do
   defp open_repairing(path, open) do
     case open.(path) do
       {:error, :bad_header} ->
-        header = header_bytes(Path.dirname(path))
-
-        case File.open(path, [:read], &IO.binread(&1, byte_size(header))) do
-          {:ok, <<magic::binary-size(4), version::binary-size(2), _::binary>>}
-          when magic == binary_part(header, 0, 4) and version != binary_part(header, 4, 2) ->
-            raise "FerricStore: data file #{path} has format version " <>
-                    "#{:binary.decode_unsigned(version, :little)}, which this build cannot read"
-
-          _ ->
+        case Bitcask.repair_header(path) do
+          :ok ->
             Logger.error("FerricStore: data file #{path} had a damaged header: rewritten")
-            with :ok <- rewrite_header(path, header), do: open.(path)
+            open.(path)
+
+          {:error, :bad_header} ->
+            raise "FerricStore: data file #{path} has another format version than this build"
+
+          error ->
+            error
         end
 
       other ->
@@ -127,25 +126,6 @@ defmodule FerricStore.Store.Recovery do
       do: raise("FerricStore: cannot open data file #{path}: #{inspect(reason)}")
 
     :ok
-  end
-
-  defp rewrite_header(path, header) do
-    with {:ok, f} <- :file.open(path, [:read, :write, :raw, :binary]) do
-      result = with :ok <- :file.pwrite(f, 0, header), do: :file.datasync(f)
-
-      :file.close(f)
-      result
-    end
-  end
-
-  # The header a new data file gets (the NIF writes it): made in a scratch file.
-  defp header_bytes(dir) do
-    scratch = Path.join(dir, "header.scratch")
-    File.rm(scratch)
-    {:ok, _file} = Bitcask.open(scratch)
-    header = binary_part(File.read!(scratch), 0, Bitcask.header_size())
-    File.rm(scratch)
-    header
   end
 
   # A sealed file that cannot be opened (no permission, say) is left where it is,

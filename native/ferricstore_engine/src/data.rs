@@ -9,7 +9,8 @@ use std::path::Path;
 
 use crate::format::{
     check_file_header, decode_record, file_header, record_len, Decoded, EntryRef, RecordHeader,
-    DATA_MAGIC, FILE_HEADER_LEN, FLAG_TOMBSTONE, MAX_RECORD_LEN, RECORD_HEADER_LEN,
+    DATA_MAGIC, FILE_HEADER_LEN, FLAG_TOMBSTONE, FORMAT_VERSION, MAX_RECORD_LEN,
+    RECORD_HEADER_LEN,
 };
 use crate::{Error, Result};
 
@@ -66,6 +67,28 @@ pub(crate) fn check_header(file: &File, magic: [u8; 4]) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(Error::BadHeader),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Rewrites the damaged header of the data file at `path` (wrong magic, or shorter than
+/// a header) and fsyncs it; the records after it are untouched, and each is still
+/// checked by its own CRC when read. A header with our magic and another format version
+/// is not damage: `BadHeader` is returned and nothing is written.
+pub fn repair_header(path: &Path) -> Result<()> {
+    let file = OpenOptions::new().read(true).write(true).open(path)?;
+    let mut h = [0u8; FILE_HEADER_LEN as usize];
+    let mut n = 0;
+    while n < h.len() {
+        match file.read_at(&mut h[n..], n as u64)? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    if n >= 6 && h[..4] == DATA_MAGIC && u16::from_le_bytes([h[4], h[5]]) != FORMAT_VERSION {
+        return Err(Error::BadHeader);
+    }
+    file.write_all_at(&file_header(DATA_MAGIC), 0)?;
+    file.sync_data()?;
+    Ok(())
 }
 
 /// Current length of the file on disk.

@@ -182,6 +182,35 @@ fn corrupt_middle_record_then_resync() {
 }
 
 #[test]
+fn repair_header_keeps_the_records_and_refuses_another_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = |k: &[u8]| Rec {
+        key: k.to_vec(),
+        value: Some(b"v".to_vec()),
+        expire_at: 0,
+        seq: 1,
+    };
+    let recs = vec![vec![rec(b"a"), rec(b"b")]];
+    let (path, _locs) = write_file(dir.path(), "1.data", &recs);
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.write_all_at(b"\0\0\0\0\0\0\0\0", 0).unwrap();
+    assert!(matches!(data::open_read(&path), Err(Error::BadHeader)));
+    data::repair_header(&path).unwrap();
+    let (entries, _) = data::scan_all(&data::open_read(&path).unwrap()).unwrap();
+    assert_eq!(entries.len(), 2);
+
+    // Our magic with another version: not damage, left as it is.
+    f.write_all_at(&[b'F', b'S', b'B', b'C', 9, 0, 0, 0], 0).unwrap();
+    assert!(matches!(data::repair_header(&path), Err(Error::BadHeader)));
+    assert!(matches!(data::open_read(&path), Err(Error::BadHeader)));
+
+    // Shorter than a header.
+    std::fs::write(&path, b"FS").unwrap();
+    data::repair_header(&path).unwrap();
+    assert_eq!(data::file_len(&data::open_read(&path).unwrap()).unwrap(), FILE_HEADER_LEN);
+}
+
+#[test]
 fn headers_and_bad_locations() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("x.data");

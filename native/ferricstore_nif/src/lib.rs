@@ -176,6 +176,15 @@ fn open_read<'a>(env: Env<'a>, path: Binary) -> Term<'a> {
     file_result(env, data::open_read(&path_of(&path)))
 }
 
+/// Rewrites a damaged data-file header (see `data::repair_header`).
+#[rustler::nif(schedule = "DirtyIo")]
+fn repair_header<'a>(env: Env<'a>, path: Binary) -> Term<'a> {
+    match data::repair_header(&path_of(&path)) {
+        Ok(()) => atoms::ok().encode(env),
+        Err(e) => err(env, &e),
+    }
+}
+
 /// Creates or empties a data file (compaction destination).
 #[rustler::nif]
 fn create<'a>(env: Env<'a>, path: Binary) -> Term<'a> {

@@ -190,6 +190,22 @@ defmodule FerricStore.Store.CorruptionTest do
     assert_newest(ctx, history)
   end
 
+  test "a data file of another format version fails the start and is left as it is", ctx do
+    write_history(ctx, 100)
+    stop_instance(ctx.name)
+    [first | _] = data_files(ctx.tmp_dir)
+    {:ok, f} = :file.open(first, [:read, :write, :raw, :binary])
+    :ok = :file.pwrite(f, 0, <<"FSBC", 9::little-16, 0::16>>)
+    :ok = :file.close(f)
+
+    capture_log(fn ->
+      Process.flag(:trap_exit, true)
+      assert {:error, _} = FerricStore.start_link(ctx.instance_opts)
+    end)
+
+    assert {:ok, <<"FSBC", 9::little-16, 0::16>>} = File.open(first, [:read], &IO.binread(&1, 8))
+  end
+
   test "an active file that cannot be opened is moved aside; ra replays its entries",
        ctx do
     model = write_random(ctx, %{}, 300, 1)
