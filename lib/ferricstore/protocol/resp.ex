@@ -257,10 +257,9 @@ defmodule FerricStore.Protocol.RESP do
 
   defp multibulk_args(<<c, _::binary>>, _left, _acc, _opts), do: {:error, expected_bulk(c)}
 
-  # Redis formats the byte with "%c": a NUL ends the C string there, and CR or LF become
-  # spaces so that the error stays one line.
+  # Redis formats the byte with "%c": a NUL ends the C string there. (A CR or LF
+  # becomes a space when the error is encoded, as in every error reply.)
   defp expected_bulk(0), do: "ERR Protocol error: expected '$', got '"
-  defp expected_bulk(c) when c in [?\r, ?\n], do: "ERR Protocol error: expected '$', got ' '"
   defp expected_bulk(c), do: "ERR Protocol error: expected '$', got '#{<<c>>}'"
 
   # A non-negative decimal without leading zeros followed by CRLF, as string2ll accepts.

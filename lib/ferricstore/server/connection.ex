@@ -182,8 +182,9 @@ defmodule FerricStore.Server.Connection do
                  do: handle_data(RESP.parse_all(rest, parse_opts(state)), state)
 
           {:error, message} ->
-            count_error(state.ctx.instance, Error.new(:protocol, message))
-            _ = :gen_tcp.send(state.socket, [out, ?-, message, "\r\n"])
+            error = Error.new(:protocol, message)
+            count_error(state.ctx.instance, error)
+            _ = :gen_tcp.send(state.socket, [out, RESP.encode(error, state.ctx.protocol)])
             close_after_reply(state.socket)
             {:stop, :normal, state}
         end

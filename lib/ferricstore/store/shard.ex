@@ -128,12 +128,13 @@ defmodule FerricStore.Store.Shard do
 
   def handle_info({:sealed, fid, synced?}, state) do
     state =
-      with {:ok, state} <- sync_sealed(state, fid, synced?),
-           :ok <- Bitcask.hint_build(data_path(state.dir, fid), hint_path(state.dir, fid)) do
-        state
-      else
+      case sync_sealed(state, fid, synced?) do
+        {:ok, state} ->
+          build_hint(state, fid)
+          state
+
         {:error, reason} ->
-          Logger.warning("sealed file #{fid}: not synced or no hint file: #{inspect(reason)}")
+          Logger.warning("sealed file #{fid} not synced: #{inspect(reason)}")
           state
       end
 
@@ -143,18 +144,8 @@ defmodule FerricStore.Store.Shard do
   end
 
   def handle_info({:build_hint, fid}, state) do
-    if fid in sealed_fids(state) and not File.exists?(hint_path(state.dir, fid)) do
-      case Bitcask.hint_build(data_path(state.dir, fid), hint_path(state.dir, fid)) do
-        :ok ->
-          :ok
-
-        {:error, reason} ->
-          Logger.warning(
-            "sealed file #{fid} has no hint file, and none could be built " <>
-              "(#{inspect(reason)}): it is scanned at each start"
-          )
-      end
-    end
+    if fid in sealed_fids(state) and not File.exists?(hint_path(state.dir, fid)),
+      do: build_hint(state, fid)
 
     {:noreply, state}
   end
@@ -304,6 +295,16 @@ defmodule FerricStore.Store.Shard do
   end
 
   defp sync_dir(state, _upto), do: {:ok, state}
+
+  defp build_hint(state, fid) do
+    with {:error, reason} <-
+           Bitcask.hint_build(data_path(state.dir, fid), hint_path(state.dir, fid)) do
+      Logger.warning(
+        "sealed file #{fid} has no hint file, and none could be built " <>
+          "(#{inspect(reason)}): it is scanned at each start"
+      )
+    end
+  end
 
   # A sealed file found without its hint file (lost, or deleted by hand) was scanned at
   # start-up; it gets a new hint, built after the start, so the next start reads that.

@@ -86,10 +86,15 @@ defmodule FerricStore.Protocol.RESPTest do
     end
 
     test "a byte that is not '$' is named on one line, as Redis' %c does" do
-      assert RESP.parse("*1\r\n\r\n") == {:error, "ERR Protocol error: expected '$', got ' '"}
-      assert RESP.parse("*1\r\n\n") == {:error, "ERR Protocol error: expected '$', got ' '"}
-      assert RESP.parse("*1\r\n\0") == {:error, "ERR Protocol error: expected '$', got '"}
-      assert RESP.parse("*1\r\nx") == {:error, "ERR Protocol error: expected '$', got 'x'"}
+      encoded = fn frame ->
+        {:error, message} = RESP.parse(frame)
+        IO.iodata_to_binary(RESP.encode(FerricStore.Error.new(:protocol, message), 2))
+      end
+
+      assert encoded.("*1\r\n\r\n") == "-ERR Protocol error: expected '$', got ' '\r\n"
+      assert encoded.("*1\r\n\n") == "-ERR Protocol error: expected '$', got ' '\r\n"
+      assert encoded.("*1\r\n\0") == "-ERR Protocol error: expected '$', got '\r\n"
+      assert encoded.("*1\r\nx") == "-ERR Protocol error: expected '$', got 'x'\r\n"
     end
   end
 
