@@ -1,5 +1,3 @@
-Code.require_file("support/instance.exs", __DIR__)
-
 defmodule FerricStore.Clients.EredisTest do
   # eredis (Debian's erlang-redis-client) from Elixir against FerricStore: single commands,
   # pipelines, binary data, errors, and concurrent clients.

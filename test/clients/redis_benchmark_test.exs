@@ -1,4 +1,3 @@
-Code.require_file("support/instance.exs", __DIR__)
 Code.require_file("../differential/support/resp_client.exs", __DIR__)
 
 defmodule FerricStore.Clients.RedisBenchmarkTest do

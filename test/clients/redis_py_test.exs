@@ -1,5 +1,3 @@
-Code.require_file("support/instance.exs", __DIR__)
-
 defmodule FerricStore.Clients.RedisPyTest do
   # redis-py (the .venv of scripts/setup.sh) doing real work against FerricStore with
   # protocol=2 and protocol=3: strings, counters, TTLs, MSET/MGET, scan_iter and a

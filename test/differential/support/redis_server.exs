@@ -42,19 +42,9 @@ defmodule FerricStore.Test.RedisServer do
   """
   def start_with_ferricstore!(prefix, extra \\ ["--save", "", "--appendonly", "no"]) do
     redis = start!(extra)
-    name = :"#{prefix}_#{System.unique_integer([:positive])}"
-    dir = Path.join(System.tmp_dir!(), "#{name}")
-    File.rm_rf!(dir)
-    {:ok, sup} = FerricStore.start_link(name: name, data_dir: dir, port: 0)
-    Process.unlink(sup)
-
-    ExUnit.Callbacks.on_exit(fn ->
-      stop(redis)
-      if Process.alive?(sup), do: Supervisor.stop(sup)
-      File.rm_rf(dir)
-    end)
-
-    %{redis: redis, name: name, ferric_port: FerricStore.Server.Listener.port(name)}
+    ExUnit.Callbacks.on_exit(fn -> stop(redis) end)
+    %{name: name, port: port} = FerricStore.Test.ClientInstance.start!(prefix)
+    %{redis: redis, name: name, ferric_port: port}
   end
 
   @doc "Kills the server and removes its directory."

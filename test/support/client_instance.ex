@@ -1,10 +1,11 @@
 defmodule FerricStore.Test.ClientInstance do
   @moduledoc false
   # A FerricStore instance with its RESP server on an ephemeral loopback port, for one
-  # client test module (started in setup_all, stopped by on_exit).
+  # test module that talks to it through a real client or next to redis-server (started
+  # in setup_all, stopped by on_exit).
 
-  def start! do
-    name = :"clients_#{System.unique_integer([:positive])}"
+  def start!(prefix \\ :clients) do
+    name = :"#{prefix}_#{System.unique_integer([:positive])}"
     dir = Path.join(System.tmp_dir!(), "#{name}")
     File.rm_rf!(dir)
     {:ok, sup} = FerricStore.start_link(name: name, data_dir: dir, port: 0)
