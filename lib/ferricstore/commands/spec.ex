@@ -63,8 +63,6 @@ defmodule FerricStore.Commands.Spec do
   follow it.
   """
   @spec key_args(map(), [binary()]) :: {:ok, [binary()]} | :error
-  def key_args(%{first_key: 0, numkeys: _} = spec, args), do: numkeys_keys(spec, args)
-
   def key_args(%{numkeys: _} = spec, args) do
     with {:ok, more} <- numkeys_keys(spec, args), do: {:ok, fixed_keys(spec, args) ++ more}
   end

@@ -9,8 +9,7 @@ use std::path::Path;
 
 use crate::format::{
     check_file_header, decode_record, file_header, record_len, Decoded, EntryRef, RecordHeader,
-    DATA_MAGIC, FILE_HEADER_LEN, FLAG_TOMBSTONE, FORMAT_VERSION, MAX_RECORD_LEN,
-    RECORD_HEADER_LEN,
+    DATA_MAGIC, FILE_HEADER_LEN, FLAG_TOMBSTONE, FORMAT_VERSION, MAX_RECORD_LEN, RECORD_HEADER_LEN,
 };
 use crate::{Error, Result};
 

@@ -200,14 +200,18 @@ fn repair_header_keeps_the_records_and_refuses_another_version() {
     assert_eq!(entries.len(), 2);
 
     // Our magic with another version: not damage, left as it is.
-    f.write_all_at(&[b'F', b'S', b'B', b'C', 9, 0, 0, 0], 0).unwrap();
+    f.write_all_at(&[b'F', b'S', b'B', b'C', 9, 0, 0, 0], 0)
+        .unwrap();
     assert!(matches!(data::repair_header(&path), Err(Error::BadHeader)));
     assert!(matches!(data::open_read(&path), Err(Error::BadHeader)));
 
     // Shorter than a header.
     std::fs::write(&path, b"FS").unwrap();
     data::repair_header(&path).unwrap();
-    assert_eq!(data::file_len(&data::open_read(&path).unwrap()).unwrap(), FILE_HEADER_LEN);
+    assert_eq!(
+        data::file_len(&data::open_read(&path).unwrap()).unwrap(),
+        FILE_HEADER_LEN
+    );
 }
 
 #[test]
