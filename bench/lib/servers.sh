@@ -38,6 +38,14 @@ start_ferricstore() {
   PIDS+=($!)
 }
 
+# A floor server of bench/resp/floor.exs (MODE ra or file), files in $WORK/floor_MODE.
+# Sets FLPORT.
+start_floor() {
+  FLPORT=$(free_port)
+  elixir bench/resp/floor.exs "$FLPORT" "$WORK/floor_$1" "$1" >"$WORK/floor_$1.log" 2>&1 &
+  PIDS+=($!)
+}
+
 # redis-server with its files in $WORK/NAME; extra arguments follow (persistence).
 # Sets RPORT.
 start_redis() {
