@@ -97,23 +97,57 @@ defmodule FerricStore.Commands do
       {:simple, "PONG"}
   """
   @spec dispatch([binary()], Context.t()) :: result()
-  def dispatch([name | args], %Context{} = ctx) do
+  def dispatch(command, %Context{} = ctx), do: command |> dispatch_stat(ctx) |> elem(0)
+
+  @typedoc """
+  How a dispatched command counts in INFO commandstats: `nil` for an unknown command or
+  subcommand (counted in errorstats only, as in Redis), else its name (`"get"`,
+  `"config|get"`) and whether it ran or was rejected before running (arity,
+  authentication).
+  """
+  @type stat :: {String.t(), :ran | :rejected} | nil
+
+  @doc "Like `dispatch/2`, with the command's `t:stat/0`."
+  @spec dispatch_stat([binary()], Context.t()) :: {result(), stat()}
+  def dispatch_stat([name | args], %Context{} = ctx) do
     case lookup_any_case(name) do
       nil ->
-        {unknown_command(name, args), ctx}
+        {{unknown_command(name, args), ctx}, nil}
 
       {module, spec} ->
         with :ok <- check_arity(spec.name, spec.arity, length(args) + 1),
              :ok <- check_subcommand(spec, args),
              :ok <- check_auth(spec, args, ctx) do
-          run(module, spec.name, args, ctx)
+          {run(module, spec.name, args, ctx), {stat_name(spec, args), :ran}}
         else
-          {:error, %Error{} = error} -> {error, ctx}
+          {:error, %Error{reason: :unknown_subcommand} = error} -> {{error, ctx}, nil}
+          {:error, %Error{} = error} -> {{error, ctx}, {stat_name(spec, args), :rejected}}
         end
     end
   end
 
-  def dispatch([], ctx), do: {Error.new(:syntax, "ERR empty command"), ctx}
+  def dispatch_stat([], ctx), do: {{Error.new(:syntax, "ERR empty command"), ctx}, nil}
+
+  @doc """
+  The name `command` counts under in INFO commandstats and SLOWLOG's flags: the
+  command's, or `"container|sub"` for a known subcommand; `nil` for an unknown command.
+  """
+  @spec stat_name([binary()]) :: String.t() | nil
+  def stat_name([name | args]) do
+    case lookup_any_case(name) do
+      nil -> nil
+      {_module, spec} -> stat_name(spec, args)
+    end
+  end
+
+  def stat_name([]), do: nil
+
+  defp stat_name(%{subcommands: [_ | _] = subs} = spec, [sub | _]) do
+    full = spec.name <> "|" <> downcase(sub)
+    if Enum.any?(subs, &(&1.name == full)), do: full, else: spec.name
+  end
+
+  defp stat_name(spec, _args), do: spec.name
 
   @doc "The spec and family module of a command (lowercase name), or `nil`."
   @spec lookup(String.t()) :: {module(), spec()} | nil

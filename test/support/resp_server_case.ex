@@ -4,10 +4,11 @@ defmodule FerricStore.Test.RespServerCase do
 
   @doc "Starts a listener on an ephemeral port for a unique instance; returns {instance, port}."
   def start_listener(opts \\ []) do
-    instance = :"resp_test_#{System.unique_integer([:positive])}"
-    opts = Keyword.merge([instance: instance, port: 0], opts)
+    opts =
+      Keyword.merge([instance: :"resp_test_#{System.unique_integer([:positive])}", port: 0], opts)
+
     {:ok, _} = ExUnit.Callbacks.start_supervised({FerricStore.Server.Listener, opts})
-    {instance, FerricStore.Server.Listener.port(instance)}
+    {opts[:instance], FerricStore.Server.Listener.port(opts[:instance])}
   end
 
   def connect(port) do
@@ -89,6 +90,52 @@ defmodule FerricStore.Test.RespServerCase do
     case skip(rest) do
       {:ok, rest} -> skip_n(rest, n - 1)
       :incomplete -> :incomplete
+    end
+  end
+
+  @doc """
+  Decodes one RESP2 reply at the start of `buf`: `{:ok, value, rest}` (simple strings and
+  bulks as binaries, errors as `{:error, text}`, null as nil) or `:more`.
+  """
+  def decode_reply(<<t, rest::binary>>) when t in ~c"+-:$*" do
+    case :binary.split(rest, "\r\n") do
+      [line, rest] -> decode_line(t, line, rest)
+      _ -> :more
+    end
+  end
+
+  def decode_reply(_buf), do: :more
+
+  defp decode_line(?+, line, rest), do: {:ok, line, rest}
+  defp decode_line(?-, line, rest), do: {:ok, {:error, line}, rest}
+  defp decode_line(?:, line, rest), do: {:ok, String.to_integer(line), rest}
+
+  defp decode_line(?$, line, rest) do
+    case String.to_integer(line) do
+      -1 ->
+        {:ok, nil, rest}
+
+      n when byte_size(rest) >= n + 2 ->
+        {:ok, binary_part(rest, 0, n), binary_part(rest, n + 2, byte_size(rest) - n - 2)}
+
+      _ ->
+        :more
+    end
+  end
+
+  defp decode_line(?*, line, rest) do
+    case String.to_integer(line) do
+      -1 -> {:ok, nil, rest}
+      n -> decode_items(n, rest, [])
+    end
+  end
+
+  defp decode_items(0, rest, acc), do: {:ok, Enum.reverse(acc), rest}
+
+  defp decode_items(n, buf, acc) do
+    case decode_reply(buf) do
+      {:ok, value, rest} -> decode_items(n - 1, rest, [value | acc])
+      :more -> :more
     end
   end
 

@@ -10,7 +10,7 @@ defmodule FerricStore.Commands.Server do
   import FerricStore.Commands.Spec
   require Logger
   alias FerricStore.Commands
-  alias FerricStore.Commands.Spec
+  alias FerricStore.Commands.{Args, Spec}
   alias FerricStore.Commands.Connection
   alias FerricStore.Error
   alias FerricStore.Server.Config
@@ -63,7 +63,13 @@ defmodule FerricStore.Commands.Server do
       keyless("role", 1, ~w(noscript loading stale fast), ["@admin", "@fast", "@dangerous"]),
       keyless("dbsize", 1, ~w(readonly fast), ["@keyspace", "@read", "@fast"]),
       keyless("flushdb", -1, ~w(write), ["@keyspace", "@write", "@slow", "@dangerous"]),
-      keyless("flushall", -1, ~w(write), ["@keyspace", "@write", "@slow", "@dangerous"])
+      keyless("flushall", -1, ~w(write), ["@keyspace", "@write", "@slow", "@dangerous"]),
+      Map.put(keyless("slowlog", -2, [], ["@slow"]), :subcommands, [
+        keyless("slowlog|get", -2, ~w(admin loading stale), ["@admin", "@slow", "@dangerous"]),
+        keyless("slowlog|len", 2, ~w(admin loading stale), ["@admin", "@slow", "@dangerous"]),
+        keyless("slowlog|reset", 2, ~w(admin loading stale), ["@admin", "@slow", "@dangerous"]),
+        keyless("slowlog|help", 2, ~w(loading stale), ["@slow"])
+      ])
     ]
   end
 
@@ -114,6 +120,8 @@ defmodule FerricStore.Commands.Server do
         {:close, {:raw, ""}}
     end
   end
+
+  def handle("slowlog", [sub | args], ctx), do: slowlog(Commands.downcase(sub), args, ctx)
 
   # A single node, always the leader of its shards: a master without replicas.
   def handle("role", [], _ctx), do: ["master", 0, []]
@@ -343,6 +351,48 @@ defmodule FerricStore.Commands.Server do
 
   defp config(sub, _args, _ctx), do: Commands.arity_error("config|" <> sub)
 
+  ## SLOWLOG (entries are logged by FerricStore.Server.Connection)
+
+  defp slowlog("get", [], ctx), do: slowlog_entries(ctx, 10)
+
+  defp slowlog("get", [count], ctx) do
+    case Args.int(count) do
+      {:ok, -1} -> slowlog_entries(ctx, :all)
+      {:ok, n} when n >= 0 -> slowlog_entries(ctx, n)
+      _ -> Error.new(:syntax, "ERR count should be greater than or equal to -1")
+    end
+  end
+
+  defp slowlog("len", [], ctx), do: length(Config.slowlog_get(ctx.instance, :all))
+  defp slowlog("reset", [], ctx), do: Config.slowlog_reset(ctx.instance)
+
+  defp slowlog("help", [], _ctx) do
+    Enum.map(
+      [
+        "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET [<count>]",
+        "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+        "    Entries are made of:",
+        "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+        "    client name",
+        "LEN",
+        "    Return the length of the slowlog.",
+        "RESET",
+        "    Reset the slowlog.",
+        "HELP",
+        "    Prints this help."
+      ],
+      &{:simple, &1}
+    )
+  end
+
+  defp slowlog(sub, _args, _ctx), do: Commands.arity_error("slowlog|" <> sub)
+
+  defp slowlog_entries(ctx, count) do
+    for {id, {at, usec, args, peer, name}} <- Config.slowlog_get(ctx.instance, count),
+        do: [id, at, usec, args, peer, name]
+  end
+
   defp config_pair({pairs, seen} = acc, key, name, value) do
     if MapSet.member?(seen, key),
       do: acc,
@@ -557,14 +607,16 @@ defmodule FerricStore.Commands.Server do
 
   @default_sections ~w(server clients memory persistence stats replication cpu modules errorstats
                        cluster keyspace)
+  @all_sections ~w(server clients memory persistence stats replication cpu modules commandstats
+                   errorstats cluster keyspace)
 
   @doc false
   def info_text(sections, ctx) do
     wanted =
       cond do
-        Enum.any?(sections, &(&1 in ["all", "everything"])) -> @default_sections
+        Enum.any?(sections, &(&1 in ["all", "everything"])) -> @all_sections
         "default" in sections -> @default_sections
-        true -> Enum.filter(@default_sections, &(&1 in sections))
+        true -> Enum.filter(@all_sections, &(&1 in sections))
       end
 
     store_info = store_info(ctx)
@@ -695,6 +747,18 @@ defmodule FerricStore.Commands.Server do
       {"used_cpu_sys_children", format.(0.0)},
       {"used_cpu_user_children", format.(0.0)}
     ]
+  end
+
+  # Counted by the connections, which add theirs at least once a second (and before
+  # their own INFO).
+  defp section_fields("commandstats", ctx, _info) do
+    for {name, calls, usec, rejected, failed} <- Config.command_stats(ctx.instance) do
+      per_call = if calls > 0, do: usec / calls, else: 0.0
+
+      {"cmdstat_" <> name,
+       "calls=#{calls},usec=#{usec},usec_per_call=#{:erlang.float_to_binary(per_call, decimals: 2)}," <>
+         "rejected_calls=#{rejected},failed_calls=#{failed}"}
+    end
   end
 
   defp section_fields("errorstats", ctx, _info) do

@@ -85,6 +85,7 @@ defmodule FerricStore.Server.Config do
   def max_clients(instance), do: String.to_integer(get(instance, "maxclients"))
 
   @default_max_bulk String.to_integer(@defaults["proto-max-bulk-len"])
+  @default_slowlog String.to_integer(@defaults["slowlog-log-slower-than"])
 
   @doc """
   proto-max-bulk-len as an integer. Every read of every connection asks, so it lives
@@ -145,9 +146,16 @@ defmodule FerricStore.Server.Config do
       tab ->
         :ets.insert(tab, {{:config, key}, value})
 
-        if key == "proto-max-bulk-len",
-          do:
+        case key do
+          "proto-max-bulk-len" ->
             :persistent_term.put({__MODULE__, instance, :max_bulk_len}, String.to_integer(value))
+
+          "slowlog-log-slower-than" ->
+            :persistent_term.put({__MODULE__, instance, :slowlog}, String.to_integer(value))
+
+          _ ->
+            :ok
+        end
 
         :ok
     end
@@ -162,10 +170,90 @@ defmodule FerricStore.Server.Config do
     ArgumentError -> :ok
   end
 
-  @doc "Zeroes the INFO counters (CONFIG RESETSTAT)."
+  @doc "Zeroes the INFO counters and command statistics (CONFIG RESETSTAT)."
   @spec reset_stats(atom()) :: :ok
   def reset_stats(instance) do
     :ets.match_delete(table(instance), {{:stat, :_}, :_})
+    :ets.match_delete(table(instance), {{:cmdstat, :_}, :_, :_, :_, :_})
+    :ok
+  rescue
+    ArgumentError -> :ok
+  end
+
+  @doc """
+  Adds a connection's command statistics (INFO commandstats): a map of command name to
+  `{calls, usec, rejected_calls, failed_calls}`.
+  """
+  @spec add_command_stats(atom(), %{String.t() => {integer(), integer(), integer(), integer()}}) ::
+          :ok
+  def add_command_stats(instance, stats) do
+    tab = table(instance)
+
+    Enum.each(stats, fn {name, {calls, usec, rejected, failed}} ->
+      key = {:cmdstat, name}
+
+      :ets.update_counter(
+        tab,
+        key,
+        [{2, calls}, {3, usec}, {4, rejected}, {5, failed}],
+        {key, 0, 0, 0, 0}
+      )
+    end)
+  rescue
+    ArgumentError -> :ok
+  end
+
+  @doc "Command statistics: `{name, calls, usec, rejected_calls, failed_calls}`, by name."
+  @spec command_stats(atom()) :: [{String.t(), integer(), integer(), integer(), integer()}]
+  def command_stats(instance) do
+    :ets.match_object(table(instance), {{:cmdstat, :_}, :_, :_, :_, :_})
+    |> Enum.map(fn {{:cmdstat, name}, c, u, r, f} -> {name, c, u, r, f} end)
+    |> Enum.sort()
+  rescue
+    ArgumentError -> []
+  end
+
+  ## SLOWLOG
+
+  @doc "slowlog-log-slower-than in microseconds (negative: the log is off)."
+  @spec slowlog_threshold(atom()) :: integer()
+  def slowlog_threshold(instance),
+    do: :persistent_term.get({__MODULE__, instance, :slowlog}, @default_slowlog)
+
+  @doc """
+  Logs a command that took `usec`: `entry` is `{unix_seconds, usec, args, peer, name}`.
+  The log keeps the newest slowlog-max-len entries; ids keep growing across SLOWLOG RESET.
+  """
+  @spec slowlog_add(atom(), tuple()) :: :ok
+  def slowlog_add(instance, entry) do
+    tab = table(instance)
+    id = :ets.update_counter(tab, :slowlog_next_id, 1, {:slowlog_next_id, -1})
+    :ets.insert(tab, {{:slowlog, id}, entry})
+    keep = String.to_integer(get(instance, "slowlog-max-len"))
+    oldest = id - keep
+    :ets.select_delete(tab, [{{{:slowlog, :"$1"}, :_}, [{:"=<", :"$1", oldest}], [true]}])
+    :ok
+  rescue
+    ArgumentError -> :ok
+  end
+
+  @doc "The newest `count` slowlog entries (all with `:all`), newest first, with their ids."
+  @spec slowlog_get(atom(), non_neg_integer() | :all) :: [{non_neg_integer(), tuple()}]
+  def slowlog_get(instance, count) do
+    entries =
+      table(instance)
+      |> :ets.match_object({{:slowlog, :_}, :_})
+      |> Enum.map(fn {{:slowlog, id}, entry} -> {id, entry} end)
+      |> Enum.sort_by(&elem(&1, 0), :desc)
+
+    if count == :all, do: entries, else: Enum.take(entries, count)
+  rescue
+    ArgumentError -> []
+  end
+
+  @spec slowlog_reset(atom()) :: :ok
+  def slowlog_reset(instance) do
+    :ets.match_delete(table(instance), {{:slowlog, :_}, :_})
     :ok
   rescue
     ArgumentError -> :ok
@@ -226,6 +314,7 @@ defmodule FerricStore.Server.Config do
 
     for {k, v} <- settings, do: :ets.insert(tab, {{:config, k}, v})
     :persistent_term.put({__MODULE__, instance, :max_bulk_len}, @default_max_bulk)
+    :persistent_term.put({__MODULE__, instance, :slowlog}, @default_slowlog)
     :ets.insert(tab, {:started_at, System.monotonic_time(:millisecond)})
     {:ok, tab}
   end

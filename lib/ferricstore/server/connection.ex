@@ -90,7 +90,10 @@ defmodule FerricStore.Server.Connection do
        # connection's context changed).
        registry: Listener.registry(instance),
        touched_at: 0,
-       commands: 0
+       commands: 0,
+       # INFO commandstats, flushed with the counter: name => {calls, usec, rejected,
+       # failed}.
+       cmdstats: %{}
      }}
   end
 
@@ -215,18 +218,32 @@ defmodule FerricStore.Server.Connection do
   end
 
   # Two or more consecutive writes: in flight together (FerricStore.Server.Pipeline).
+  # Their time is shared out evenly: they were in flight together.
   defp run_writes(writes, rest, state, out, size) do
-    replies = Pipeline.run(writes, state.ctx)
-    Enum.each(replies, &count_error(state.ctx.instance, &1))
-    encoded = Enum.map(replies, &RESP.encode(&1, state.ctx.protocol))
+    started = :erlang.monotonic_time(:microsecond)
+    results = Pipeline.run_with_stats(writes, state.ctx)
+    usec = div(:erlang.monotonic_time(:microsecond) - started, length(writes))
+
+    state =
+      Enum.zip_reduce(writes, results, state, fn command, {reply, stat}, state ->
+        count_error(state.ctx.instance, reply)
+        record(state, command, stat, reply, usec)
+      end)
+
+    encoded = Enum.map(results, &RESP.encode(elem(&1, 0), state.ctx.protocol))
     state = %{state | last_cmd: hd(List.last(writes))}
     continue(rest, state, [out, encoded], size + IO.iodata_length(encoded))
   end
 
   defp run_one(command, rest, state, out, size) do
+    state = if reads_stats?(command), do: flush_stats(state), else: state
     %{ctx: ctx} = state
+    started = :erlang.monotonic_time(:microsecond)
+    {result, stat} = Commands.dispatch_stat(command, ctx)
+    usec = :erlang.monotonic_time(:microsecond) - started
+    state = record(%{state | ctx: result_ctx(result)}, command, stat, elem(result, 0), usec)
 
-    case Commands.dispatch(command, ctx) do
+    case result do
       {{:stream, _count, _produce} = reply, %Context{} = ctx} ->
         # A reply too long to build in memory: what came before it, then the reply in
         # chunks, each sent before the next is made (send blocks on a slow reader).
@@ -253,6 +270,98 @@ defmodule FerricStore.Server.Connection do
         {:stop, %{state | ctx: ctx}}
     end
   end
+
+  defp result_ctx({:close, _reply, ctx}), do: ctx
+  defp result_ctx({_reply, ctx}), do: ctx
+
+  # INFO sees every command this connection ran before it, and CONFIG RESETSTAT resets
+  # them too.
+  defp reads_stats?([name | _]) when byte_size(name) == 4, do: Commands.downcase(name) == "info"
+
+  defp reads_stats?([name, sub]) when byte_size(name) == 6 and byte_size(sub) == 9,
+    do: Commands.downcase(name) == "config" and Commands.downcase(sub) == "resetstat"
+
+  defp reads_stats?(_command), do: false
+
+  # INFO commandstats (Redis: a rejected call is not a call; a failed one is) and SLOWLOG.
+  defp record(state, _command, nil, _reply, _usec), do: state
+
+  defp record(state, command, {name, outcome}, reply, usec) do
+    {calls, rejected, failed} =
+      case outcome do
+        :rejected -> {0, 1, 0}
+        :ran -> if error?(reply), do: {1, 0, 1}, else: {1, 0, 0}
+      end
+
+    usec = if outcome == :rejected, do: 0, else: usec
+
+    cmdstats =
+      Map.update(state.cmdstats, name, {calls, usec, rejected, failed}, fn {c, u, r, f} ->
+        {c + calls, u + usec, r + rejected, f + failed}
+      end)
+
+    if outcome == :ran, do: slowlog(state.ctx, command, usec)
+    %{state | cmdstats: cmdstats}
+  end
+
+  defp error?(%Error{}), do: true
+  defp error?({:error, %Error{}}), do: true
+  defp error?(_reply), do: false
+
+  defp slowlog(ctx, command, usec) do
+    threshold = Config.slowlog_threshold(ctx.instance)
+
+    if threshold >= 0 and usec >= threshold do
+      entry =
+        {System.os_time(:second), usec, slowlog_args(command), ctx.peer || "",
+         ctx.client_name || ""}
+
+      Config.slowlog_add(ctx.instance, entry)
+    end
+  end
+
+  # As Redis keeps them: at most 32 arguments (the last one then says how many more there
+  # were), each cut to 128 bytes, and passwords redacted.
+  @slowlog_args 32
+  @slowlog_bytes 128
+
+  defp slowlog_args(command) do
+    args = redact(command)
+    n = length(args)
+
+    kept =
+      if n > @slowlog_args,
+        do:
+          Enum.take(args, @slowlog_args - 1) ++ ["... (#{n - @slowlog_args + 1} more arguments)"],
+        else: args
+
+    Enum.map(kept, fn
+      arg when byte_size(arg) > @slowlog_bytes ->
+        more = byte_size(arg) - @slowlog_bytes
+        binary_part(arg, 0, @slowlog_bytes) <> "... (#{more} more bytes)"
+
+      arg ->
+        arg
+    end)
+  end
+
+  defp redact([name | args] = command) do
+    case Commands.downcase(name) do
+      "auth" -> [name | Enum.map(args, fn _ -> "(redacted)" end)]
+      "hello" -> [name | redact_hello(args)]
+      _ -> command
+    end
+  end
+
+  defp redact_hello([]), do: []
+
+  defp redact_hello([opt, user, pass | rest]) do
+    if Commands.downcase(opt) == "auth",
+      do: [opt, "(redacted)", "(redacted)" | redact_hello(rest)],
+      else: [opt | redact_hello([user, pass | rest])]
+  end
+
+  defp redact_hello([arg | rest]), do: [arg | redact_hello(rest)]
 
   # INFO errorstats: error replies by their first word (ERR, WRONGTYPE, ...).
   defp count_error(instance, {:error, %Error{} = error}), do: count_error(instance, error)
@@ -323,9 +432,7 @@ defmodule FerricStore.Server.Connection do
         info(ctx, %{last_at: now, cmd: cmd})
       end)
 
-      flush_stats(state)
-
-      {:noreply, %{state | touched_at: now, commands: 0}}
+      {:noreply, %{flush_stats(state) | touched_at: now}}
     else
       {:noreply, state}
     end
@@ -333,10 +440,13 @@ defmodule FerricStore.Server.Connection do
 
   defp touch(other, _ctx_before), do: other
 
-  defp flush_stats(%{commands: 0}), do: :ok
+  defp flush_stats(state) do
+    if state.commands > 0,
+      do: Config.incr(state.ctx.instance, :total_commands_processed, state.commands)
 
-  defp flush_stats(state),
-    do: Config.incr(state.ctx.instance, :total_commands_processed, state.commands)
+    if state.cmdstats != %{}, do: Config.add_command_stats(state.ctx.instance, state.cmdstats)
+    %{state | commands: 0, cmdstats: %{}}
+  end
 
   defp format_addr({{a, b, c, d}, port}), do: "#{a}.#{b}.#{c}.#{d}:#{port}"
   defp format_addr({ip, port}), do: "#{:inet.ntoa(ip)}:#{port}"

@@ -58,9 +58,12 @@ defmodule FerricStore.Server.Pipeline do
 
   @doc "Runs `commands` (all `pipelined?/1`) and returns their replies in order."
   @spec run([[binary()]], FerricStore.Commands.Context.t()) :: [term()]
-  def run(commands, ctx) do
-    # First pass: each handler runs up to its write, which is collected instead of sent
-    # (or to its reply, if it answers without writing: a syntax error, a wrong arity).
+  def run(commands, ctx), do: commands |> run_with_stats(ctx) |> Enum.map(&elem(&1, 0))
+
+  @doc "Like `run/2`, each reply with its `t:FerricStore.Commands.stat/0`."
+  @spec run_with_stats([[binary()]], FerricStore.Commands.Context.t()) ::
+          [{term(), Commands.stat()}]
+  def run_with_stats(commands, ctx) do
     planned = Enum.map(commands, &plan(&1, ctx))
 
     results =
@@ -73,21 +76,19 @@ defmodule FerricStore.Server.Pipeline do
       |> Enum.group_by(&elem(&1, 0), &elem(&1, 1))
       |> submit_all()
 
-    # Second pass: the handlers that wrote run again and get their write's result
-    # where they made the write, so each reply is built by its own handler's code.
     Enum.zip_with(commands, Enum.with_index(planned), fn
       command, {{:write, _batcher, _op, _timeout}, i} ->
-        finish(command, ctx, Map.fetch!(results, i))
+        {finish(command, ctx, Map.fetch!(results, i)), {Commands.stat_name(command), :ran}}
 
-      _command, {{:reply, reply}, _i} ->
-        reply
+      _command, {{:reply, reply, stat}, _i} ->
+        {reply, stat}
     end)
   end
 
   defp plan(command, ctx) do
     Process.put(:ferricstore_pipeline, :collect)
-    {reply, _ctx} = Commands.dispatch(command, ctx)
-    {:reply, reply}
+    {{reply, _ctx}, stat} = Commands.dispatch_stat(command, ctx)
+    {:reply, reply, stat}
   catch
     :throw, {:ferricstore_write, batcher, op, timeout} -> {:write, batcher, op, timeout}
   after
@@ -102,9 +103,6 @@ defmodule FerricStore.Server.Pipeline do
     Process.delete(:ferricstore_pipeline)
   end
 
-  # One request per batcher (shard) with all of its writes in pipeline order, all sent
-  # before any reply is awaited; returns %{index => result}. The writes of one pipeline
-  # are one instance's, so they share its timeout.
   defp submit_all(by_batcher) do
     by_batcher
     |> Enum.map(fn {batcher, writes} ->

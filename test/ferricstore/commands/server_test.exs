@@ -188,6 +188,140 @@ defmodule FerricStore.Commands.ServerTest do
       assert {stat.("keyspace_hits"), stat.("keyspace_misses"), stat.("expired_keys")} ==
                {0, 0, 0}
     end
+
+    test "INFO commandstats: calls, rejected and failed calls per command and subcommand",
+         %{tmp_dir: dir} do
+      name = :"server_cmdstats_#{System.unique_integer([:positive])}"
+      start_supervised!({FerricStore, name: name, data_dir: dir})
+      {^name, port} = start_listener(instance: name)
+      sock = connect(port)
+
+      "+OK\r\n" = request(sock, "SET k v\r\n")
+      "$1\r\nv\r\n" = request(sock, "get k\r\n")
+      # Wrong arity: rejected before it runs. Not an integer: ran and failed.
+      "-ERR wrong number" <> _ = request(sock, "GET\r\n")
+      "-ERR value is not an integer" <> _ = request(sock, "INCR k\r\n")
+      "*2\r\n" <> _ = request(sock, "CONFIG GET maxmemory\r\n")
+      # Unknown commands and subcommands count in errorstats only, as in Redis.
+      "-ERR unknown command" <> _ = request(sock, "NOSUCH\r\n")
+      "-ERR unknown subcommand" <> _ = request(sock, "CONFIG NOSUCH\r\n")
+      # Two writes in one read run as a pipeline: each counts.
+      "+OK\r\n+OK\r\n" = request(sock, "SET a 1\r\nSET b 2\r\n", 2)
+
+      # The connection's own commands reach INFO before it runs.
+      stats = request(sock, "INFO commandstats\r\n") |> cmdstats()
+
+      assert %{"calls" => "3", "rejected_calls" => "0", "failed_calls" => "0"} = stats["set"]
+      assert %{"calls" => "1", "rejected_calls" => "1", "failed_calls" => "0"} = stats["get"]
+      assert %{"calls" => "1", "rejected_calls" => "0", "failed_calls" => "1"} = stats["incr"]
+      assert %{"calls" => "1"} = stats["config|get"]
+      assert Map.keys(stats) |> Enum.sort() == ["config|get", "get", "incr", "set"]
+      # SET waited for its fsync: time was counted, and usec_per_call is usec / calls.
+      usec = String.to_integer(stats["set"]["usec"])
+      assert usec > 0
+      assert stats["set"]["usec_per_call"] == :erlang.float_to_binary(usec / 3, decimals: 2)
+
+      # Not in the default sections; in "all" and "everything"; reset by CONFIG RESETSTAT.
+      refute request(sock, "INFO\r\n") =~ "# Commandstats"
+      assert request(sock, "INFO all\r\n") =~ "# Commandstats\r\ncmdstat_"
+      # As in Redis, RESETSTAT itself counts, after the reset.
+      "+OK\r\n" = request(sock, "CONFIG RESETSTAT\r\n")
+
+      assert request(sock, "INFO commandstats\r\n") |> cmdstats() |> Map.keys() == [
+               "config|resetstat"
+             ]
+
+      assert request(sock, "INFO commandstats\r\n") |> cmdstats() |> Map.keys() |> Enum.sort() ==
+               ["config|resetstat", "info"]
+    end
+
+    test "SLOWLOG: GET, LEN, RESET, the threshold, long arguments and passwords",
+         %{tmp_dir: dir} do
+      name = :"server_slowlog_#{System.unique_integer([:positive])}"
+      start_supervised!({FerricStore, name: name, data_dir: dir})
+      {^name, port} = start_listener(instance: name)
+      sock = connect(port)
+      other = connect(port)
+
+      # Nothing takes 10 ms here: the default threshold logs nothing.
+      "+PONG\r\n" = request(sock, "PING\r\n")
+      ":0\r\n" = request(sock, "SLOWLOG LEN\r\n")
+
+      "+OK\r\n" = request(sock, "CONFIG SET slowlog-log-slower-than 0\r\n")
+      "+OK\r\n" = request(other, "CLIENT SETNAME worker\r\n")
+      many = Enum.map_join(1..40, " ", &Integer.to_string/1)
+      ":40\r\n" = request(other, "RPUSH l #{many}\r\n")
+      "+OK\r\n" = request(other, "SET k #{String.duplicate("x", 200)}\r\n")
+      "-WRONGPASS" <> _ = request(other, "AUTH user secret\r\n")
+
+      {:ok, [auth, set, rpush, setname, config]} = slowlog(sock, "SLOWLOG GET 5\r\n")
+      [id, at, usec, ["AUTH", "(redacted)", "(redacted)"], peer, "worker"] = auth
+      assert is_integer(id) and usec >= 0 and abs(at - System.os_time(:second)) <= 2
+      assert peer =~ ~r/^127\.0\.0\.1:\d+$/
+      assert [_, _, _, ["SET", "k", long], _, "worker"] = set
+      assert long == String.duplicate("x", 128) <> "... (72 more bytes)"
+      [_, _, _, rpush_args, _, _] = rpush
+      assert length(rpush_args) == 32
+      assert List.last(rpush_args) == "... (11 more arguments)"
+      assert Enum.take(rpush_args, 3) == ["RPUSH", "l", "1"]
+      assert [_, _, _, ["CLIENT", "SETNAME", "worker"], _, "worker"] = setname
+      assert [_, _, _, ["CONFIG", "SET" | _], _, ""] = config
+      # Ids grow by one, newest first.
+      assert Enum.map([auth, set, rpush, setname, config], &hd/1) == Enum.to_list(id..(id - 4))
+
+      {:ok, [_]} = slowlog(sock, "SLOWLOG GET 1\r\n")
+      {:ok, all} = slowlog(sock, "SLOWLOG GET -1\r\n")
+      assert length(all) >= 7
+      assert {:ok, []} = slowlog(sock, "SLOWLOG GET 0\r\n")
+
+      for bad <- ["-2", "abc"] do
+        assert request(sock, "SLOWLOG GET #{bad}\r\n") ==
+                 "-ERR count should be greater than or equal to -1\r\n"
+      end
+
+      # slowlog-max-len applies at the next entry; RESET empties the log, ids go on.
+      "+OK\r\n" = request(sock, "CONFIG SET slowlog-max-len 2\r\n")
+      ":2\r\n" = request(sock, "SLOWLOG LEN\r\n")
+      "+OK\r\n" = request(sock, "SLOWLOG RESET\r\n")
+      {:ok, [[reset_id, _, _, ["SLOWLOG", "RESET"], _, _]]} = slowlog(sock, "SLOWLOG GET\r\n")
+      assert reset_id > id
+
+      # A negative threshold turns the log off.
+      "+OK\r\n" = request(sock, "CONFIG SET slowlog-log-slower-than -1\r\n")
+      "+OK\r\n" = request(sock, "SLOWLOG RESET\r\n")
+      "+PONG\r\n" = request(sock, "PING\r\n")
+      ":0\r\n" = request(sock, "SLOWLOG LEN\r\n")
+
+      "-ERR unknown subcommand 'foo'. Try SLOWLOG HELP.\r\n" = request(sock, "SLOWLOG foo\r\n")
+
+      "-ERR wrong number of arguments for 'slowlog|len' command\r\n" =
+        request(sock, "SLOWLOG LEN x\r\n")
+
+      "*12\r\n+SLOWLOG <subcommand>" <> _ = request(sock, "SLOWLOG HELP\r\n")
+    end
+  end
+
+  # "cmdstat_set:calls=1,usec=5,..." lines of an INFO reply, by command.
+  defp cmdstats(reply) do
+    for [_, name, fields] <- Regex.scan(~r/^cmdstat_(\S+?):(\S+)\r$/m, reply), into: %{} do
+      {name, fields |> String.split(",") |> Map.new(&List.to_tuple(String.split(&1, "=")))}
+    end
+  end
+
+  defp slowlog(sock, command) do
+    :ok = :gen_tcp.send(sock, command)
+    read_resp(sock, "")
+  end
+
+  defp read_resp(sock, buf) do
+    case decode_reply(buf) do
+      {:ok, value, ""} ->
+        {:ok, value}
+
+      :more ->
+        {:ok, data} = :gen_tcp.recv(sock, 0, 5000)
+        read_resp(sock, buf <> data)
+    end
   end
 
   test "INFO cpu reports the process' own CPU time; modules and cluster sections", %{ctx: ctx} do
