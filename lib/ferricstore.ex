@@ -552,6 +552,28 @@ defmodule FerricStore do
   @spec flushdb(opts()) :: :ok | error()
   def flushdb(opts \\ []), do: Keyspace.flushdb(name!(opts))
 
+  @doc """
+  Fsyncs every data file and lets the Raft log go up to the last applied write, so a
+  restart replays nothing before it (SAVE, BGSAVE). Every acknowledged write is durable
+  without it: this only shortens the next start.
+
+      iex> FerricStore.save()
+      :ok
+  """
+  @spec save(opts()) :: :ok | error()
+  def save(opts \\ []), do: FerricStore.Store.save(name!(opts))
+
+  @doc """
+  Compacts every sealed data file now, whatever its share of dead bytes, and waits for
+  it (BGREWRITEAOF). Compaction otherwise starts by itself as files fill with overwritten
+  and deleted records.
+
+      iex> FerricStore.compact()
+      :ok
+  """
+  @spec compact(opts()) :: :ok | error()
+  def compact(opts \\ []), do: FerricStore.Store.compact(name!(opts))
+
   @doc "Facts about a running instance (keys, expires, memory, shards, data_dir)."
   @spec info(opts()) :: map()
   def info(opts \\ []), do: FerricStore.Store.Info.info(name!(opts))
@@ -1527,6 +1549,8 @@ defmodule FerricStore do
     scan: 2,
     dbsize: 1,
     flushdb: 1,
+    save: 1,
+    compact: 1,
     rename: 3,
     renamenx: 3,
     copy: 3,

@@ -184,7 +184,8 @@ defmodule FerricStore.Commands do
           Map.put_new_lazy(spec, :acl_categories, fn -> Spec.categories(category, spec.flags) end),
         else: spec
 
-    case Map.put(spec, :group, docs) do
+    # A command can name its own group (WAIT is "generic" among the server commands).
+    case Map.put_new(spec, :group, docs) do
       %{subcommands: subs} = spec ->
         %{spec | subcommands: Enum.map(subs, &with_groups(&1, {category, docs}))}
 

@@ -5,7 +5,7 @@ defmodule FerricStore.Store do
   # process (no process hop: reads cost an ETS lookup, plus a pread for a cold value).
 
   alias FerricStore.Bitcask
-  alias FerricStore.Store.{Batcher, Keydir, Router}
+  alias FerricStore.Store.{Batcher, Keydir, Router, Shard}
 
   @type instance :: atom()
 
@@ -45,6 +45,33 @@ defmodule FerricStore.Store do
 
   @spec shards(instance()) :: Range.t()
   def shards(instance), do: 0..(config(instance).shards - 1)
+
+  @doc """
+  Checkpoints every shard: its data files fsynced, and ra's log released up to the last
+  applied write, so a restart replays nothing before it.
+  """
+  @spec save(instance()) :: :ok | {:error, FerricStore.Error.t()}
+  def save(instance) do
+    Enum.reduce_while(shards(instance), :ok, fn shard, :ok ->
+      case Shard.checkpoint(instance, shard) do
+        :ok -> {:cont, :ok}
+        {:error, reason} -> {:halt, {:error, FerricStore.Error.new(:io, io_message(reason))}}
+      end
+    end)
+  catch
+    :exit, _ -> {:error, FerricStore.Error.new(:unavailable)}
+  end
+
+  defp io_message({:io, :enospc}), do: "ERR save failed: no space left on device"
+  defp io_message(reason), do: "ERR save failed: #{inspect(reason)}"
+
+  @doc "Compacts every sealed data file of every shard now, and waits for it."
+  @spec compact(instance()) :: :ok | {:error, FerricStore.Error.t()}
+  def compact(instance) do
+    Enum.each(shards(instance), &Shard.compact(instance, &1))
+  catch
+    :exit, _ -> {:error, FerricStore.Error.new(:unavailable)}
+  end
 
   @doc "Runs a write operation of `family` on the shard that owns `key`."
   @spec write(instance(), binary(), atom(), tuple()) :: term()

@@ -20,6 +20,8 @@ defmodule FerricStore.Commands.Server do
   @store FerricStore
 
   @doc false
+  @admin_slow ["@admin", "@slow", "@dangerous"]
+
   def commands do
     [
       Map.put(keyless("command", -1, ~w(loading stale), ["@slow", "@connection"]), :subcommands, [
@@ -64,6 +66,11 @@ defmodule FerricStore.Commands.Server do
       keyless("dbsize", 1, ~w(readonly fast), ["@keyspace", "@read", "@fast"]),
       keyless("flushdb", -1, ~w(write), ["@keyspace", "@write", "@slow", "@dangerous"]),
       keyless("flushall", -1, ~w(write), ["@keyspace", "@write", "@slow", "@dangerous"]),
+      keyless("save", 1, ~w(admin noscript no_async_loading no_multi), @admin_slow),
+      keyless("bgsave", -1, ~w(admin noscript no_async_loading), @admin_slow),
+      keyless("bgrewriteaof", 1, ~w(admin noscript no_async_loading), @admin_slow),
+      keyless("lastsave", 1, ~w(loading stale fast), ["@admin", "@fast", "@dangerous"]),
+      Map.put(keyless("wait", 3, ~w(noscript), ["@slow", "@connection"]), :group, "generic"),
       Map.put(keyless("slowlog", -2, [], ["@slow"]), :subcommands, [
         keyless("slowlog|get", -2, ~w(admin loading stale), ["@admin", "@slow", "@dangerous"]),
         keyless("slowlog|len", 2, ~w(admin loading stale), ["@admin", "@slow", "@dangerous"]),
@@ -74,6 +81,52 @@ defmodule FerricStore.Commands.Server do
   end
 
   @doc false
+  # Every acknowledged write is already durable (fsynced through the Raft log), so these
+  # shorten the next start instead: SAVE and BGSAVE checkpoint every shard (data files
+  # fsynced, the log released), BGREWRITEAOF compacts every sealed data file.
+  def handle("save", [], ctx), do: saved(ctx.instance, store_save(ctx.instance))
+
+  def handle("bgsave", args, ctx) do
+    case Enum.map(args, &Commands.downcase/1) do
+      opts when opts in [[], ["schedule"]] ->
+        instance = ctx.instance
+
+        background(instance, :bgsave, fn -> saved(instance, store_save(instance)) end)
+        |> case do
+          :started -> {:simple, "Background saving started"}
+          :running -> Error.new(:busy, "ERR Background save already in progress")
+        end
+
+      _ ->
+        Error.new(:syntax)
+    end
+  end
+
+  def handle("bgrewriteaof", [], ctx) do
+    instance = ctx.instance
+
+    background(instance, :rewrite, fn -> Config.rewritten(instance, store_compact(instance)) end)
+    |> case do
+      :started ->
+        {:simple, "Background append only file rewriting started"}
+
+      :running ->
+        Error.new(:busy, "ERR Background append only file rewriting already in progress")
+    end
+  end
+
+  def handle("lastsave", [], ctx), do: Config.last_save(ctx.instance)
+
+  # A single node has no replicas: WAIT answers 0 at once when it waits for none, else
+  # after its timeout (0: until the client goes, as Redis blocks it).
+  def handle("wait", [replicas, timeout], _ctx) do
+    with {:ok, replicas} <- Args.int(replicas) |> or_error(Error.new(:not_integer)),
+         {:ok, timeout} <- wait_timeout(timeout) do
+      if replicas > 0, do: wait_for_nothing(timeout)
+      0
+    end
+  end
+
   def handle("command", [], _ctx), do: Enum.map(Commands.all(), &command_info/1)
   def handle("command", [sub | args], ctx), do: command(Commands.downcase(sub), args, ctx)
 
@@ -690,17 +743,21 @@ defmodule FerricStore.Commands.Server do
     ]
   end
 
-  defp section_fields("persistence", _ctx, info) do
+  defp section_fields("persistence", ctx, info) do
     recovery = Map.get(info, :recovery, %{})
 
     [
       {"loading", 0},
       {"async_loading", 0},
       {"rdb_changes_since_last_save", 0},
-      {"rdb_bgsave_in_progress", 0},
-      {"rdb_last_bgsave_status", "ok"},
+      {"rdb_bgsave_in_progress", if(Config.running?(ctx.instance, :bgsave), do: 1, else: 0)},
+      {"rdb_last_save_time", Config.last_save(ctx.instance)},
+      {"rdb_last_bgsave_status", Config.job_status(ctx.instance, :save)},
+      {"rdb_saves", Config.stat(ctx.instance, :saves)},
       {"aof_enabled", 1},
-      {"aof_rewrite_in_progress", 0},
+      {"aof_rewrite_in_progress", if(Config.running?(ctx.instance, :rewrite), do: 1, else: 0)},
+      {"aof_last_bgrewrite_status", Config.job_status(ctx.instance, :rewrite)},
+      {"aof_rewrites", Config.stat(ctx.instance, :rewrites)},
       {"aof_last_write_status", "ok"},
       # What the last start-up found in the data files (see docs/store.md).
       {"ferricstore_data_files", Map.get(recovery, :files, 0)},
@@ -835,6 +892,68 @@ defmodule FerricStore.Commands.Server do
     FerricStore.Store.stat(ctx.instance, name)
   rescue
     ArgumentError -> 0
+  end
+
+  defp or_error({:ok, _} = ok, _error), do: ok
+  defp or_error(:error, error), do: error
+
+  defp wait_timeout(timeout) do
+    case Args.int(timeout) do
+      {:ok, ms} when ms >= 0 -> {:ok, ms}
+      {:ok, _} -> Error.new(:syntax, "ERR timeout is negative")
+      :error -> Error.new(:syntax, "ERR timeout is not an integer or out of range")
+    end
+  end
+
+  # Runs in the connection's process: a client that goes or is killed ends the wait
+  # (the message is put back for the connection to act on).
+  defp wait_for_nothing(timeout) do
+    receive do
+      {:tcp_closed, _} = msg -> send(self(), msg)
+      {:tcp_error, _, _} = msg -> send(self(), msg)
+      :ferricstore_kill -> send(self(), :ferricstore_kill)
+    after
+      if(timeout == 0, do: :infinity, else: timeout) -> :ok
+    end
+  end
+
+  defp saved(instance, result) do
+    Config.saved(instance, result)
+
+    case result do
+      :ok -> :ok
+      {:error, error} -> error
+    end
+  end
+
+  # A listener started without a store has nothing to save.
+  defp store_save(instance) do
+    FerricStore.save(name: instance)
+  rescue
+    ArgumentError -> {:error, Error.new(:unavailable)}
+  end
+
+  defp store_compact(instance) do
+    FerricStore.compact(name: instance)
+  rescue
+    ArgumentError -> {:error, Error.new(:unavailable)}
+  end
+
+  # One job of each kind at a time, in a process of its own.
+  defp background(instance, job, fun) do
+    if Config.claim(instance, job) do
+      spawn(fn ->
+        try do
+          fun.()
+        after
+          Config.release(instance, job)
+        end
+      end)
+
+      :started
+    else
+      :running
+    end
   end
 
   defp store(fun, ctx) do

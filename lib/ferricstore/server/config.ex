@@ -213,6 +213,80 @@ defmodule FerricStore.Server.Config do
     ArgumentError -> []
   end
 
+  ## SAVE, BGSAVE, BGREWRITEAOF
+
+  @doc "Unix time of the last successful save (LASTSAVE); the start time before any."
+  @spec last_save(atom()) :: non_neg_integer()
+  def last_save(instance) do
+    case :ets.lookup(table(instance), :last_save) do
+      [{_, at}] -> at
+      [] -> System.os_time(:second)
+    end
+  rescue
+    ArgumentError -> System.os_time(:second)
+  end
+
+  @doc "Records the result of a save."
+  @spec saved(atom(), :ok | {:error, term()}) :: :ok
+  def saved(instance, result) do
+    if result == :ok do
+      :ets.insert(table(instance), {:last_save, System.os_time(:second)})
+      incr(instance, :saves)
+    end
+
+    job_done(instance, :save, result)
+  rescue
+    ArgumentError -> :ok
+  end
+
+  @doc "Records the result of a compaction asked for by BGREWRITEAOF."
+  @spec rewritten(atom(), :ok | {:error, term()}) :: :ok
+  def rewritten(instance, result) do
+    if result == :ok, do: incr(instance, :rewrites)
+    job_done(instance, :rewrite, result)
+  end
+
+  defp job_done(instance, job, result) do
+    :ets.insert(table(instance), {{:job_status, job}, if(result == :ok, do: "ok", else: "err")})
+    :ok
+  rescue
+    ArgumentError -> :ok
+  end
+
+  @doc "`\"ok\"` or `\"err\"`: how the last save or rewrite ended."
+  @spec job_status(atom(), :save | :rewrite) :: String.t()
+  def job_status(instance, job) do
+    case :ets.lookup(table(instance), {:job_status, job}) do
+      [{_, status}] -> status
+      [] -> "ok"
+    end
+  rescue
+    ArgumentError -> "ok"
+  end
+
+  @doc "Claims the one slot of a background job; false while one runs."
+  @spec claim(atom(), atom()) :: boolean()
+  def claim(instance, job) do
+    :ets.insert_new(table(instance), {{:running, job}, self()})
+  rescue
+    ArgumentError -> true
+  end
+
+  @spec release(atom(), atom()) :: :ok
+  def release(instance, job) do
+    :ets.delete(table(instance), {:running, job})
+    :ok
+  rescue
+    ArgumentError -> :ok
+  end
+
+  @spec running?(atom(), atom()) :: boolean()
+  def running?(instance, job) do
+    :ets.member(table(instance), {:running, job})
+  rescue
+    ArgumentError -> false
+  end
+
   ## SLOWLOG
 
   @doc "slowlog-log-slower-than in microseconds (negative: the log is off)."
@@ -316,6 +390,7 @@ defmodule FerricStore.Server.Config do
     :persistent_term.put({__MODULE__, instance, :max_bulk_len}, @default_max_bulk)
     :persistent_term.put({__MODULE__, instance, :slowlog}, @default_slowlog)
     :ets.insert(tab, {:started_at, System.monotonic_time(:millisecond)})
+    :ets.insert(tab, {:last_save, System.os_time(:second)})
     {:ok, tab}
   end
 end

@@ -113,13 +113,14 @@ defmodule FerricStore.Store.Shard do
     # Read before the active file: the records up to `index` are in it or before it.
     index = Keydir.meta(state.tables.meta, :applied, 0)
     {fid, _file, _end} = Keydir.meta(state.tables.meta, :active)
-    {:reply, :ok, do_checkpoint(index, fid, state)}
+    {result, state} = do_checkpoint(index, fid, state)
+    {:reply, result, state}
   end
 
   # `fid`: the file the machine was appending to when it applied `index`.
   @impl true
   def handle_info({:checkpoint, index, fid}, state),
-    do: {:noreply, do_checkpoint(index, fid, state)}
+    do: {:noreply, elem(do_checkpoint(index, fid, state), 1)}
 
   def handle_info({:raft_role, role}, state) do
     Keydir.put_meta(state.tables.meta, :leader, role == :leader)
@@ -242,11 +243,11 @@ defmodule FerricStore.Store.Shard do
     case sync_files(state, fid) do
       {:ok, state} ->
         :ra.pipeline_command(state.server_id, {:checkpoint, index}, :no_correlation, :normal)
-        state
+        {:ok, state}
 
       {:error, reason} ->
         Logger.error("checkpoint fsync failed: #{inspect(reason)}")
-        state
+        {{:error, reason}, state}
     end
   end
 

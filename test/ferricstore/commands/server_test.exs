@@ -235,6 +235,73 @@ defmodule FerricStore.Commands.ServerTest do
                ["config|resetstat", "info"]
     end
 
+    test "SAVE, BGSAVE, LASTSAVE and BGREWRITEAOF checkpoint and compact the store",
+         %{tmp_dir: dir} do
+      name = :"server_save_#{System.unique_integer([:positive])}"
+      # Small files, never compacted by themselves: BGREWRITEAOF is what compacts them.
+      opts = [name: name, data_dir: dir, max_file_size: 16 * 1024, compaction_ratio: 1.0]
+      start_supervised!({FerricStore, opts})
+      {^name, port} = start_listener(instance: name)
+      sock = connect(port)
+      field = fn f -> request(sock, "INFO persistence\r\n") |> field(f) end
+
+      # LASTSAVE is the start time until a save; SAVE moves it.
+      :ets.insert(FerricStore.Server.Config.table(name), {:last_save, 1})
+      ":1\r\n" = request(sock, "LASTSAVE\r\n")
+      before = System.os_time(:second)
+      "+OK\r\n" = request(sock, "SAVE\r\n")
+      ":" <> at = request(sock, "LASTSAVE\r\n")
+      assert String.to_integer(String.trim(at)) >= before
+      assert field.("rdb_saves") == "1" and field.("rdb_last_bgsave_status") == "ok"
+
+      # SAVE checkpointed the shard: ra's log was released up to the last write.
+      value = String.duplicate("v", 500)
+      for i <- 1..200, do: :ok = FerricStore.set("k#{i}", value, name: name)
+      "+OK\r\n" = request(sock, "SAVE\r\n")
+      applied = FerricStore.Store.Keydir.meta(FerricStore.Store.tables(name, 0).meta, :applied)
+      server = FerricStore.Store.Shard.server_id(name, 0)
+      wait_until(fn -> released(server) >= applied - 1 end)
+
+      "+Background saving started\r\n" = request(sock, "BGSAVE\r\n")
+      wait_until(fn -> field.("rdb_saves") == "3" end)
+      assert field.("rdb_bgsave_in_progress") == "0"
+
+      # One at a time.
+      true = FerricStore.Server.Config.claim(name, :bgsave)
+      assert field.("rdb_bgsave_in_progress") == "1"
+      "-ERR Background save already in progress\r\n" = request(sock, "BGSAVE SCHEDULE\r\n")
+      FerricStore.Server.Config.release(name, :bgsave)
+      "-ERR syntax error\r\n" = request(sock, "BGSAVE NOW\r\n")
+
+      # Overwritten values leave dead bytes in sealed files, which BGREWRITEAOF compacts.
+      for i <- 1..200, do: :ok = FerricStore.set("k#{i}", "new", name: name)
+      before = data_bytes(dir)
+      "+Background append only file rewriting started\r\n" = request(sock, "BGREWRITEAOF\r\n")
+      wait_until(fn -> field.("aof_rewrites") == "1" end)
+      wait_until(fn -> data_bytes(dir) < before / 2 end)
+      for i <- 1..200, do: assert({:ok, "new"} == FerricStore.get("k#{i}", name: name))
+    end
+
+    test "WAIT: no replicas, so 0, after the timeout when it waits for any", %{port: port} do
+      sock = connect(port)
+      ":0\r\n" = request(sock, "WAIT 0 0\r\n")
+      {us, ":0\r\n"} = :timer.tc(fn -> request(sock, "WAIT 1 100\r\n") end)
+      assert us >= 100_000
+      "-ERR timeout is negative\r\n" = request(sock, "WAIT 1 -1\r\n")
+      "-ERR timeout is not an integer or out of range\r\n" = request(sock, "WAIT 1 x\r\n")
+      "-ERR value is not an integer or out of range\r\n" = request(sock, "WAIT x 1\r\n")
+
+      # WAIT 1 0 waits until the client goes; the connection then ends.
+      other = connect(port)
+      "+OK\r\n" = request(other, "CLIENT SETNAME waiter\r\n")
+      :ok = :gen_tcp.send(other, "WAIT 1 0\r\n")
+      Process.sleep(50)
+      assert {:error, :timeout} = :gen_tcp.recv(other, 0, 100)
+      wait_until(fn -> request(sock, "CLIENT LIST\r\n") =~ "name=waiter" end)
+      :ok = :gen_tcp.close(other)
+      wait_until(fn -> not (request(sock, "CLIENT LIST\r\n") =~ "name=waiter") end)
+    end
+
     test "SLOWLOG: GET, LEN, RESET, the threshold, long arguments and passwords",
          %{tmp_dir: dir} do
       name = :"server_slowlog_#{System.unique_integer([:positive])}"
@@ -300,6 +367,27 @@ defmodule FerricStore.Commands.ServerTest do
       "*12\r\n+SLOWLOG <subcommand>" <> _ = request(sock, "SLOWLOG HELP\r\n")
     end
   end
+
+  defp field(reply, name) do
+    [_, value] = Regex.run(~r/^#{name}:(\S+)\r$/m, reply)
+    value
+  end
+
+  defp data_bytes(dir) do
+    # A compacted file can go between the listing and its stat.
+    for path <- Path.wildcard(Path.join(dir, "**/*.data")),
+        {:ok, stat} <- [File.stat(path)],
+        reduce: 0,
+        do: (acc -> acc + stat.size)
+  end
+
+  # The index up to which the machine let ra drop its log (the last checkpoint's).
+  defp released(server) do
+    {:ok, {_, released}, _} = :ra.local_query(server, &Map.get(&1, :released, 0))
+    released
+  end
+
+  defp wait_until(fun), do: FerricStore.StoreCase.wait_until(fun)
 
   # "cmdstat_set:calls=1,usec=5,..." lines of an INFO reply, by command.
   defp cmdstats(reply) do
