@@ -94,6 +94,16 @@ defmodule FerricStore.Commands.Context do
     struct!(__MODULE__, fields)
   end
 
+  @doc """
+  Whether the client is in subscribed mode (any channel, pattern or shard channel).
+
+      iex> FerricStore.Commands.Context.subscribed?(FerricStore.Commands.Context.new(instance: :demo))
+      false
+  """
+  @spec subscribed?(t()) :: boolean()
+  def subscribed?(%__MODULE__{subscriptions: subs}),
+    do: Enum.any?(Map.values(subs), &(MapSet.size(&1) > 0))
+
   @doc "Allocates a client id: unique and increasing on this node, like Redis' CLIENT ID."
   @spec next_client_id() :: pos_integer()
   def next_client_id, do: System.unique_integer([:positive, :monotonic])

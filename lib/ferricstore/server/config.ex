@@ -391,6 +391,31 @@ defmodule FerricStore.Server.Config do
     :persistent_term.put({__MODULE__, instance, :slowlog}, @default_slowlog)
     :ets.insert(tab, {:started_at, System.monotonic_time(:millisecond)})
     :ets.insert(tab, {:last_save, System.os_time(:second)})
-    {:ok, tab}
+    schedule_cron()
+    {:ok, %{instance: instance, tab: tab}}
   end
+
+  # Once a second, as Redis' clientsCron: with `timeout` set, every connection is asked
+  # to check its own idle time (it knows its last command exactly; the registry row is
+  # refreshed at most once a second).
+  @impl true
+  def handle_info(:cron, state) do
+    case Integer.parse(get(state.instance, "timeout")) do
+      {seconds, ""} when seconds > 0 ->
+        registry = FerricStore.Server.Listener.registry(state.instance)
+        pids = Registry.select(registry, [{{:_, :"$1", :_}, [], [:"$1"]}])
+        Enum.each(pids, &send(&1, {:idle_check, seconds * 1000}))
+
+      _ ->
+        :ok
+    end
+
+    schedule_cron()
+    {:noreply, state}
+  end
+
+  def handle_info(_msg, state), do: {:noreply, state}
+
+  @cron_ms 1000
+  defp schedule_cron, do: Process.send_after(self(), :cron, @cron_ms)
 end

@@ -113,7 +113,7 @@ defmodule FerricStore.Server.Connection do
 
         {:ok, _} = Registry.register(Listener.registry(ctx.instance), ctx.client_id, info(ctx))
 
-        :ok = :inet.setopts(sock, active: @active_n)
+        :ok = :inet.setopts(sock, [{:active, @active_n} | keepalive(ctx.instance)])
         {:noreply, state}
       else
         Config.incr(ctx.instance, :rejected_connections)
@@ -152,6 +152,21 @@ defmodule FerricStore.Server.Connection do
     send_out(state, RESP.encode(reply, state.ctx.protocol))
   end
 
+  # CONFIG SET timeout: an idle client is closed, without a reply, as in Redis; one in
+  # subscribed mode is not (it waits for messages, not commands).
+  def handle_info({:idle_check, max_idle_ms}, state) do
+    idle = System.monotonic_time(:millisecond) - state.last_at
+    subscribed? = Context.subscribed?(state.ctx)
+
+    if idle >= max_idle_ms and not subscribed? do
+      flush_stats(state)
+      :gen_tcp.close(state.socket)
+      {:stop, :normal, state}
+    else
+      {:noreply, state}
+    end
+  end
+
   def handle_info(:ferricstore_kill, state) do
     :gen_tcp.close(state.socket)
     {:stop, :normal, state}
@@ -160,6 +175,37 @@ defmodule FerricStore.Server.Connection do
   def handle_info(_other, state), do: {:noreply, state}
 
   ## Helpers
+
+  # tcp-keepalive (seconds; 0: off), set on each new connection as Redis does on Linux:
+  # probes after that idle time, then every third of it, three of them.
+  @ipproto_tcp 6
+  @tcp_keepidle 4
+  @tcp_keepintvl 5
+  @tcp_keepcnt 6
+
+  defp keepalive(instance) do
+    case Integer.parse(Config.get(instance, "tcp-keepalive")) do
+      {interval, ""} when interval > 0 ->
+        keepalive_opts(interval)
+
+      _ ->
+        []
+    end
+  end
+
+  @doc false
+  def keepalive_opts(interval) do
+    if match?({:unix, :linux}, :os.type()) do
+      [
+        {:keepalive, true},
+        {:raw, @ipproto_tcp, @tcp_keepidle, <<interval::native-32>>},
+        {:raw, @ipproto_tcp, @tcp_keepintvl, <<max(div(interval, 3), 1)::native-32>>},
+        {:raw, @ipproto_tcp, @tcp_keepcnt, <<3::native-32>>}
+      ]
+    else
+      [keepalive: true]
+    end
+  end
 
   # Runs what one read parsed. `{:more, rest}`: the parser stopped after a command run
   # unauthenticated (it may be AUTH), so the rest is parsed with the limits that hold

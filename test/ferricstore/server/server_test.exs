@@ -187,6 +187,45 @@ defmodule FerricStore.Server.ServerTest do
     assert request(connect(port), "CONFIG GET maxclients\r\n") =~ "\r\n#{allowed}\r\n"
   end
 
+  test "CONFIG SET timeout closes idle clients only, without a reply" do
+    {_instance, port} = start_listener()
+    [setter, idle, busy] = [connect(port), connect(port), connect(port)]
+    for sock <- [idle, busy], do: "+PONG\r\n" = request(sock, "PING\r\n")
+    assert request(setter, "CONFIG SET timeout 1\r\n") == "+OK\r\n"
+
+    # `busy` sends a command every 200 ms for 2.6 s; `idle` sends nothing.
+    for _ <- 1..13 do
+      Process.sleep(200)
+      assert request(busy, "PING\r\n") == "+PONG\r\n"
+    end
+
+    for sock <- [idle, setter], do: assert(:gen_tcp.recv(sock, 0, 1000) == {:error, :closed})
+    assert request(busy, "CONFIG SET timeout 0\r\n") == "+OK\r\n"
+    Process.sleep(1_300)
+    assert request(busy, "PING\r\n") == "+PONG\r\n"
+  end
+
+  test "tcp-keepalive is set on new connections as Redis sets it; 0 turns it off" do
+    {instance, port} = start_listener()
+
+    server_socket = fn sock ->
+      ":" <> id = request(sock, "CLIENT ID\r\n")
+      id = id |> String.trim() |> String.to_integer()
+      [{pid, _}] = Registry.lookup(Listener.registry(instance), id)
+      :sys.get_state(pid).socket
+    end
+
+    # Redis' default: 300 s before the first probe, then every 100 s, 3 probes.
+    socket = server_socket.(connect(port))
+    {:ok, opts} = :inet.getopts(socket, [:keepalive, {:raw, 6, 4, 4}, {:raw, 6, 5, 4}])
+    assert {:keepalive, true} in opts
+    assert {:raw, 6, 4, <<300::native-32>>} in opts
+    assert {:raw, 6, 5, <<100::native-32>>} in opts
+
+    assert request(connect(port), "CONFIG SET tcp-keepalive 0\r\n") == "+OK\r\n"
+    assert {:ok, [keepalive: false]} = :inet.getopts(server_socket.(connect(port)), [:keepalive])
+  end
+
   test "after a protocol error the client reads the error, then a clean end of stream" do
     {_instance, port} = start_listener()
 
