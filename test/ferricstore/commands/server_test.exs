@@ -191,9 +191,7 @@ defmodule FerricStore.Commands.ServerTest do
 
     test "INFO commandstats: calls, rejected and failed calls per command and subcommand",
          %{tmp_dir: dir} do
-      name = :"server_cmdstats_#{System.unique_integer([:positive])}"
-      start_supervised!({FerricStore, name: name, data_dir: dir})
-      {^name, port} = start_listener(instance: name)
+      {_name, port} = store_listener(data_dir: dir)
       sock = connect(port)
 
       "+OK\r\n" = request(sock, "SET k v\r\n")
@@ -237,11 +235,10 @@ defmodule FerricStore.Commands.ServerTest do
 
     test "SAVE, BGSAVE, LASTSAVE and BGREWRITEAOF checkpoint and compact the store",
          %{tmp_dir: dir} do
-      name = :"server_save_#{System.unique_integer([:positive])}"
       # Small files, never compacted by themselves: BGREWRITEAOF is what compacts them.
-      opts = [name: name, data_dir: dir, max_file_size: 16 * 1024, compaction_ratio: 1.0]
-      start_supervised!({FerricStore, opts})
-      {^name, port} = start_listener(instance: name)
+      {name, port} =
+        store_listener(data_dir: dir, max_file_size: 16 * 1024, compaction_ratio: 1.0)
+
       sock = connect(port)
       field = fn f -> request(sock, "INFO persistence\r\n") |> field(f) end
 
@@ -304,9 +301,7 @@ defmodule FerricStore.Commands.ServerTest do
 
     test "SLOWLOG: GET, LEN, RESET, the threshold, long arguments and passwords",
          %{tmp_dir: dir} do
-      name = :"server_slowlog_#{System.unique_integer([:positive])}"
-      start_supervised!({FerricStore, name: name, data_dir: dir})
-      {^name, port} = start_listener(instance: name)
+      {_name, port} = store_listener(data_dir: dir)
       sock = connect(port)
       other = connect(port)
 
@@ -366,6 +361,13 @@ defmodule FerricStore.Commands.ServerTest do
 
       "*12\r\n+SLOWLOG <subcommand>" <> _ = request(sock, "SLOWLOG HELP\r\n")
     end
+  end
+
+  # A store and a listener for it: {instance, port}.
+  defp store_listener(opts) do
+    name = :"server_store_#{System.unique_integer([:positive])}"
+    start_supervised!({FerricStore, Keyword.put(opts, :name, name)})
+    start_listener(instance: name)
   end
 
   defp field(reply, name) do
