@@ -106,6 +106,10 @@ defmodule FerricStore.CollectionsApiTest do
       assert {:ok, ~w(-5 1 2 3 10 20 100)} = FerricStore.sunion(["n1", "n2"], o)
       assert {:ok, ~w(-5 1 2 10)} = FerricStore.sdiff(["n1", "n2"], o)
       assert {:ok, ~w(-5 1 2 3 10)} = FerricStore.srandmember("n1", [count: 9] ++ o)
+      # A count of exactly the size is the whole set too, in the same order (as Redis).
+      for _ <- 1..5,
+          do: assert({:ok, ~w(-5 1 2 3 10)} = FerricStore.srandmember("n1", [count: 5] ++ o))
+
       assert {:ok, ~w(3 20 100)} = FerricStore.spop("n2", [count: 3] ++ o)
       # SSCAN returns an intset whole (up to 512 members), whatever COUNT says.
       ints = Enum.map(300..1//-1, &Integer.to_string/1)
@@ -159,6 +163,29 @@ defmodule FerricStore.CollectionsApiTest do
       assert {:ok, [{"c", :inf}, {"a", 6.0}]} = FerricStore.zpopmax("z", [count: 2] ++ o)
       assert {:ok, {0, [{"b", 4.0}]}} = FerricStore.zscan("z", 0, o)
       assert {:ok, "b"} = FerricStore.zrandmember("z", o)
+    end
+
+    test "ZRANDMEMBER / HRANDFIELD with a count of at least the size: all, in a fixed order",
+         %{opts: o} do
+      # As Redis: the whole sorted set in ZREVRANGE 0 -1 order (ties by member, reversed).
+      {:ok, 6} =
+        FerricStore.zadd(
+          "zr",
+          [{1, "a"}, {1, "b"}, {1, "c"}, {0, "d"}, {:inf, "x"}, {:neg_inf, "y"}],
+          o
+        )
+
+      whole = [{"x", :inf}, {"c", 1.0}, {"b", 1.0}, {"a", 1.0}, {"d", 0.0}, {"y", :neg_inf}]
+
+      for count <- [6, 100],
+          do: assert({:ok, ^whole} = FerricStore.zrandmember("zr", [count: count] ++ o))
+
+      # A hash comes back in HGETALL's (and HSCAN's) order over RESP: by field.
+      FerricStore.hset!("hr", [{"b", "1"}, {"a", "2"}, {"c", "3"}], o)
+      {:ok, {0, all}} = FerricStore.hscan("hr", 0, o)
+      assert all == [{"a", "2"}, {"b", "1"}, {"c", "3"}]
+      assert {:ok, ^all} = FerricStore.hrandfield("hr", [count: 3, with_values: true] ++ o)
+      assert {:ok, ~w(a b c)} = FerricStore.hrandfield("hr", [count: 9] ++ o)
     end
 
     test "ranges by rank (select from the nearer end) agree with the ordered walk", %{opts: o} do

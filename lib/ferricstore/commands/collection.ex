@@ -345,10 +345,12 @@ defmodule FerricStore.Commands.Collection do
   SRANDMEMBER / ZRANDMEMBER / HRANDFIELD on collection `key` of `type`: with `count` nil,
   one member mapped by `one` (nil when the key is missing); 0: []; a positive count, up
   to `count` distinct members; a negative one, abs(count) members that may repeat. Each
-  item is `{member, value}`; `many` maps the items of a count. Over RESP, long negative
-  counts are streamed instead (`repeated_random/5`).
+  item is `{member, value}`; `many` maps the items of a count. A count of at least the
+  collection's size returns all of it, in the order `whole` gives the items (member
+  order by default), as Redis returns the whole collection in its own order then. Over
+  RESP, long negative counts are streamed instead (`repeated_random/5`).
   """
-  def random(instance, key, type, count, one, many) do
+  def random(instance, key, type, count, one, many, whole \\ & &1) do
     with {:ok, found} <- read(instance, key, type) do
       case {found, count} do
         {nil, nil} ->
@@ -363,8 +365,11 @@ defmodule FerricStore.Commands.Collection do
         {_, 0} ->
           {:ok, []}
 
+        {{meta, t}, c} when c >= meta.n ->
+          {:ok, t |> collect(key, :edge, :asc, :all) |> whole.() |> Enum.map(&many.(&1, t))}
+
         {{meta, t}, c} when c > 0 ->
-          {:ok, Enum.map(random_members(t, key, meta.n, min(c, meta.n)), &many.(&1, t))}
+          {:ok, Enum.map(random_members(t, key, meta.n, c), &many.(&1, t))}
 
         {{_, t}, c} ->
           {:ok, for(_ <- 1..-c, do: many.(random_one(t, key), t))}

@@ -103,14 +103,15 @@ defmodule FerricStore.Commands.Sets do
     end
   end
 
+  # A count of at least the set's size: the whole set, in SMEMBERS' order.
   def srandmember(instance, key, count \\ nil) do
     member = fn {m, _}, _t -> m end
 
-    case Collection.random(instance, key, :set, count, member, member) do
-      # Fewer than asked: the whole set (see intset_order/1).
-      {:ok, ms} when is_list(ms) and count > 0 and length(ms) < count -> {:ok, intset_order(ms)}
-      other -> other
+    whole = fn items ->
+      items |> Enum.map(&elem(&1, 0)) |> intset_order() |> Enum.map(&{&1, ""})
     end
+
+    Collection.random(instance, key, :set, count, member, member, whole)
   end
 
   def sinter(instance, keys), do: combine(instance, keys, :inter)

@@ -181,7 +181,10 @@ defmodule FerricStore.Commands.ZSets do
   end
 
   def zrandmember(instance, key, count \\ nil) do
-    Collection.random(instance, key, :zset, count, fn {m, _}, _t -> m end, fn item, _t -> item end)
+    # A count of at least the size: the whole set in ZREVRANGE 0 -1 order, as Redis.
+    whole = fn items -> Enum.sort_by(items, fn {m, s} -> {Members.score_key(s), m} end, :desc) end
+    one = fn {m, _}, _t -> m end
+    Collection.random(instance, key, :zset, count, one, fn item, _t -> item end, whole)
   end
 
   @doc "ZUNION/ZINTER/ZDIFF (no store): `{member, score}` pairs in score order."
