@@ -13,9 +13,10 @@ defmodule FerricStore.Commands.LongDouble do
   @type t :: {integer(), pos_integer()}
 
   @max_chars 5 * 1024
-  # Largest binary exponent of a finite long double, smallest of a denormal.
+  # Largest binary exponent of a finite long double; the lowest bit of a denormal
+  # (2^-16445), which is also the lowest bit of the smallest normal's 64-bit mantissa.
   @max_exp2 16_384
-  @min_exp2 -16_446
+  @denormal_lsb 16_445
 
   @doc """
   Parses a value as Redis' string2ld: strtold syntax (decimal, exponent, hex, "inf"),
@@ -115,9 +116,18 @@ defmodule FerricStore.Commands.LongDouble do
 
     cond do
       k + 64 > @max_exp2 -> :error
-      k < @min_exp2 -> {:ok, {0, 1}}
+      k < -@denormal_lsb -> denormal(sign, a, den)
       k >= 0 -> {:ok, {sign * (mant <<< k), 1}}
       true -> {:ok, {sign * mant, 1 <<< -k}}
+    end
+  end
+
+  # Below the smallest normal, precision is lost from the top: the value is a multiple
+  # of 2^-16445 (0 when it rounds to nothing, which callers reject as Redis' strtold).
+  defp denormal(sign, a, den) do
+    case round_half_even(a <<< @denormal_lsb, den) do
+      0 -> {:ok, {0, 1}}
+      m -> {:ok, {sign * m, 1 <<< @denormal_lsb}}
     end
   end
 

@@ -32,6 +32,21 @@ defmodule FerricStore.Commands.LongDoubleTest do
     end
   end
 
+  test "denormals: down to 2^-16445, as strtold; what rounds to zero is rejected" do
+    # Checked against redis-server 7.0 (HINCRBYFLOAT h f <v>).
+    for ok <- ["1e-4950", "1e-4932", "0x1p-16445", "-1e-4940", "3e-4951", "4e-4951"] do
+      assert {:ok, {n, _}} = LD.parse(ok), ok
+      assert n != 0, ok
+      assert incr(ok, "0") == "0", ok
+    end
+
+    for zero <- ["1e-4951", "0x1p-16446"], do: assert(LD.parse(zero) == :error, zero)
+    # Denormals add exactly: 2^-16445 + 2^-16445 = 2^-16444.
+    {:ok, tiny} = LD.parse("0x1p-16445")
+    assert {:ok, {2, den}} = LD.add(tiny, tiny)
+    assert den == Bitwise.bsl(1, 16_445)
+  end
+
   test "infinities cannot be added" do
     {:ok, inf} = LD.parse("inf")
     {:ok, one} = LD.parse("1")
