@@ -1468,6 +1468,7 @@ defmodule FerricStore do
       case opts[:limit] do
         nil -> {:ok, spec}
         {o, c} when not is_integer(o) or not is_integer(c) -> bad_limit!(opts[:limit], fun)
+        {_, -1} when by == :rank -> {:ok, spec}
         _ when by == :rank -> :rank_limit
         {o, _} when o < 0 -> {:ok, Map.put(spec, :limit, {0, 0})}
         {o, c} when c < 0 -> {:ok, Map.put(spec, :limit, {o, -1})}

@@ -319,9 +319,21 @@ defmodule FerricStore.Commands.Objects do
 
       {"db", [n | rest]} ->
         case Args.int!(n) do
-          {:ok, 0} -> copy_opts(rest, replace)
-          {:ok, _} -> Error.new(:out_of_range, "ERR DB index is out of range")
-          {:error, e} -> e
+          {:ok, 0} ->
+            copy_opts(rest, replace)
+
+          # Redis reads the index as an int first.
+          {:ok, db} when db < -2_147_483_648 or db > 2_147_483_647 ->
+            Error.new(
+              :out_of_range,
+              "ERR value is out of range, value must between -2147483648 and 2147483647"
+            )
+
+          {:ok, _} ->
+            Error.new(:out_of_range, "ERR DB index is out of range")
+
+          {:error, e} ->
+            e
         end
 
       _ ->

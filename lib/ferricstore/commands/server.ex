@@ -264,6 +264,10 @@ defmodule FerricStore.Commands.Server do
       spec == nil ->
         Error.new(:syntax, "ERR Invalid command specified")
 
+      # As Redis: a command without keys says so before its arity is checked.
+      spec.first_key == 0 and "movablekeys" not in spec.flags ->
+        Error.new(:syntax, "ERR The command has no key arguments")
+
       not Commands.arity_ok?(spec.arity, length(full)) ->
         Error.new(:syntax, "ERR Invalid number of arguments specified for command")
 

@@ -729,8 +729,11 @@ defmodule FerricStore.Commands.ZSets do
     end
   end
 
+  # Redis reads ZINCRBY's arguments with ZADD's option parser: an option word where the
+  # increment goes leaves a member without a score, a syntax error.
   def handle("zincrby", [key, by, m], ctx) do
-    with {:ok, by} <- parse_score(by) do
+    with :ok <- not_zadd_option(by),
+         {:ok, by} <- parse_score(by) do
       case zincrby(ctx.instance, key, by, m) do
         {:ok, s} -> score(s)
         other -> reply(other)
@@ -1021,9 +1024,16 @@ defmodule FerricStore.Commands.ZSets do
     end
   end
 
+  defp not_zadd_option(arg) do
+    if FerricStore.Commands.upcase(arg) in ~w(NX XX GT LT CH INCR),
+      do: {:error, Error.new(:syntax)},
+      else: :ok
+  end
+
+  # As Redis, a LIMIT with count -1 (no limit) is ignored where LIMIT has no meaning.
   defp check_range(spec, ws) do
     cond do
-      spec[:limit] && spec.by == :rank ->
+      match?({_, c} when c != -1, spec[:limit]) and spec.by == :rank ->
         {:error,
          Error.new(
            :syntax,
@@ -1040,6 +1050,7 @@ defmodule FerricStore.Commands.ZSets do
       true ->
         spec =
           case spec[:limit] do
+            _ when spec.by == :rank -> Map.delete(spec, :limit)
             {o, _} when o < 0 -> Map.put(spec, :limit, {0, 0})
             {o, c} when c < 0 -> Map.put(spec, :limit, {o, -1})
             _ -> spec

@@ -634,6 +634,82 @@ defmodule FerricStore.Test.Differential.KnownBugs do
           name(step) in ["hrandfield", "zrandmember"] and
             r == {:error, "ERR value is out of range"}
         end
+      },
+      %{
+        id: "B32",
+        title: "ZRANGE by rank with LIMIT offset -1: Redis ignores a LIMIT of count -1",
+        fixed: true,
+        repro: [
+          cmd(["ZADD", "z", "1", "a", "2", "b", "3", "c"]),
+          cmd(["ZRANGE", "z", "0", "-1", "LIMIT", "1", "-1"]),
+          cmd(["ZRANGE", "z", "0", "-1", "LIMIT", "1", "-2"]),
+          cmd(["ZRANGE", "z", "0", "-1", "LIMIT", "1", "2"]),
+          cmd(["ZREVRANGE", "z", "0", "-1", "LIMIT", "0", "-1"]),
+          cmd(["ZRANGESTORE", "d", "z", "0", "-1", "LIMIT", "2", "-1"]),
+          cmd(["ZRANGE", "z", "PX", "2", "LIMIT", "0", "-1"])
+        ],
+        match: fn step, _r, f ->
+          name(step) in ["zrange", "zrevrange", "zrangestore"] and
+            match?({:error, "ERR syntax error, LIMIT" <> _}, f)
+        end
+      },
+      %{
+        id: "B33",
+        title: "ZINCRBY with a ZADD option word as the increment is a syntax error in Redis",
+        fixed: true,
+        repro: [
+          cmd(["ZINCRBY", "z", "NX", "a"]),
+          cmd(["ZINCRBY", "z", "incr", "1"]),
+          cmd(["ZINCRBY", "z", "ch", "a"]),
+          cmd(["ZINCRBY", "z", "1.5", "a"])
+        ],
+        match: fn step, _r, f ->
+          name(step) == "zincrby" and f == {:error, "ERR value is not a valid float"}
+        end
+      },
+      %{
+        id: "B34",
+        title: "COPY ... DB n: an index outside int range has Redis' own message",
+        fixed: true,
+        repro: [
+          cmd(["SET", "a", "1"]),
+          cmd(["COPY", "a", "b", "DB", "2147483648"]),
+          cmd(["COPY", "a", "b", "DB", "-2147483649"]),
+          cmd(["COPY", "a", "b", "DB", "-1"]),
+          cmd(["COPY", "a", "b", "DB", "0"])
+        ],
+        match: fn step, _r, f ->
+          name(step) == "copy" and f == {:error, "ERR DB index is out of range"}
+        end
+      },
+      %{
+        id: "B35",
+        title: "HINCRBYFLOAT/INCRBYFLOAT refused long double denormals that strtold accepts",
+        fixed: true,
+        repro: [
+          cmd(["HINCRBYFLOAT", "h", "f", "1e-4950"]),
+          cmd(["HINCRBYFLOAT", "h", "f", "0x1p-16445"]),
+          cmd(["HINCRBYFLOAT", "h", "f", "1e-4951"]),
+          cmd(["HSET", "h", "g", "1e-4940"]),
+          cmd(["HINCRBYFLOAT", "h", "g", "0"]),
+          cmd(["INCRBYFLOAT", "k", "3e-4951"])
+        ],
+        match: fn step, _r, f ->
+          name(step) in ["hincrbyfloat", "incrbyfloat"] and match?({:error, _}, f)
+        end
+      },
+      %{
+        id: "B36",
+        title: "SRANDMEMBER / ZRANDMEMBER with a count of exactly the size were shuffled",
+        fixed: true,
+        repro: [
+          cmd(["SADD", "s", "5", "3", "1", "9"]),
+          cmd(["SRANDMEMBER", "s", "4"]),
+          cmd(["ZADD", "z", "1", "a", "1", "b", "1", "c", "0", "d"]),
+          cmd(["ZRANDMEMBER", "z", "4", "WITHSCORES"]),
+          cmd(["ZRANDMEMBER", "z", "100"])
+        ],
+        match: fn step, _r, _f -> name(step) in ["srandmember", "zrandmember"] end
       }
     ]
   end
