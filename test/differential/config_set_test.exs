@@ -59,4 +59,51 @@ defmodule FerricStore.Differential.ConfigSetTest do
              Enum.join(set, " ")
     end
   end
+
+  test "enumerated, list and immutable settings: checks and read-back as redis-server", ctx do
+    cases = [
+      ["appendfsync", "bogus"],
+      ["appendfsync", "EVERYSEC"],
+      ["appendfsync", "always"],
+      ["save", "900"],
+      ["save", "x 1"],
+      ["save", " 900  1 "],
+      ["save", "-1 1"],
+      ["save", "900 -1"],
+      ["save", "0 1"],
+      ["save", "1.5 1"],
+      ["save", "+5 1"],
+      ["save", "900 "],
+      ["save", "900 1 300 10"],
+      ["save", ""],
+      ["notify-keyspace-events", "Z"],
+      ["notify-keyspace-events", "KEA"],
+      ["notify-keyspace-events", "KEg"],
+      ["notify-keyspace-events", "Elg"],
+      ["notify-keyspace-events", "KEAmn"],
+      ["notify-keyspace-events", "n"],
+      ["notify-keyspace-events", "g$lshzxetd"],
+      ["notify-keyspace-events", ""],
+      ["client-query-buffer-limit", "100"],
+      ["client-query-buffer-limit", "2mb"],
+      ["client-query-buffer-limit", "1gb"],
+      ["port", "x"],
+      ["port", "70000"],
+      ["appendonly", "maybe"],
+      ["databases", "x"],
+      ["cluster-enabled", "maybe"]
+    ]
+
+    # The defaults differ (appendfsync is always "always" here): values are compared
+    # once set.
+    for [param, _] = args <- cases do
+      set = ["CONFIG", "SET" | args]
+      get = ["CONFIG", "GET", param]
+      reply = RESPClient.command(ctx.ferric, set)
+      assert reply == RESPClient.command(ctx.redis, set), Enum.join(set, " ")
+
+      if reply == {:simple, "OK"},
+        do: assert(RESPClient.command(ctx.ferric, get) == RESPClient.command(ctx.redis, get))
+    end
+  end
 end

@@ -452,6 +452,8 @@ defmodule FerricStore.Commands.Server do
 
   # All or nothing, as Redis 7: an unknown parameter is reported first; else the last
   # immutable or repeated one; else the first bad value. Errors name the argument as typed.
+  @immutable_in_redis ~w(databases cluster-enabled)
+
   defp config_set(args, ctx) do
     pairs = Enum.map(args, fn [name, v] -> {name, Commands.downcase(name), v} end)
     known = Config.defaults()
@@ -461,7 +463,7 @@ defmodule FerricStore.Commands.Server do
         misuse =
           cond do
             not Map.has_key?(known, key) -> misuse
-            not Config.writable?(key) -> config_error(name, "can't set immutable config")
+            key in @immutable_in_redis -> config_error(name, "can't set immutable config")
             MapSet.member?(seen, key) -> config_error(name, "duplicate parameter")
             true -> misuse
           end
@@ -482,17 +484,23 @@ defmodule FerricStore.Commands.Server do
       error = Enum.find_value(pairs, fn {name, key, v} -> validate_value(key, name, v) end) ->
         error
 
+      # Settable in Redis (port, bind, dir, appendonly), fixed here once running: their
+      # values are checked first, as Redis checks them.
+      fixed = Enum.find(pairs, fn {_, key, _} -> not Config.writable?(key) end) ->
+        config_error(elem(fixed, 0), "can't set immutable config")
+
       true ->
         Enum.each(pairs, fn {_, k, v} -> Config.put(ctx.instance, k, normalize_config(k, v)) end)
         :ok
     end
   end
 
-  defp validate_value(key, name, value) when key in ["maxmemory", "client-query-buffer-limit"] do
+  defp validate_value("maxmemory", name, value) do
     if parse_memory(value), do: nil, else: config_error(name, "argument must be a memory value")
   end
 
-  defp validate_value("proto-max-bulk-len", name, value) do
+  defp validate_value(key, name, value)
+       when key in ["proto-max-bulk-len", "client-query-buffer-limit"] do
     case parse_memory(value) do
       n when is_integer(n) and n >= 1_048_576 ->
         nil
@@ -505,7 +513,7 @@ defmodule FerricStore.Commands.Server do
     end
   end
 
-  defp validate_value("protected-mode", name, value) do
+  defp validate_value(key, name, value) when key in ["protected-mode", "appendonly"] do
     if Commands.downcase(value) in ["yes", "no"],
       do: nil,
       else: config_error(name, "argument must be 'yes' or 'no'")
@@ -524,8 +532,25 @@ defmodule FerricStore.Commands.Server do
         )
   end
 
+  defp validate_value("appendfsync", name, value) do
+    if Commands.downcase(value) in ["always", "everysec", "no"],
+      do: nil,
+      else: config_error(name, "argument(s) must be one of the following: everysec, always, no")
+  end
+
+  defp validate_value("save", name, value) do
+    if save_params(value), do: nil, else: config_error(name, "Invalid save parameters")
+  end
+
+  defp validate_value("notify-keyspace-events", name, value) do
+    if keyspace_events(value),
+      do: nil,
+      else: config_error(name, "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+  end
+
   # Integer settings: Redis' strict parse (no "+", no leading zeros), then its range.
   @int_ranges %{
+    "port" => {0, 65_535},
     "maxclients" => {1, 4_294_967_295},
     "timeout" => {0, 2_147_483_647},
     "tcp-keepalive" => {0, 2_147_483_647},
@@ -570,10 +595,70 @@ defmodule FerricStore.Commands.Server do
   defp normalize_config("hz", value),
     do: value |> String.to_integer() |> max(1) |> min(500) |> Integer.to_string()
 
-  defp normalize_config(key, value) when key in ["protected-mode", "maxmemory-policy"],
-    do: Commands.downcase(value)
+  defp normalize_config(key, value)
+       when key in ["protected-mode", "maxmemory-policy", "appendonly", "appendfsync"],
+       do: Commands.downcase(value)
+
+  defp normalize_config("save", value),
+    do: value |> save_params() |> Enum.map_join(" ", &Integer.to_string/1)
+
+  defp normalize_config("notify-keyspace-events", value),
+    do: value |> keyspace_events() |> keyspace_events_string()
 
   defp normalize_config(_key, value), do: value
+
+  # "save": "" or pairs of <seconds> <changes> (seconds at least 1), one space apart, each
+  # read by strtoll as Redis reads them (a "+" sign passes); nil when invalid.
+  defp save_params(""), do: []
+
+  defp save_params(value) do
+    parsed =
+      value
+      |> :binary.split(" ", [:global])
+      |> Enum.map(&strtoll/1)
+
+    pairs = Enum.chunk_every(parsed, 2)
+
+    if rem(length(parsed), 2) == 0 and
+         Enum.all?(pairs, fn [secs, changes] ->
+           is_integer(secs) and secs >= 1 and is_integer(changes) and changes >= 0
+         end),
+       do: parsed,
+       else: nil
+  end
+
+  # C's strtoll as Redis checks it (the whole word read): an empty word is 0, leading
+  # white space and a sign pass.
+  defp strtoll(""), do: 0
+
+  defp strtoll(word) do
+    case Integer.parse(String.trim_leading(word)) do
+      {n, ""} -> n
+      _ -> nil
+    end
+  end
+
+  # notify-keyspace-events classes (Redis 7.0): the set of class letters, or nil.
+  @event_classes ~c"g$lshzxetd"
+  @event_flags ~c"g$lshzxetdnKEm"
+
+  defp keyspace_events(value) do
+    Enum.reduce_while(:binary.bin_to_list(value), MapSet.new(), fn
+      ?A, set -> {:cont, MapSet.union(set, MapSet.new(@event_classes))}
+      c, set -> if c in @event_flags, do: {:cont, MapSet.put(set, c)}, else: {:halt, nil}
+    end)
+  end
+
+  # As Redis writes them back: "A" for all the classes, else each class (and n) in its
+  # order; then K, E and m.
+  defp keyspace_events_string(set) do
+    classes =
+      if Enum.all?(@event_classes, &MapSet.member?(set, &1)),
+        do: ~c"A",
+        else: Enum.filter(~c"g$lshzxetdn", &MapSet.member?(set, &1))
+
+    to_string(classes ++ Enum.filter(~c"KEm", &MapSet.member?(set, &1)))
+  end
 
   defp config_error(key, why),
     do:
