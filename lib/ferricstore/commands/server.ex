@@ -10,7 +10,7 @@ defmodule FerricStore.Commands.Server do
   import FerricStore.Commands.Spec
   require Logger
   alias FerricStore.Commands
-  alias FerricStore.Commands.{Args, Spec}
+  alias FerricStore.Commands.{Args, Glob, Spec}
   alias FerricStore.Commands.Connection
   alias FerricStore.Error
   alias FerricStore.Server.Config
@@ -204,8 +204,29 @@ defmodule FerricStore.Commands.Server do
   ## COMMAND
 
   defp command("count", [], _ctx), do: length(Commands.all())
-  defp command("list", [], _ctx), do: Enum.map(Commands.all(), & &1.name)
-  defp command("list", _, _ctx), do: Error.new(:syntax)
+  # Every command and subcommand, as Redis lists them; FILTERBY a pattern (matched
+  # without case), an ACL category or a module (FerricStore loads none).
+  defp command("list", args, _ctx) do
+    all = Enum.flat_map(Commands.all(), &[&1 | Map.get(&1, :subcommands, [])])
+
+    case Enum.map(args, &Commands.downcase/1) do
+      [] ->
+        Enum.map(all, & &1.name)
+
+      ["filterby", "module", _name] ->
+        []
+
+      ["filterby", "aclcat", category] ->
+        for spec <- all, ("@" <> category) in Map.get(spec, :acl_categories, []), do: spec.name
+
+      ["filterby", "pattern", pattern] ->
+        glob = Glob.compile(pattern)
+        for spec <- all, Glob.match?(glob, spec.name), do: spec.name
+
+      _ ->
+        Error.new(:syntax)
+    end
+  end
 
   defp command("info", [], _ctx), do: Enum.map(Commands.all(), &command_info/1)
 
