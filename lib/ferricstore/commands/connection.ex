@@ -141,10 +141,12 @@ defmodule FerricStore.Commands.Connection do
 
   ## HELLO
 
+  # As Redis 7.0 reads HELLO's options: left to right, AUTH authenticating at once (a
+  # client stays authenticated though a later option is wrong) and SETNAME's name checked
+  # at once; only then the protocol and the name change.
   defp hello(proto, opts, ctx) do
-    with {:ok, auth, name} <- hello_opts(opts, nil, nil),
-         {:ok, ctx} <- hello_auth(auth, ctx),
-         :ok <- valid_name(name) do
+    with {:ok, name, ctx} <- hello_opts(opts, nil, ctx),
+         {:ok, ctx} <- hello_auth(nil, ctx) do
       ctx = %{
         ctx
         | protocol: proto,
@@ -165,17 +167,29 @@ defmodule FerricStore.Commands.Connection do
 
       {reply, ctx}
     else
+      {:error, error, ctx} -> {error, ctx}
       {:error, error} -> {error, ctx}
     end
   end
 
-  defp hello_opts([], auth, name), do: {:ok, auth, name}
+  defp hello_opts([], name, ctx), do: {:ok, name, ctx}
 
-  defp hello_opts([opt | rest] = all, auth, name) do
+  defp hello_opts([opt | rest] = all, name, ctx) do
     case {Commands.downcase(opt), rest} do
-      {"auth", [user, pass | rest]} -> hello_opts(rest, {user, pass}, name)
-      {"setname", [new | rest]} -> hello_opts(rest, auth, new)
-      _ -> {:error, Error.new(:syntax, "ERR Syntax error in HELLO option '#{hd(all)}'")}
+      {"auth", [user, pass | rest]} ->
+        case hello_auth({user, pass}, ctx) do
+          {:ok, ctx} -> hello_opts(rest, name, ctx)
+          {:error, error} -> {:error, error, ctx}
+        end
+
+      {"setname", [new | rest]} ->
+        case valid_name(new) do
+          :ok -> hello_opts(rest, new, ctx)
+          {:error, error} -> {:error, error, ctx}
+        end
+
+      _ ->
+        {:error, Error.new(:syntax, "ERR Syntax error in HELLO option '#{hd(all)}'"), ctx}
     end
   end
 

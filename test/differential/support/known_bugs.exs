@@ -710,6 +710,20 @@ defmodule FerricStore.Test.Differential.KnownBugs do
           cmd(["ZRANDMEMBER", "z", "100"])
         ],
         match: fn step, _r, _f -> name(step) in ["srandmember", "zrandmember"] end
+      },
+      %{
+        id: "B37",
+        title:
+          "HELLO reads AUTH and SETNAME as it goes: a bad password comes before a later syntax error",
+        fixed: true,
+        repro: [
+          cmd(["HELLO", "3", "AUTH", "a", "b", "SETNAME"]),
+          cmd(["HELLO", "3", "AUTH", "a", "b", "FOO"]),
+          cmd(["HELLO", "3", "AUTH", "default", "x", "SETNAME"]),
+          cmd(["HELLO", "3", "SETNAME", "a b", "AUTH", "a", "b"]),
+          cmd(["HELLO", "3", "FOO", "AUTH", "a", "b"])
+        ],
+        match: fn step, _r, _f -> name(step) == "hello" end
       }
     ]
   end

@@ -266,6 +266,23 @@ defmodule FerricStore.Server.ServerTest do
       end
     end
 
+    test "HELLO AUTH authenticates at once, even when a later option is wrong (as Redis 7.0)" do
+      {_instance, port} = start_listener(password: "s3cret")
+      sock = connect(port)
+
+      assert request(sock, "HELLO 3 AUTH default nope SETNAME\r\n") ==
+               "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+
+      assert request(sock, "PING\r\n") == "-NOAUTH Authentication required.\r\n"
+
+      assert request(sock, "HELLO 3 AUTH default s3cret SETNAME\r\n") ==
+               "-ERR Syntax error in HELLO option 'SETNAME'\r\n"
+
+      # Authenticated, still RESP2 and unnamed: the failed HELLO changed nothing else.
+      assert request(sock, "PING\r\n") == "+PONG\r\n"
+      assert request(sock, "CLIENT GETNAME\r\n") == "$-1\r\n"
+    end
+
     test "NOAUTH until AUTH" do
       {_instance, port} = start_listener(password: "s3cret")
       sock = connect(port)
