@@ -965,6 +965,32 @@ defmodule FerricStore do
          do: Lists.rpoplpush(name!(opts), src, dst)
   end
 
+  @doc """
+  Pops up to `count:` elements (default 1; 0 or less is Redis' "count should be greater
+  than 0") from the `:left` or `:right` of the first list among `keys` (a key or a list):
+  `{key, elements}`, or nil when no key holds a list. A key of another type before that
+  list is a WRONGTYPE error (keys after it are not looked at). The pop is one atomic
+  write, so every key must live on one shard (a CROSSSLOT error otherwise; use hash tags
+  such as `{jobs}:high`).
+
+      iex> FerricStore.rpush("jobs:low", ["a", "b", "c"])
+      {:ok, 3}
+      iex> FerricStore.lmpop(["jobs:high", "jobs:low"], :left, count: 2)
+      {:ok, {"jobs:low", ["a", "b"]}}
+      iex> FerricStore.lmpop("jobs:high", :right)
+      {:ok, nil}
+  """
+  @spec lmpop(key() | [key()], :left | :right, opts()) ::
+          {:ok, {key(), [value()]} | nil} | error()
+  def lmpop(keys, side, opts \\ []) do
+    name = name!(opts, [:count])
+    keys = nonempty_arg!(keys, here())
+    side = Check.side!(side, [:left, :right], here())
+
+    with {:ok, count} <- Check.mpop_count(opts[:count], here()),
+         do: Lists.lmpop(name, keys, side, count)
+  end
+
   ## Sets
 
   @doc """
@@ -1288,6 +1314,31 @@ defmodule FerricStore do
   end
 
   @doc """
+  Pops up to `count:` members (default 1; 0 or less is Redis' "count should be greater
+  than 0") with the lowest (`:min`) or highest (`:max`) scores from the first sorted set
+  among `keys` (a key or a list): `{key, [{member, score}]}`, or nil when no key holds a
+  sorted set. A key of another type (a set too) before it is a WRONGTYPE error. As
+  `lmpop/3`, every key must live on one shard.
+
+      iex> FerricStore.zadd("board", [{10, "ada"}, {7.5, "bob"}, {3, "cy"}])
+      {:ok, 3}
+      iex> FerricStore.zmpop(["empty", "board"], :max, count: 2)
+      {:ok, {"board", [{"ada", 10.0}, {"bob", 7.5}]}}
+      iex> FerricStore.zmpop("empty", :min)
+      {:ok, nil}
+  """
+  @spec zmpop(key() | [key()], :min | :max, opts()) ::
+          {:ok, {key(), [{binary(), score()}]} | nil} | error()
+  def zmpop(keys, side, opts \\ []) do
+    name = name!(opts, [:count])
+    keys = nonempty_arg!(keys, here())
+    dir = if Check.side!(side, [:min, :max], here()) == :min, do: :asc, else: :desc
+
+    with {:ok, count} <- Check.mpop_count(opts[:count], here()),
+         do: ZSets.zmpop(name, keys, dir, count)
+  end
+
+  @doc """
   A random member (or nil); with `count: n` a list of `{member, score}` pairs, distinct
   (n > 0) or repeating (n < 0, at most #{Check.max_picks()}: the list is built in memory).
   """
@@ -1326,6 +1377,33 @@ defmodule FerricStore do
         opts,
         here()
       )
+
+  @doc """
+  Size of the intersection of the sorted sets (or sets) at `keys`, counting no further
+  than `limit:` (0, the default: no limit), so a small limit answers early.
+
+      iex> FerricStore.zadd("a", [{1, "x"}, {2, "y"}, {3, "z"}])
+      {:ok, 3}
+      iex> FerricStore.sadd("b", ["y", "z"])
+      {:ok, 2}
+      iex> FerricStore.zintercard(["a", "b"])
+      {:ok, 2}
+      iex> FerricStore.zintercard(["a", "b"], limit: 1)
+      {:ok, 1}
+  """
+  @spec zintercard([key()], opts()) :: {:ok, non_neg_integer()} | error()
+  def zintercard(keys, opts \\ []) do
+    name = name!(opts, [:limit])
+    keys = nonempty_arg!(keys, here())
+
+    case Check.int_opt(opts, :limit, here()) || 0 do
+      limit when limit < 0 ->
+        {:error, FerricStore.Error.new(:out_of_range, "ERR LIMIT can't be negative")}
+
+      limit ->
+        ZSets.zintercard(name, keys, limit)
+    end
+  end
 
   @doc "Members of the first sorted set in none of the others."
   @spec zdiff([key()], opts()) :: {:ok, [{binary(), score()}]} | error()
@@ -1588,6 +1666,7 @@ defmodule FerricStore do
     linsert: 5,
     lmove: 5,
     rpoplpush: 3,
+    lmpop: 3,
     sadd: 3,
     srem: 3,
     smembers: 2,
@@ -1622,10 +1701,12 @@ defmodule FerricStore do
     zremrangebylex: 4,
     zpopmin: 2,
     zpopmax: 2,
+    zmpop: 3,
     zrandmember: 2,
     zunion: 2,
     zinter: 2,
     zdiff: 2,
+    zintercard: 2,
     zunionstore: 3,
     zinterstore: 3,
     zdiffstore: 3,

@@ -114,7 +114,8 @@ defmodule FerricStore.Collections.DifferentialTest do
         ["LPOS", key(), val(), "RANK", Enum.random(~w(1 2 -1)), "COUNT", Enum.random(~w(0 1 2))]
       end,
       fn -> ["LMOVE", key(), key(), Enum.random(~w(LEFT RIGHT)), Enum.random(~w(LEFT RIGHT))] end,
-      fn -> ["RPOPLPUSH", key(), key()] end
+      fn -> ["RPOPLPUSH", key(), key()] end,
+      fn -> mpop("LMPOP", ~w(LEFT RIGHT left)) end
     ]).()
   end
 
@@ -175,7 +176,14 @@ defmodule FerricStore.Collections.DifferentialTest do
       fn -> ["ZINTERSTORE", key(), "2", key(), key(), "WEIGHTS", "2", "3"] end,
       fn -> ["ZDIFFSTORE", key(), "2", key(), key()] end,
       fn -> ["ZUNION", "2", key(), key(), "WITHSCORES"] end,
-      fn -> ["ZRANGESTORE", key(), key(), "0", "-1"] end
+      fn -> ["ZRANGESTORE", key(), key(), "0", "-1"] end,
+      fn -> mpop("ZMPOP", ~w(MIN MAX max)) end,
+      fn -> ["ZINTERCARD", "2", key(), key()] end,
+      fn ->
+        limit = fn -> Enum.random(~w(0 1 2 -1 x)) end
+        keys = some(&key/0)
+        ["ZINTERCARD", Integer.to_string(length(keys)) | keys] ++ ["LIMIT", limit.()]
+      end
     ]).()
   end
 
@@ -203,6 +211,26 @@ defmodule FerricStore.Collections.DifferentialTest do
       fn -> ["RANDOMKEY"] end,
       fn -> ["TTL", key()] end
     ]).()
+  end
+
+  # LMPOP/ZMPOP: mostly well formed, sometimes a numkeys that does not fit, a bad or
+  # repeated COUNT, or an unknown word.
+  defp mpop(name, sides) do
+    keys = some(&key/0)
+    n = length(keys)
+    numkeys = Enum.random([n, n, n, n, n + 1, 0]) |> Integer.to_string()
+
+    opts =
+      Enum.random([
+        [],
+        [],
+        ["COUNT", Enum.random(~w(1 2 5))],
+        ["count", Enum.random(~w(0 -1 x 9223372036854775808))],
+        ["COUNT", "1", "COUNT", "2"],
+        ["FOO"]
+      ])
+
+    [name, numkeys | keys] ++ [Enum.random(sides ++ ["UP"]) | opts]
   end
 
   defp normalize([cmd | _], reply) when is_list(reply) do

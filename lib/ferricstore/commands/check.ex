@@ -114,6 +114,25 @@ defmodule FerricStore.Commands.Check do
   def pop_count(c, fun), do: bad!(fun, "count must be a non-negative integer", c)
 
   @doc """
+  The `count:` of LMPOP/ZMPOP: nil (one element) or a positive integer; 0 or a negative
+  one is Redis' error, anything else raises.
+  """
+  def mpop_count(nil, _fun), do: {:ok, nil}
+  def mpop_count(c, _fun) when is_integer(c) and c >= 1 and c <= @max_int, do: {:ok, c}
+
+  def mpop_count(c, _fun) when is_integer(c),
+    do: {:error, Error.new(:out_of_range, "ERR count should be greater than 0")}
+
+  def mpop_count(c, fun), do: bad!(fun, "count must be a positive integer", c)
+
+  @doc "The atom `side` if it is one of `sides` (`[:left, :right]`, ...); raises otherwise."
+  def side!(side, sides, fun) do
+    if side in sides,
+      do: side,
+      else: bad!(fun, "side must be #{Enum.map_join(sides, " or ", &inspect/1)}", side)
+  end
+
+  @doc """
   The `count:` of SRANDMEMBER/HRANDFIELD/ZRANDMEMBER: nil, or an integer whose picks
   fit in memory (a negative count below -#{@max_picks}, or one outside 64 bits, is
   "ERR value is out of range").

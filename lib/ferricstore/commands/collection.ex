@@ -132,6 +132,22 @@ defmodule FerricStore.Commands.Collection do
     walk(b, key, :edge, :asc, [], fn item, acc -> {:cont, [item | acc]} end) |> Enum.reverse()
   end
 
+  @doc """
+  LMPOP/ZMPOP's pick among `keys`: `{:ok, key}` for the first that holds a collection of
+  `type` (an empty one is never stored), `{:ok, nil}` when none does, or WRONGTYPE for a
+  key of another type met before it. As in Redis, keys after the chosen one are not
+  looked at, so their types do not matter.
+  """
+  def first(_b, [], _type), do: {:ok, nil}
+
+  def first(b, [key | rest], type) do
+    case get(b, key, type) do
+      {:ok, nil} -> first(b, rest, type)
+      {:ok, _found} -> {:ok, key}
+      error -> error
+    end
+  end
+
   ## Replies
 
   def reply(:ok), do: :ok
@@ -152,6 +168,71 @@ defmodule FerricStore.Commands.Collection do
       end
     end
   end
+
+  @doc """
+  The arguments of LMPOP and ZMPOP (`numkeys key [key ...] where [COUNT count]`), read as
+  Redis 7.0's lmpopGenericCommand and zmpopGenericCommand read them, each error as soon as
+  it is met: numkeys (an integer of at least 1), a `where` token right after the keys
+  (one of `sides`, any case, mapped to its atom), then COUNT, at most once, at least 1.
+  Returns `{:ok, keys, where, count}` (count nil when not given).
+
+      iex> FerricStore.Commands.Collection.mpop_args(~w(2 a b left COUNT 3), %{"LEFT" => :left})
+      {:ok, ["a", "b"], :left, 3}
+  """
+  def mpop_args([numkeys | rest], sides) do
+    case FerricStore.Commands.Args.int(numkeys) do
+      {:ok, n} when n >= 1 and n < length(rest) ->
+        {keys, [where | opts]} = Enum.split(rest, n)
+
+        with {:ok, where} <- Map.fetch(sides, FerricStore.Commands.upcase(where)),
+             {:ok, count} <- mpop_count(opts, nil) do
+          {:ok, keys, where, count}
+        else
+          :error -> {:error, Error.new(:syntax)}
+          error -> error
+        end
+
+      {:ok, n} when n >= 1 ->
+        {:error, Error.new(:syntax)}
+
+      _ ->
+        {:error, Error.new(:out_of_range, "ERR numkeys should be greater than 0")}
+    end
+  end
+
+  defp mpop_count([], count), do: {:ok, count}
+
+  defp mpop_count([opt, value | rest], nil) do
+    if FerricStore.Commands.upcase(opt) == "COUNT" do
+      case FerricStore.Commands.Args.int(value) do
+        {:ok, c} when c >= 1 -> mpop_count(rest, c)
+        _ -> {:error, Error.new(:out_of_range, "ERR count should be greater than 0")}
+      end
+    else
+      {:error, Error.new(:syntax)}
+    end
+  end
+
+  defp mpop_count(_opts, _count), do: {:error, Error.new(:syntax)}
+
+  @doc """
+  The options of SINTERCARD and ZINTERCARD, left to right as Redis reads them: `LIMIT n`
+  (n >= 0, 0: no limit), which may be repeated (the last one counts).
+  """
+  def limit_opt([], limit), do: {:ok, limit}
+
+  def limit_opt([opt, value | rest], _limit) do
+    if FerricStore.Commands.upcase(opt) == "LIMIT" do
+      case FerricStore.Commands.Args.int(value) do
+        {:ok, l} when l >= 0 -> limit_opt(rest, l)
+        _ -> {:error, Error.new(:out_of_range, "ERR LIMIT can't be negative")}
+      end
+    else
+      {:error, Error.new(:syntax)}
+    end
+  end
+
+  def limit_opt(_opts, _limit), do: {:error, Error.new(:syntax)}
 
   @doc "Parses SCAN-style options (MATCH, COUNT) for HSCAN/SSCAN/ZSCAN."
   def scan_opts([], acc), do: {:ok, acc}

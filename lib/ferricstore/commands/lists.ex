@@ -41,6 +41,14 @@ defmodule FerricStore.Commands.Lists do
 
   def rpoplpush(instance, src, dst), do: lmove(instance, src, dst, :right, :left)
 
+  @doc """
+  LMPOP: pops up to `count` (nil: 1) elements from the `side` of the first list among
+  `keys`: `{:ok, {key, elements}}`, or `{:ok, nil}` when none is a list. One Raft
+  operation on the shard that owns every key (CROSSSLOT otherwise), as LMOVE.
+  """
+  def lmpop(instance, keys, side, count),
+    do: Store.write_keys(instance, keys, :lists, {:mpop, keys, side, count})
+
   defp write(instance, key, op), do: Store.write(instance, key, :lists, op)
 
   def llen(instance, key) do
@@ -284,6 +292,22 @@ defmodule FerricStore.Commands.Lists do
     end
   end
 
+  # LMPOP: Redis skips missing keys (an empty list is never stored) and answers
+  # WRONGTYPE for a key of another type met before the first list.
+  def execute({:mpop, keys, side, count}, b) do
+    case Collection.first(b, keys, :list) do
+      {:ok, nil} ->
+        {{:ok, nil}, b}
+
+      {:ok, key} ->
+        {{:ok, items}, b} = execute({:pop, key, side, count || 1}, b)
+        {{:ok, {key, items}}, b}
+
+      error ->
+        {error, b}
+    end
+  end
+
   defp push_one(value, {meta, b}, key, :left) do
     pos = meta.head - 1
     {%{meta | head: pos, n: meta.n + 1}, Batch.put_member(b, :list, key, meta.gen, pos, value)}
@@ -363,7 +387,8 @@ defmodule FerricStore.Commands.Lists do
       cmd("ltrim", 4, ["write"]),
       cmd("lpos", -3, ["readonly"]),
       cmd("lmove", 5, ["write", "denyoom"], 1, 2),
-      cmd("rpoplpush", 3, ["write", "denyoom"], 1, 2)
+      cmd("rpoplpush", 3, ["write", "denyoom"], 1, 2),
+      movable("lmpop", -4, ["write"], 1)
     ]
   end
 
@@ -451,6 +476,17 @@ defmodule FerricStore.Commands.Lists do
   end
 
   def handle("rpoplpush", [src, dst], ctx), do: reply(rpoplpush(ctx.instance, src, dst))
+
+  def handle("lmpop", args, ctx) do
+    with {:ok, keys, side, count} <-
+           Collection.mpop_args(args, %{"LEFT" => :left, "RIGHT" => :right}) do
+      case lmpop(ctx.instance, keys, side, count) do
+        {:ok, nil} -> :null_array
+        {:ok, {key, items}} -> [key, items]
+        other -> reply(other)
+      end
+    end
+  end
 
   defp side(s) do
     case FerricStore.Commands.upcase(s) do

@@ -440,7 +440,8 @@ defmodule FerricStore.Commands.Sets do
       {:ok, n} when n > 0 and n <= length(rest) ->
         {keys, opts} = Enum.split(rest, n)
 
-        with {:ok, limit} <- limit_opt(opts, 0), do: reply(sintercard(ctx.instance, keys, limit))
+        with {:ok, limit} <- Collection.limit_opt(opts, 0),
+             do: reply(sintercard(ctx.instance, keys, limit))
 
       {:ok, n} when n > 0 ->
         Error.new(:syntax, "ERR Number of keys can't be greater than number of args")
@@ -459,22 +460,6 @@ defmodule FerricStore.Commands.Sets do
       error -> error
     end
   end
-
-  # SINTERCARD's options, left to right as Redis reads them: the last LIMIT counts.
-  defp limit_opt([], limit), do: {:ok, limit}
-
-  defp limit_opt([opt, value | rest], _limit) do
-    if FerricStore.Commands.upcase(opt) == "LIMIT" do
-      case Args.int(value) do
-        {:ok, l} when l >= 0 -> limit_opt(rest, l)
-        _ -> Error.new(:out_of_range, "ERR LIMIT can't be negative")
-      end
-    else
-      Error.new(:syntax)
-    end
-  end
-
-  defp limit_opt(_opts, _limit), do: Error.new(:syntax)
 
   defp set_reply({:ok, list}) when is_list(list), do: {:set, list}
   defp set_reply(other), do: reply(other)

@@ -47,6 +47,15 @@ defmodule FerricStore.Commands.ZSets do
         {:store, op, dst, keys, weights, aggregate}
       )
 
+  @doc """
+  ZMPOP: pops up to `count` (nil: 1) members from the first sorted set among `keys`,
+  lowest scores first (`:asc`, MIN) or highest (`:desc`, MAX): `{:ok, {key, pairs}}`, or
+  `{:ok, nil}` when none is a sorted set. One Raft operation on the shard that owns every
+  key (CROSSSLOT otherwise).
+  """
+  def zmpop(instance, keys, dir, count),
+    do: Store.write_keys(instance, keys, :zsets, {:mpop, keys, dir, count})
+
   defp write(instance, key, op), do: Store.write(instance, key, :zsets, op)
 
   def zscore(instance, key, member) do
@@ -236,6 +245,46 @@ defmodule FerricStore.Commands.ZSets do
   end
 
   defp listpack_order(items, _meta), do: items
+
+  @doc """
+  ZINTERCARD: the size of the intersection of the sorted sets (or sets, as ZINTER reads
+  them) at `keys`, counting no further than `limit` (0: no limit). Every key is looked up
+  first, as Redis does: a wrong type anywhere is WRONGTYPE, else a missing key makes it 0.
+  The smallest input is walked and each member looked up in the others, so it stops at
+  `limit` members found: O(limit * K) at best, O(N * K) at worst, N the smallest size.
+  """
+  def zintercard(instance, keys, limit \\ 0) do
+    Enum.reduce_while(keys, {:ok, []}, fn key, {:ok, acc} ->
+      case Store.lookup(instance, key) do
+        nil -> {:cont, {:ok, [nil | acc]}}
+        {_, t, meta, _, _, _, _} when t in [:zset, :set] -> {:cont, {:ok, [{key, meta.n} | acc]}}
+        _ -> {:halt, {:error, Error.new(:wrongtype)}}
+      end
+    end)
+    |> case do
+      {:ok, found} ->
+        if nil in found,
+          do: {:ok, 0},
+          else: {:ok, intercard(instance, Enum.sort_by(found, &elem(&1, 1)), limit)}
+
+      error ->
+        error
+    end
+  end
+
+  defp intercard(instance, [{key, _n} | others], limit) do
+    others = Enum.map(others, fn {k, _} -> {k, Store.tables_for(instance, k).members} end)
+    t = Store.tables_for(instance, key)
+
+    Members.walk(t.members, key, :edge, :asc, {%{}, false}, 0, fn {m, _}, found ->
+      found =
+        if Enum.all?(others, fn {k, ms} -> :ets.member(ms, {k, m}) end),
+          do: found + 1,
+          else: found
+
+      if found == limit and limit > 0, do: {:halt, found}, else: {:cont, found}
+    end)
+  end
 
   ## Ranges (shared by reads and the machine)
 
@@ -506,6 +555,22 @@ defmodule FerricStore.Commands.ZSets do
     end
   end
 
+  # ZMPOP: Redis skips missing keys and answers WRONGTYPE for a key of another type
+  # (a set too) met before the first sorted set.
+  def execute({:mpop, keys, dir, count}, b) do
+    case Collection.first(b, keys, :zset) do
+      {:ok, nil} ->
+        {{:ok, nil}, b}
+
+      {:ok, key} ->
+        {{:ok, items}, b} = execute({:zpop, key, dir, count || 1}, b)
+        {{:ok, {key, items}}, b}
+
+      error ->
+        {error, b}
+    end
+  end
+
   def execute({:zremrange, key, spec}, b) do
     case Collection.get(b, key, :zset) do
       {:ok, nil} ->
@@ -692,7 +757,9 @@ defmodule FerricStore.Commands.ZSets do
       movable("zunionstore", -4, ["write", "denyoom"], 2, 1, 1),
       movable("zinterstore", -4, ["write", "denyoom"], 2, 1, 1),
       movable("zdiffstore", -4, ["write", "denyoom"], 2, 1, 1),
-      cmd("zscan", -3, ["readonly"])
+      cmd("zscan", -3, ["readonly"]),
+      movable("zintercard", -3, ["readonly"], 1),
+      movable("zmpop", -4, ["write"], 1)
     ]
   end
 
@@ -887,6 +954,32 @@ defmodule FerricStore.Commands.ZSets do
     with {:ok, keys, opts} <- numkeys(name, numkeys, rest),
          {:ok, weights, agg, _} <- combine_args(ctx, keys, opts, op, false) do
       reply(zstore(ctx.instance, op, dst, keys, weights, agg))
+    end
+  end
+
+  # Redis reads numkeys, looks up every key (WRONGTYPE), then reads LIMIT (the last
+  # one counts) and nothing else.
+  def handle("zintercard", [numkeys | rest], ctx) do
+    with {:ok, keys, opts} <- numkeys("zintercard", numkeys, rest) do
+      case Collection.limit_opt(opts, 0) do
+        {:ok, limit} ->
+          reply(zintercard(ctx.instance, keys, limit))
+
+        error ->
+          if wrong_input?(ctx.instance, keys), do: Error.new(:wrongtype), else: error
+      end
+    end
+  end
+
+  # [key, [[member, score], ...]] in both protocols (scores are doubles in RESP3).
+  def handle("zmpop", args, ctx) do
+    with {:ok, keys, dir, count} <-
+           Collection.mpop_args(args, %{"MIN" => :asc, "MAX" => :desc}) do
+      case zmpop(ctx.instance, keys, dir, count) do
+        {:ok, nil} -> :null_array
+        {:ok, {key, items}} -> [key, Enum.map(items, fn {m, s} -> [m, score(s)] end)]
+        other -> reply(other)
+      end
     end
   end
 
