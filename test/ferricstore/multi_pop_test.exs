@@ -11,6 +11,8 @@ defmodule FerricStore.MultiPopTest do
 
   @moduletag :tmp_dir
 
+  doctest FerricStore.Commands.Collection
+
   @wrongtype %Error{
     reason: :wrongtype,
     message: "WRONGTYPE Operation against a key holding the wrong kind of value"
