@@ -57,6 +57,9 @@ defmodule FerricStore.Commands.Connection do
           "@connection"
         ]),
         keyless("client|no-touch", 3, ~w(noscript loading stale), ["@slow", "@connection"]),
+        keyless("client|reply", 3, ~w(noscript loading stale), ["@slow", "@connection"]),
+        keyless("client|getredir", 2, ~w(noscript loading stale), ["@slow", "@connection"]),
+        keyless("client|trackinginfo", 2, ~w(noscript loading stale), ["@slow", "@connection"]),
         keyless("client|help", 2, ~w(loading stale), ["@slow", "@connection"])
       ])
     ]
@@ -299,6 +302,24 @@ defmodule FerricStore.Commands.Connection do
   defp client(sub, [mode], _ctx) when sub in ["no-evict", "no-touch"] do
     if Commands.downcase(mode) in ["on", "off"], do: :ok, else: Error.new(:syntax)
   end
+
+  # OFF and SKIP reply nothing themselves; SKIP while OFF changes nothing (the connection
+  # drops the replies, see FerricStore.Server.Connection).
+  defp client("reply", [mode], ctx) do
+    case {Commands.downcase(mode), ctx.reply} do
+      {"on", _} -> {:ok, %{ctx | reply: :on}}
+      {"off", _} -> {{:raw, ""}, %{ctx | reply: :off}}
+      {"skip", :off} -> {{:raw, ""}, ctx}
+      {"skip", _} -> {{:raw, ""}, %{ctx | reply: :skip_next}}
+      _ -> Error.new(:syntax)
+    end
+  end
+
+  # Tracking is never on yet (CLIENT TRACKING comes with client-side caching).
+  defp client("getredir", [], _ctx), do: -1
+
+  defp client("trackinginfo", [], _ctx),
+    do: {:map, [{"flags", {:set, ["off"]}}, {"redirect", -1}, {"prefixes", []}]}
 
   defp client("help", [], _ctx) do
     [

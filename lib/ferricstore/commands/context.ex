@@ -23,6 +23,8 @@ defmodule FerricStore.Commands.Context do
     * `:subscriptions` - `%{channels: MapSet, patterns: MapSet, shard_channels: MapSet}`
     * `:blocked` - `nil`, or the state of a blocking command in progress
     * `:tracking` - `nil`, or CLIENT TRACKING settings
+    * `:reply` - CLIENT REPLY: `:on`, `:off`, `:skip_next` (SKIP was given) or
+      `:skipping` (the command being run is the one skipped)
     * `:assigns` - a free map for features that come later
   """
 
@@ -45,6 +47,7 @@ defmodule FerricStore.Commands.Context do
           subscriptions: %{channels: MapSet.t(), patterns: MapSet.t(), shard_channels: MapSet.t()},
           blocked: term(),
           tracking: term(),
+          reply: :on | :off | :skip_next | :skipping,
           assigns: map()
         }
 
@@ -70,6 +73,7 @@ defmodule FerricStore.Commands.Context do
             },
             blocked: nil,
             tracking: nil,
+            reply: :on,
             assigns: %{}
 
   @doc """

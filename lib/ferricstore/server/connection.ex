@@ -256,6 +256,10 @@ defmodule FerricStore.Server.Connection do
   # A lone command (the common case without pipelining) runs as it is.
   defp run([command], state, out, size), do: run_one(command, [], state, out, size)
 
+  # CLIENT REPLY OFF or SKIP: one command at a time, each reply kept or dropped.
+  defp run([command | rest], %{ctx: %{reply: mode}} = state, out, size) when mode != :on,
+    do: run_one(command, rest, state, out, size)
+
   defp run([command | rest] = commands, state, out, size) do
     case Enum.split_while(commands, &Pipeline.pipelined?/1) do
       {[_, _ | _] = writes, rest} -> run_writes(writes, rest, state, out, size)
@@ -283,13 +287,22 @@ defmodule FerricStore.Server.Connection do
 
   defp run_one(command, rest, state, out, size) do
     state = if reads_stats?(command), do: flush_stats(state), else: state
-    %{ctx: ctx} = state
+    ctx = skipping(state.ctx)
     started = :erlang.monotonic_time(:microsecond)
     {result, stat} = Commands.dispatch_stat(command, ctx)
     usec = :erlang.monotonic_time(:microsecond) - started
+    {result, quiet?} = reply_mode(result)
     state = record(%{state | ctx: result_ctx(result)}, command, stat, elem(result, 0), usec)
 
     case result do
+      {_reply, %Context{} = ctx} when quiet? ->
+        continue(rest, %{state | ctx: ctx, last_cmd: hd(command)}, out, size)
+
+      {:close, _reply, ctx} when quiet? ->
+        _ = :gen_tcp.send(state.socket, out)
+        close_after_reply(state.socket)
+        {:stop, %{state | ctx: ctx}}
+
       {{:stream, _count, _produce} = reply, %Context{} = ctx} ->
         # A reply too long to build in memory: what came before it, then the reply in
         # chunks, each sent before the next is made (send blocks on a slow reader).
@@ -316,6 +329,24 @@ defmodule FerricStore.Server.Connection do
         {:stop, %{state | ctx: ctx}}
     end
   end
+
+  # CLIENT REPLY: the command after SKIP is the one skipped.
+  defp skipping(%Context{reply: :skip_next} = ctx), do: %{ctx | reply: :skipping}
+  defp skipping(ctx), do: ctx
+
+  # Whether the reply is dropped (CLIENT REPLY OFF, or the skipped command): the mode
+  # after the command decides, so CLIENT REPLY ON's own OK goes out.
+  defp reply_mode(result) do
+    case result_ctx(result) do
+      %Context{reply: :on} -> {result, false}
+      %Context{reply: :skipping} = ctx -> {put_ctx(result, %{ctx | reply: :on}), true}
+      %Context{reply: :off} -> {result, true}
+      %Context{reply: :skip_next} -> {result, false}
+    end
+  end
+
+  defp put_ctx({:close, reply, _ctx}, ctx), do: {:close, reply, ctx}
+  defp put_ctx({reply, _ctx}, ctx), do: {reply, ctx}
 
   defp result_ctx({:close, _reply, ctx}), do: ctx
   defp result_ctx({_reply, ctx}), do: ctx

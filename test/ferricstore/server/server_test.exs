@@ -226,6 +226,53 @@ defmodule FerricStore.Server.ServerTest do
     assert {:ok, [keepalive: false]} = :inet.getopts(server_socket.(connect(port)), [:keepalive])
   end
 
+  test "CLIENT REPLY ON/OFF/SKIP drop replies as redis-server does" do
+    # Pipelined writes too: a skipped SET must not take its neighbours' replies along.
+    script =
+      "CLIENT REPLY SKIP\r\nPING\r\nECHO a\r\nCLIENT REPLY OFF\r\nPING\r\nGET x\r\n" <>
+        "SET k 1\r\nSET k 2\r\nCLIENT REPLY ON\r\nPING\r\nCLIENT REPLY SKIP\r\n" <>
+        "CLIENT REPLY ON\r\nECHO b\r\nCLIENT REPLY SKIP\r\nCLIENT REPLY SKIP\r\nECHO c\r\n" <>
+        "ECHO d\r\nCLIENT REPLY SKIP\r\nSET k 3\r\nSET k 4\r\nCLIENT REPLY OFF\r\n" <>
+        "NOSUCH\r\nCLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nCLIENT REPLY x\r\nGET k\r\nQUIT\r\n"
+
+    expected =
+      "$1\r\na\r\n+OK\r\n+PONG\r\n+OK\r\n$1\r\nb\r\n$1\r\nd\r\n+OK\r\n+OK\r\n" <>
+        "-ERR syntax error\r\n$1\r\n4\r\n+OK\r\n<CLOSED>"
+
+    name = :"client_reply_#{System.unique_integer([:positive])}"
+    dir = Path.join(System.tmp_dir!(), "#{name}")
+    on_exit(fn -> File.rm_rf(dir) end)
+    start_supervised!({FerricStore, name: name, data_dir: dir})
+    {^name, port} = start_listener(instance: name)
+    sock = connect(port)
+    :ok = :gen_tcp.send(sock, script)
+    assert read_until_closed(sock) == expected
+
+    case start_redis() do
+      {rport, stop} ->
+        redis = connect(rport)
+        :ok = :gen_tcp.send(redis, script)
+        assert read_until_closed(redis) == expected
+        stop.()
+
+      nil ->
+        :ok
+    end
+  end
+
+  test "CLIENT GETREDIR and TRACKINGINFO: tracking is off", %{port: port} do
+    sock = connect(port)
+    assert request(sock, "CLIENT GETREDIR\r\n") == ":-1\r\n"
+
+    assert request(sock, "CLIENT TRACKINGINFO\r\n") ==
+             "*6\r\n$5\r\nflags\r\n*1\r\n$3\r\noff\r\n$8\r\nredirect\r\n:-1\r\n$8\r\nprefixes\r\n*0\r\n"
+
+    "%7" <> _ = request(sock, "HELLO 3\r\n")
+
+    assert request(sock, "CLIENT TRACKINGINFO\r\n") ==
+             "%3\r\n$5\r\nflags\r\n~1\r\n$3\r\noff\r\n$8\r\nredirect\r\n:-1\r\n$8\r\nprefixes\r\n*0\r\n"
+  end
+
   test "after a protocol error the client reads the error, then a clean end of stream" do
     {_instance, port} = start_listener()
 
