@@ -144,17 +144,13 @@ defmodule FerricStore.Commands.Connection do
 
   ## HELLO
 
-  # As Redis 7.0 reads HELLO's options: left to right, AUTH authenticating at once (a
-  # client stays authenticated though a later option is wrong) and SETNAME's name checked
-  # at once; only then the protocol and the name change.
+  # As Redis 7.0 reads HELLO's options: left to right, AUTH authenticating and SETNAME
+  # naming the client at once (both stay though a later option is wrong); only a HELLO
+  # that succeeds changes the protocol.
   defp hello(proto, opts, ctx) do
-    with {:ok, name, ctx} <- hello_opts(opts, nil, ctx),
-         {:ok, ctx} <- hello_auth(nil, ctx) do
-      ctx = %{
-        ctx
-        | protocol: proto,
-          client_name: if(name, do: empty_nil(name), else: ctx.client_name)
-      }
+    with {:ok, ctx} <- hello_opts(opts, ctx),
+         {:ok, ctx} <- authenticated(ctx) do
+      ctx = %{ctx | protocol: proto}
 
       reply =
         {:map,
@@ -171,23 +167,30 @@ defmodule FerricStore.Commands.Connection do
       {reply, ctx}
     else
       {:error, error, ctx} -> {error, ctx}
-      {:error, error} -> {error, ctx}
     end
   end
 
-  defp hello_opts([], name, ctx), do: {:ok, name, ctx}
+  # Without authentication, HELLO fails; what its options did (a name) stays, as in Redis.
+  defp authenticated(ctx) do
+    case hello_auth(nil, ctx) do
+      {:ok, ctx} -> {:ok, ctx}
+      {:error, error} -> {:error, error, ctx}
+    end
+  end
 
-  defp hello_opts([opt | rest] = all, name, ctx) do
+  defp hello_opts([], ctx), do: {:ok, ctx}
+
+  defp hello_opts([opt | rest] = all, ctx) do
     case {Commands.downcase(opt), rest} do
       {"auth", [user, pass | rest]} ->
         case hello_auth({user, pass}, ctx) do
-          {:ok, ctx} -> hello_opts(rest, name, ctx)
+          {:ok, ctx} -> hello_opts(rest, ctx)
           {:error, error} -> {:error, error, ctx}
         end
 
       {"setname", [new | rest]} ->
         case valid_name(new) do
-          :ok -> hello_opts(rest, new, ctx)
+          :ok -> hello_opts(rest, %{ctx | client_name: empty_nil(new)})
           {:error, error} -> {:error, error, ctx}
         end
 

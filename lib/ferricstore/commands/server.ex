@@ -19,9 +19,9 @@ defmodule FerricStore.Commands.Server do
   # compile and answer (with zeros) before it exists.
   @store FerricStore
 
-  @doc false
   @admin_slow ["@admin", "@slow", "@dangerous"]
 
+  @doc false
   def commands do
     [
       Map.put(keyless("command", -1, ~w(loading stale), ["@slow", "@connection"]), :subcommands, [
@@ -84,7 +84,11 @@ defmodule FerricStore.Commands.Server do
   # Every acknowledged write is already durable (fsynced through the Raft log), so these
   # shorten the next start instead: SAVE and BGSAVE checkpoint every shard (data files
   # fsynced, the log released), BGREWRITEAOF compacts every sealed data file.
-  def handle("save", [], ctx), do: saved(ctx.instance, store_save(ctx.instance))
+  def handle("save", [], ctx) do
+    if Config.running?(ctx.instance, :bgsave),
+      do: Error.new(:busy, "ERR Background save already in progress"),
+      else: saved(ctx.instance, store_save(ctx.instance))
+  end
 
   def handle("bgsave", args, ctx) do
     case Enum.map(args, &Commands.downcase/1) do
@@ -118,11 +122,13 @@ defmodule FerricStore.Commands.Server do
   def handle("lastsave", [], ctx), do: Config.last_save(ctx.instance)
 
   # A single node has no replicas: WAIT answers 0 at once when it waits for none, else
-  # after its timeout (0: until the client goes, as Redis blocks it).
-  def handle("wait", [replicas, timeout], _ctx) do
+  # after its timeout (0: until the client goes, as Redis blocks it). A caller that is
+  # not a connection (embedded dispatch) cannot block: 0 at once, as Redis answers a
+  # client that may not block.
+  def handle("wait", [replicas, timeout], ctx) do
     with {:ok, replicas} <- Args.int(replicas) |> or_error(Error.new(:not_integer)),
          {:ok, timeout} <- wait_timeout(timeout) do
-      if replicas > 0, do: wait_for_nothing(timeout)
+      if replicas > 0 and ctx.peer != nil, do: wait_for_nothing(timeout)
       0
     end
   end

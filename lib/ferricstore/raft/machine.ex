@@ -235,8 +235,8 @@ defmodule FerricStore.Raft.Machine do
 
   # An fsync that fails leaves the entries in ra's log: checkpoints sync every file up to
   # theirs first (the shard), so none releases them while this file is not on disk.
-  # The shard is told whether it worked (`{:sealed, fid, synced?}`): if not, it syncs
-  # the file itself.
+  # The shard is told whether it worked (`{:sealed, fid, synced?}`): if not, it stops
+  # checkpointing (a later fsync of the file could report success for lost pages).
   defp sync_sealed(file, fid) do
     case Bitcask.fsync(file) do
       :ok ->

@@ -153,6 +153,10 @@ defmodule FerricStore.Server.Config do
           "slowlog-log-slower-than" ->
             :persistent_term.put({__MODULE__, instance, :slowlog}, String.to_integer(value))
 
+          # Redis trims its log at the next command, which is this one.
+          "slowlog-max-len" ->
+            slowlog_trim(tab, String.to_integer(value))
+
           _ ->
             :ok
         end
@@ -303,12 +307,22 @@ defmodule FerricStore.Server.Config do
     tab = table(instance)
     id = :ets.update_counter(tab, :slowlog_next_id, 1, {:slowlog_next_id, -1})
     :ets.insert(tab, {{:slowlog, id}, entry})
-    keep = String.to_integer(get(instance, "slowlog-max-len"))
-    oldest = id - keep
-    :ets.select_delete(tab, [{{{:slowlog, :"$1"}, :_}, [{:"=<", :"$1", oldest}], [true]}])
+    # Ids are consecutive and the log was trimmed when its length was last set: at most
+    # the one entry that fell out goes.
+    :ets.delete(tab, {:slowlog, id - String.to_integer(get(instance, "slowlog-max-len"))})
     :ok
   rescue
     ArgumentError -> :ok
+  end
+
+  defp slowlog_trim(tab, keep) do
+    case :ets.lookup(tab, :slowlog_next_id) do
+      [{_, last}] ->
+        :ets.select_delete(tab, [{{{:slowlog, :"$1"}, :_}, [{:"=<", :"$1", last - keep}], [true]}])
+
+      [] ->
+        0
+    end
   end
 
   @doc "The newest `count` slowlog entries (all with `:all`), newest first, with their ids."

@@ -89,7 +89,8 @@ defmodule FerricStore.Server.Connection do
        # command counter are refreshed at most once a second (or at once when the
        # connection's context changed).
        registry: Listener.registry(instance),
-       touched_at: 0,
+       touched_at: nil,
+       refresh_timer: nil,
        commands: 0,
        # INFO commandstats, flushed with the counter: name => {calls, usec, rejected,
        # failed}.
@@ -140,10 +141,10 @@ defmodule FerricStore.Server.Connection do
     end
   end
 
-  def handle_info({:tcp_closed, sock}, %{socket: sock} = state) do
-    flush_stats(state)
-    {:stop, :normal, state}
-  end
+  def handle_info({:tcp_closed, sock}, %{socket: sock} = state), do: {:stop, :normal, state}
+
+  def handle_info(:refresh, state),
+    do: {:noreply, refresh(%{state | refresh_timer: nil}, System.monotonic_time(:millisecond))}
 
   def handle_info({:tcp_error, sock, _reason}, %{socket: sock} = state),
     do: {:stop, :normal, state}
@@ -159,7 +160,6 @@ defmodule FerricStore.Server.Connection do
     subscribed? = Context.subscribed?(state.ctx)
 
     if idle >= max_idle_ms and not subscribed? do
-      flush_stats(state)
       :gen_tcp.close(state.socket)
       {:stop, :normal, state}
     else
@@ -173,6 +173,11 @@ defmodule FerricStore.Server.Connection do
   end
 
   def handle_info(_other, state), do: {:noreply, state}
+
+  # However the connection ends (QUIT, CLIENT KILL, a protocol error, the peer gone),
+  # its commands still count in INFO.
+  @impl true
+  def terminate(_reason, state), do: flush_stats(state)
 
   ## Helpers
 
@@ -193,8 +198,7 @@ defmodule FerricStore.Server.Connection do
     end
   end
 
-  @doc false
-  def keepalive_opts(interval) do
+  defp keepalive_opts(interval) do
     if match?({:unix, :linux}, :os.type()) do
       [
         {:keepalive, true},
@@ -287,6 +291,7 @@ defmodule FerricStore.Server.Connection do
 
   defp run_one(command, rest, state, out, size) do
     state = if reads_stats?(command), do: flush_stats(state), else: state
+    out = if blocks?(command), do: send_before_block(state, out), else: out
     ctx = skipping(state.ctx)
     started = :erlang.monotonic_time(:microsecond)
     {result, stat} = Commands.dispatch_stat(command, ctx)
@@ -295,7 +300,8 @@ defmodule FerricStore.Server.Connection do
     state = record(%{state | ctx: result_ctx(result)}, command, stat, elem(result, 0), usec)
 
     case result do
-      {_reply, %Context{} = ctx} when quiet? ->
+      {reply, %Context{} = ctx} when quiet? ->
+        count_error(ctx.instance, reply)
         continue(rest, %{state | ctx: ctx, last_cmd: hd(command)}, out, size)
 
       {:close, _reply, ctx} when quiet? ->
@@ -360,6 +366,17 @@ defmodule FerricStore.Server.Connection do
 
   defp reads_stats?(_command), do: false
 
+  # A command that may wait (WAIT) first lets the replies before it go out.
+  defp blocks?([name | _]) when byte_size(name) == 4, do: Commands.downcase(name) == "wait"
+  defp blocks?(_command), do: false
+
+  defp send_before_block(_state, []), do: []
+
+  defp send_before_block(state, out) do
+    _ = :gen_tcp.send(state.socket, out)
+    []
+  end
+
   # INFO commandstats (Redis: a rejected call is not a call; a failed one is) and SLOWLOG.
   defp record(state, _command, nil, _reply, _usec), do: state
 
@@ -423,12 +440,23 @@ defmodule FerricStore.Server.Connection do
   end
 
   defp redact([name | args] = command) do
-    case Commands.downcase(name) do
-      "auth" -> [name | Enum.map(args, fn _ -> "(redacted)" end)]
-      "hello" -> [name | redact_hello(args)]
+    case {Commands.downcase(name), args} do
+      {"auth", _} -> [name | Enum.map(args, fn _ -> "(redacted)" end)]
+      {"hello", _} -> [name | redact_hello(args)]
+      {"config", [sub | pairs]} -> [name, sub | redact_config(Commands.downcase(sub), pairs)]
       _ -> command
     end
   end
+
+  # CONFIG SET of a password: its value (Redis' sensitive settings).
+  defp redact_config("set", [param, value | rest]) do
+    value =
+      if Commands.downcase(param) in ~w(requirepass masterauth), do: "(redacted)", else: value
+
+    [param, value | redact_config("set", rest)]
+  end
+
+  defp redact_config(_sub, args), do: args
 
   defp redact_hello([]), do: []
 
@@ -502,20 +530,30 @@ defmodule FerricStore.Server.Connection do
     now = System.monotonic_time(:millisecond)
     state = %{state | last_at: now}
 
-    if ctx != ctx_before or now - state.touched_at >= 1_000 do
-      cmd = if state.last_cmd, do: Commands.downcase(state.last_cmd), else: "NULL"
+    cond do
+      ctx != ctx_before or state.touched_at == nil or now - state.touched_at >= 1_000 ->
+        {:noreply, refresh(state, now)}
 
-      Registry.update_value(state.registry, ctx.client_id, fn _ ->
-        info(ctx, %{last_at: now, cmd: cmd})
-      end)
+      state.refresh_timer == nil ->
+        # What a connection that then goes quiet counted reaches INFO within a second.
+        {:noreply, %{state | refresh_timer: Process.send_after(self(), :refresh, 1_000)}}
 
-      {:noreply, %{flush_stats(state) | touched_at: now}}
-    else
-      {:noreply, state}
+      true ->
+        {:noreply, state}
     end
   end
 
   defp touch(other, _ctx_before), do: other
+
+  defp refresh(%{ctx: ctx} = state, now) do
+    cmd = if state.last_cmd, do: Commands.downcase(state.last_cmd), else: "NULL"
+
+    Registry.update_value(state.registry, ctx.client_id, fn _ ->
+      info(ctx, %{last_at: state.last_at || now, cmd: cmd})
+    end)
+
+    %{flush_stats(state) | touched_at: now}
+  end
 
   defp flush_stats(state) do
     if state.commands > 0,

@@ -92,6 +92,10 @@ defmodule FerricStore.Store.Shard do
        # Every file up to this id is sealed and fsynced (sync_files/2).
        synced: 0,
        dir_synced: 0,
+       # Set by a failed fsync. Linux may drop the dirty pages of a failed write-back and
+       # report a later fsync of the same file as a success, so from then on no checkpoint
+       # lets ra drop its log: the entries stay there to replay at the next start.
+       sync_failed: false,
        ra_monitor: nil
      }
      |> watch_ra()
@@ -135,8 +139,8 @@ defmodule FerricStore.Store.Shard do
           state
 
         {:error, reason} ->
-          Logger.warning("sealed file #{fid} not synced: #{inspect(reason)}")
-          state
+          Logger.error("sealed file #{fid} not synced: #{inspect(reason)}")
+          sync_failed(state)
       end
 
     # Its dead bytes may have passed the mark while it was active, when the machine does
@@ -245,10 +249,24 @@ defmodule FerricStore.Store.Shard do
         :ra.pipeline_command(state.server_id, {:checkpoint, index}, :no_correlation, :normal)
         {:ok, state}
 
+      {:error, :fsync_failed_before} = error ->
+        {error, state}
+
       {:error, reason} ->
         Logger.error("checkpoint fsync failed: #{inspect(reason)}")
-        {{:error, reason}, state}
+        {{:error, reason}, sync_failed(state)}
     end
+  end
+
+  defp sync_failed(%{sync_failed: true} = state), do: state
+
+  defp sync_failed(state) do
+    Logger.error(
+      "FerricStore shard #{state.shard}: an fsync failed; checkpoints stop until the next " <>
+        "start (the Raft log keeps every entry since the last one)"
+    )
+
+    %{state | sync_failed: true}
   end
 
   # Fsyncs, in order, every file above `synced` up to `upto`; `synced` then covers the
@@ -258,6 +276,8 @@ defmodule FerricStore.Store.Shard do
   #
   # A file's name must survive a crash too: the directory is synced once for the files
   # created since the last time (`dir_synced`), before the files themselves.
+  defp sync_files(%{sync_failed: true}, _upto), do: {:error, :fsync_failed_before}
+
   defp sync_files(%{tables: tables, synced: synced} = state, upto) do
     {active, _file, _end} = Keydir.meta(tables.meta, :active)
 
@@ -282,12 +302,14 @@ defmodule FerricStore.Store.Shard do
   # worked), so only older files still unsynced (those found at start-up) are synced
   # here; its name is made durable by the next checkpoint's directory sync, before any
   # log goes.
+  # The machine's own fsync of the file failed: trying again proves nothing (see
+  # sync_failed in init/1).
+  defp sync_sealed(_state, _fid, false), do: {:error, :machine_fsync_failed}
+
   defp sync_sealed(state, fid, true) do
     with {:ok, state} <- sync_files(state, fid - 1),
          do: {:ok, %{state | synced: max(state.synced, fid)}}
   end
-
-  defp sync_sealed(state, fid, false), do: sync_files(state, fid)
 
   # Every file up to `upto` exists by now: one directory sync covers their names.
   defp sync_dir(%{dir_synced: done} = state, upto) when upto > done do

@@ -721,7 +721,11 @@ defmodule FerricStore.Test.Differential.KnownBugs do
           cmd(["HELLO", "3", "AUTH", "a", "b", "FOO"]),
           cmd(["HELLO", "3", "AUTH", "default", "x", "SETNAME"]),
           cmd(["HELLO", "3", "SETNAME", "a b", "AUTH", "a", "b"]),
-          cmd(["HELLO", "3", "FOO", "AUTH", "a", "b"])
+          cmd(["HELLO", "3", "FOO", "AUTH", "a", "b"]),
+          cmd(["HELLO", "3", "SETNAME", "n3", "BAR"]),
+          cmd(["CLIENT", "GETNAME"]),
+          cmd(["HELLO", "3", "SETNAME", "n4", "AUTH", "a", "b"]),
+          cmd(["CLIENT", "GETNAME"])
         ],
         match: fn step, _r, _f -> name(step) == "hello" end
       }

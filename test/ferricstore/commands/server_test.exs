@@ -219,6 +219,19 @@ defmodule FerricStore.Commands.ServerTest do
       assert usec > 0
       assert stats["set"]["usec_per_call"] == :erlang.float_to_binary(usec / 3, decimals: 2)
 
+      # Another client's commands arrive within a second though it stays quiet and open,
+      # and those of a client that quits are counted too.
+      quiet = connect(port)
+      for _ <- 1..3, do: "$1\r\nx\r\n" = request(quiet, "ECHO x\r\n")
+      quitter = connect(port)
+      "+PONG\r\n" = request(quitter, "PING\r\n")
+      "+OK\r\n" = request(quitter, "QUIT\r\n")
+
+      wait_until(fn ->
+        stats = request(sock, "INFO commandstats\r\n") |> cmdstats()
+        stats["echo"]["calls"] == "3" and stats["quit"]["calls"] == "1"
+      end)
+
       # Not in the default sections; in "all" and "everything"; reset by CONFIG RESETSTAT.
       refute request(sock, "INFO\r\n") =~ "# Commandstats"
       assert request(sock, "INFO all\r\n") =~ "# Commandstats\r\ncmdstat_"
@@ -291,12 +304,16 @@ defmodule FerricStore.Commands.ServerTest do
       # WAIT 1 0 waits until the client goes; the connection then ends.
       other = connect(port)
       "+OK\r\n" = request(other, "CLIENT SETNAME waiter\r\n")
-      :ok = :gen_tcp.send(other, "WAIT 1 0\r\n")
-      Process.sleep(50)
+      # What came before WAIT in the same read is answered before it blocks.
+      assert request(other, "PING\r\nWAIT 1 0\r\n") == "+PONG\r\n"
       assert {:error, :timeout} = :gen_tcp.recv(other, 0, 100)
       wait_until(fn -> request(sock, "CLIENT LIST\r\n") =~ "name=waiter" end)
       :ok = :gen_tcp.close(other)
       wait_until(fn -> not (request(sock, "CLIENT LIST\r\n") =~ "name=waiter") end)
+
+      # Dispatched without a connection, WAIT cannot block: 0 at once.
+      ctx = Context.new(instance: :no_such_instance)
+      assert {0, _} = Commands.dispatch(["WAIT", "1", "0"], ctx)
     end
 
     test "SLOWLOG: GET, LEN, RESET, the threshold, long arguments and passwords",
@@ -341,9 +358,20 @@ defmodule FerricStore.Commands.ServerTest do
                  "-ERR count should be greater than or equal to -1\r\n"
       end
 
-      # slowlog-max-len applies at the next entry; RESET empties the log, ids go on.
+      # slowlog-max-len applies at once (Redis trims after the CONFIG SET, itself logged);
+      # RESET empties the log, ids go on.
       "+OK\r\n" = request(sock, "CONFIG SET slowlog-max-len 2\r\n")
       ":2\r\n" = request(sock, "SLOWLOG LEN\r\n")
+      "+OK\r\n" = request(sock, "CONFIG SET slowlog-max-len 0\r\n")
+      ":0\r\n" = request(sock, "SLOWLOG LEN\r\n")
+      "+OK\r\n" = request(sock, "CONFIG SET slowlog-max-len 128\r\n")
+
+      # A password set with CONFIG SET is not kept.
+      "+OK\r\n" = request(sock, "CONFIG SET requirepass hunter2 timeout 0\r\n")
+      {:ok, [[_, _, _, config_args, _, _] | _]} = slowlog(sock, "SLOWLOG GET 1\r\n")
+      assert config_args == ["CONFIG", "SET", "requirepass", "(redacted)", "timeout", "0"]
+      "+OK\r\n" = request(sock, "AUTH hunter2\r\n")
+      "+OK\r\n" = request(sock, "CONFIG SET requirepass \"\"\r\n")
       "+OK\r\n" = request(sock, "SLOWLOG RESET\r\n")
       {:ok, [[reset_id, _, _, ["SLOWLOG", "RESET"], _, _]]} = slowlog(sock, "SLOWLOG GET\r\n")
       assert reset_id > id

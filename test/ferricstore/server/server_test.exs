@@ -328,6 +328,12 @@ defmodule FerricStore.Server.ServerTest do
       # Authenticated, still RESP2 and unnamed: the failed HELLO changed nothing else.
       assert request(sock, "PING\r\n") == "+PONG\r\n"
       assert request(sock, "CLIENT GETNAME\r\n") == "$-1\r\n"
+
+      # SETNAME names the client at once too, even when HELLO then fails (NOAUTH).
+      other = connect(port)
+      "-NOAUTH HELLO must be called" <> _ = request(other, "HELLO 3 SETNAME early\r\n")
+      assert request(other, "AUTH s3cret\r\n") == "+OK\r\n"
+      assert request(other, "CLIENT GETNAME\r\n") == "$5\r\nearly\r\n"
     end
 
     test "NOAUTH until AUTH" do

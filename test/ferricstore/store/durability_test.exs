@@ -191,6 +191,35 @@ defmodule FerricStore.Store.DurabilityTest do
     stop_instance(name)
   end
 
+  test "after a failed fsync no checkpoint releases ra's log until the next start",
+       %{tmp_dir: dir} = ctx do
+    name = :"#{ctx.name}_fsyncfail"
+    opts = [name: name, data_dir: Path.join(dir, "fsyncfail"), snapshot_interval: 64]
+    start_instance(opts)
+    for i <- 1..100, do: :ok = FerricStore.set("k#{i}", "v", name: name)
+    assert :ok = FerricStore.save(name: name)
+
+    # The machine reports that its fsync of a sealed file failed. A later fsync could
+    # report success for pages the kernel dropped, so checkpoints stop.
+    log =
+      ExUnit.CaptureLog.capture_log(fn ->
+        send(Shard.name(name, 0), {:sealed, 1, false})
+        assert {:error, :fsync_failed_before} = Shard.checkpoint(name, 0)
+      end)
+
+    assert log =~ "checkpoints stop until the next start"
+    assert {:error, %FerricStore.Error{reason: :io}} = FerricStore.save(name: name)
+    for i <- 1..100, do: :ok = FerricStore.set("k#{i}", "w", name: name)
+
+    # A restart starts over: checkpoints work again, nothing was lost.
+    stop_instance(name)
+    start_instance(opts)
+    assert {:ok, 100} = FerricStore.dbsize(name: name)
+    for i <- 1..100, do: assert({:ok, "w"} == FerricStore.get("k#{i}", name: name))
+    assert :ok = FerricStore.save(name: name)
+    stop_instance(name)
+  end
+
   describe "several shards" do
     @describetag instance_opts: [shards: 4]
 
