@@ -1113,16 +1113,19 @@ defmodule FerricStore do
 
   @doc "Size of the intersection of `keys`, stopping at `limit:` (0: no limit)."
   @spec sintercard([key()], opts()) :: {:ok, non_neg_integer()} | error()
-  def sintercard(keys, opts \\ []) do
-    name = name!(opts, [:limit])
-    keys = nonempty_arg!(keys, here())
+  def sintercard(keys, opts \\ []), do: intercard(keys, opts, here(), &Sets.sintercard/3)
 
-    case Check.int_opt(opts, :limit, here()) || 0 do
+  # SINTERCARD and ZINTERCARD: the `limit:` option, then `count.(name, keys, limit)`.
+  defp intercard(keys, opts, fun, count) do
+    name = Check.opts!(opts, fun, [:limit])
+    keys = nonempty_arg!(keys, fun)
+
+    case Check.int_opt(opts, :limit, fun) || 0 do
       limit when limit < 0 ->
         {:error, FerricStore.Error.new(:out_of_range, "ERR LIMIT can't be negative")}
 
       limit ->
-        Sets.sintercard(name, keys, limit)
+        count.(name, keys, limit)
     end
   end
 
@@ -1392,18 +1395,7 @@ defmodule FerricStore do
       {:ok, 1}
   """
   @spec zintercard([key()], opts()) :: {:ok, non_neg_integer()} | error()
-  def zintercard(keys, opts \\ []) do
-    name = name!(opts, [:limit])
-    keys = nonempty_arg!(keys, here())
-
-    case Check.int_opt(opts, :limit, here()) || 0 do
-      limit when limit < 0 ->
-        {:error, FerricStore.Error.new(:out_of_range, "ERR LIMIT can't be negative")}
-
-      limit ->
-        ZSets.zintercard(name, keys, limit)
-    end
-  end
+  def zintercard(keys, opts \\ []), do: intercard(keys, opts, here(), &ZSets.zintercard/3)
 
   @doc "Members of the first sorted set in none of the others."
   @spec zdiff([key()], opts()) :: {:ok, [{binary(), score()}]} | error()

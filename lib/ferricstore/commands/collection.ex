@@ -148,6 +148,24 @@ defmodule FerricStore.Commands.Collection do
     end
   end
 
+  @doc """
+  LMPOP/ZMPOP in the machine: pops with `pop.(key, batch)` (which answers
+  `{{:ok, items}, batch}`) from the key `first/3` picks; `{key, items}`, nil, or its error.
+  """
+  def mpop(b, keys, type, pop) do
+    case first(b, keys, type) do
+      {:ok, nil} ->
+        {{:ok, nil}, b}
+
+      {:ok, key} ->
+        {{:ok, items}, b} = pop.(key, b)
+        {{:ok, {key, items}}, b}
+
+      error ->
+        {error, b}
+    end
+  end
+
   ## Replies
 
   def reply(:ok), do: :ok

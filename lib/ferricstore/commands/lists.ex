@@ -294,19 +294,8 @@ defmodule FerricStore.Commands.Lists do
 
   # LMPOP: Redis skips missing keys (an empty list is never stored) and answers
   # WRONGTYPE for a key of another type met before the first list.
-  def execute({:mpop, keys, side, count}, b) do
-    case Collection.first(b, keys, :list) do
-      {:ok, nil} ->
-        {{:ok, nil}, b}
-
-      {:ok, key} ->
-        {{:ok, items}, b} = execute({:pop, key, side, count || 1}, b)
-        {{:ok, {key, items}}, b}
-
-      error ->
-        {error, b}
-    end
-  end
+  def execute({:mpop, keys, side, count}, b),
+    do: Collection.mpop(b, keys, :list, &execute({:pop, &1, side, count || 1}, &2))
 
   defp push_one(value, {meta, b}, key, :left) do
     pos = meta.head - 1

@@ -557,19 +557,8 @@ defmodule FerricStore.Commands.ZSets do
 
   # ZMPOP: Redis skips missing keys and answers WRONGTYPE for a key of another type
   # (a set too) met before the first sorted set.
-  def execute({:mpop, keys, dir, count}, b) do
-    case Collection.first(b, keys, :zset) do
-      {:ok, nil} ->
-        {{:ok, nil}, b}
-
-      {:ok, key} ->
-        {{:ok, items}, b} = execute({:zpop, key, dir, count || 1}, b)
-        {{:ok, {key, items}}, b}
-
-      error ->
-        {error, b}
-    end
-  end
+  def execute({:mpop, keys, dir, count}, b),
+    do: Collection.mpop(b, keys, :zset, &execute({:zpop, &1, dir, count || 1}, &2))
 
   def execute({:zremrange, key, spec}, b) do
     case Collection.get(b, key, :zset) do

@@ -64,6 +64,8 @@ defmodule FerricStore.Server.Pipeline do
   @spec run_with_stats([[binary()]], FerricStore.Commands.Context.t()) ::
           [{term(), Commands.stat()}]
   def run_with_stats(commands, ctx) do
+    # First pass: each handler runs up to its write, which is collected instead of sent
+    # (or to its reply, if it answers without writing: a syntax error, a wrong arity).
     planned = Enum.map(commands, &plan(&1, ctx))
 
     results =
@@ -76,6 +78,8 @@ defmodule FerricStore.Server.Pipeline do
       |> Enum.group_by(&elem(&1, 0), &elem(&1, 1))
       |> submit_all()
 
+    # Second pass: the handlers that wrote run again and get their write's result
+    # where they made the write, so each reply is built by its own handler's code.
     Enum.zip_with(commands, Enum.with_index(planned), fn
       command, {{:write, _batcher, _op, _timeout}, i} ->
         {finish(command, ctx, Map.fetch!(results, i)), {Commands.stat_name(command), :ran}}
@@ -103,6 +107,9 @@ defmodule FerricStore.Server.Pipeline do
     Process.delete(:ferricstore_pipeline)
   end
 
+  # One request per batcher (shard) with all of its writes in pipeline order, all sent
+  # before any reply is awaited; returns %{index => result}. The writes of one pipeline
+  # are one instance's, so they share its timeout.
   defp submit_all(by_batcher) do
     by_batcher
     |> Enum.map(fn {batcher, writes} ->
