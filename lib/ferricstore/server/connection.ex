@@ -36,7 +36,7 @@ defmodule FerricStore.Server.Connection do
   alias FerricStore.Error
   alias FerricStore.Protocol.RESP
   alias FerricStore.Server.Pipeline
-  alias FerricStore.Server.{Config, Listener}
+  alias FerricStore.Server.{Config, Listener, Stats}
 
   @active_n 100
   @flush_bytes 256 * 1024
@@ -377,96 +377,20 @@ defmodule FerricStore.Server.Connection do
     []
   end
 
-  # INFO commandstats (Redis: a rejected call is not a call; a failed one is) and SLOWLOG.
+  # INFO commandstats and SLOWLOG (FerricStore.Server.Stats).
   defp record(state, _command, nil, _reply, _usec), do: state
 
-  defp record(state, command, {name, outcome}, reply, usec) do
-    {calls, rejected, failed} =
-      case outcome do
-        :rejected -> {0, 1, 0}
-        :ran -> if error?(reply), do: {1, 0, 1}, else: {1, 0, 0}
-      end
-
-    usec = if outcome == :rejected, do: 0, else: usec
-
-    cmdstats =
-      Map.update(state.cmdstats, name, {calls, usec, rejected, failed}, fn {c, u, r, f} ->
-        {c + calls, u + usec, r + rejected, f + failed}
-      end)
-
+  defp record(state, command, {_name, outcome} = stat, reply, usec) do
     if outcome == :ran, do: slowlog(state.ctx, command, usec)
-    %{state | cmdstats: cmdstats}
+    %{state | cmdstats: Stats.add(state.cmdstats, stat, reply, usec)}
   end
-
-  defp error?(%Error{}), do: true
-  defp error?({:error, %Error{}}), do: true
-  defp error?(_reply), do: false
 
   defp slowlog(ctx, command, usec) do
     threshold = Config.slowlog_threshold(ctx.instance)
 
-    if threshold >= 0 and usec >= threshold do
-      entry =
-        {System.os_time(:second), usec, slowlog_args(command), ctx.peer || "",
-         ctx.client_name || ""}
-
-      Config.slowlog_add(ctx.instance, entry)
-    end
+    if threshold >= 0 and usec >= threshold,
+      do: Config.slowlog_add(ctx.instance, Stats.slowlog_entry(ctx, command, usec))
   end
-
-  # As Redis keeps them: at most 32 arguments (the last one then says how many more there
-  # were), each cut to 128 bytes, and passwords redacted.
-  @slowlog_args 32
-  @slowlog_bytes 128
-
-  defp slowlog_args(command) do
-    args = redact(command)
-    n = length(args)
-
-    kept =
-      if n > @slowlog_args,
-        do:
-          Enum.take(args, @slowlog_args - 1) ++ ["... (#{n - @slowlog_args + 1} more arguments)"],
-        else: args
-
-    Enum.map(kept, fn
-      arg when byte_size(arg) > @slowlog_bytes ->
-        more = byte_size(arg) - @slowlog_bytes
-        binary_part(arg, 0, @slowlog_bytes) <> "... (#{more} more bytes)"
-
-      arg ->
-        arg
-    end)
-  end
-
-  defp redact([name | args] = command) do
-    case {Commands.downcase(name), args} do
-      {"auth", _} -> [name | Enum.map(args, fn _ -> "(redacted)" end)]
-      {"hello", _} -> [name | redact_hello(args)]
-      {"config", [sub | pairs]} -> [name, sub | redact_config(Commands.downcase(sub), pairs)]
-      _ -> command
-    end
-  end
-
-  # CONFIG SET of a password: its value (Redis' sensitive settings).
-  defp redact_config("set", [param, value | rest]) do
-    value =
-      if Commands.downcase(param) in ~w(requirepass masterauth), do: "(redacted)", else: value
-
-    [param, value | redact_config("set", rest)]
-  end
-
-  defp redact_config(_sub, args), do: args
-
-  defp redact_hello([]), do: []
-
-  defp redact_hello([opt, user, pass | rest]) do
-    if Commands.downcase(opt) == "auth",
-      do: [opt, "(redacted)", "(redacted)" | redact_hello(rest)],
-      else: [opt | redact_hello([user, pass | rest])]
-  end
-
-  defp redact_hello([arg | rest]), do: [arg | redact_hello(rest)]
 
   # INFO errorstats: error replies by their first word (ERR, WRONGTYPE, ...).
   defp count_error(instance, {:error, %Error{} = error}), do: count_error(instance, error)

@@ -2,6 +2,7 @@ defmodule FerricStore.Server.ServerTest do
   use ExUnit.Case, async: true
 
   doctest FerricStore.Server.Acceptors
+  doctest FerricStore.Server.Stats
 
   import FerricStore.Test.RespServerCase
 

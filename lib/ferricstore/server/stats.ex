@@ -1,0 +1,114 @@
+defmodule FerricStore.Server.Stats do
+  @moduledoc false
+  # The pure part of a connection's bookkeeping: its INFO commandstats counts and the
+  # SLOWLOG entry of a slow command, as Redis 7.0 keeps them.
+
+  alias FerricStore.Commands
+  alias FerricStore.Error
+
+  @typedoc "Command name => {calls, usec, rejected_calls, failed_calls}."
+  @type cmdstats :: %{String.t() => {integer(), integer(), integer(), integer()}}
+
+  @doc """
+  Counts one command: Redis counts a rejected call (arity, authentication) apart and
+  not as a call, without its time; a failed one (an error reply) as a call too.
+
+      iex> stats = FerricStore.Server.Stats.add(%{}, {"get", :ran}, "v", 5)
+      iex> stats = FerricStore.Server.Stats.add(stats, {"get", :rejected}, nil, 7)
+      iex> FerricStore.Server.Stats.add(stats, {"get", :ran}, FerricStore.Error.new(:syntax), 3)
+      %{"get" => {2, 8, 1, 1}}
+  """
+  @spec add(cmdstats(), Commands.stat(), term(), non_neg_integer()) :: cmdstats()
+  def add(stats, {name, outcome}, reply, usec) do
+    add = count(outcome, reply, usec)
+
+    Map.update(stats, name, add, fn {c, u, r, f} ->
+      {c2, u2, r2, f2} = add
+      {c + c2, u + u2, r + r2, f + f2}
+    end)
+  end
+
+  defp count(:rejected, _reply, _usec), do: {0, 0, 1, 0}
+  defp count(:ran, reply, usec), do: if(error?(reply), do: {1, usec, 0, 1}, else: {1, usec, 0, 0})
+
+  defp error?(%Error{}), do: true
+  defp error?({:error, %Error{}}), do: true
+  defp error?(_reply), do: false
+
+  @doc "A SLOWLOG entry: `{unix_seconds, usec, args, peer, client_name}`."
+  @spec slowlog_entry(Commands.Context.t(), [binary()], non_neg_integer()) :: tuple()
+  def slowlog_entry(ctx, command, usec),
+    do:
+      {System.os_time(:second), usec, slowlog_args(command), ctx.peer || "",
+       ctx.client_name || ""}
+
+  @slowlog_args 32
+  @slowlog_bytes 128
+
+  @doc """
+  The arguments as Redis keeps them in SLOWLOG: at most 32 (the last one then says how
+  many more there were), each cut to 128 bytes, passwords redacted.
+
+      iex> FerricStore.Server.Stats.slowlog_args(["AUTH", "user", "secret"])
+      ["AUTH", "(redacted)", "(redacted)"]
+      iex> FerricStore.Server.Stats.slowlog_args(["HELLO", "3", "AUTH", "u", "p", "SETNAME", "n"])
+      ["HELLO", "3", "AUTH", "(redacted)", "(redacted)", "SETNAME", "n"]
+      iex> FerricStore.Server.Stats.slowlog_args(["config", "set", "requirepass", "x", "hz", "5"])
+      ["config", "set", "requirepass", "(redacted)", "hz", "5"]
+      iex> [_, long] = FerricStore.Server.Stats.slowlog_args(["ECHO", String.duplicate("a", 130)])
+      iex> long == String.duplicate("a", 128) <> "... (2 more bytes)"
+      true
+      iex> args = FerricStore.Server.Stats.slowlog_args(["DEL" | Enum.map(1..40, &to_string/1)])
+      iex> {length(args), List.last(args)}
+      {32, "... (10 more arguments)"}
+  """
+  @spec slowlog_args([binary()]) :: [binary()]
+  def slowlog_args(command) do
+    args = redact(command)
+    n = length(args)
+
+    kept =
+      if n > @slowlog_args,
+        do:
+          Enum.take(args, @slowlog_args - 1) ++ ["... (#{n - @slowlog_args + 1} more arguments)"],
+        else: args
+
+    Enum.map(kept, fn
+      arg when byte_size(arg) > @slowlog_bytes ->
+        more = byte_size(arg) - @slowlog_bytes
+        binary_part(arg, 0, @slowlog_bytes) <> "... (#{more} more bytes)"
+
+      arg ->
+        arg
+    end)
+  end
+
+  defp redact([name | args] = command) do
+    case {Commands.downcase(name), args} do
+      {"auth", _} -> [name | Enum.map(args, fn _ -> "(redacted)" end)]
+      {"hello", _} -> [name | redact_hello(args)]
+      {"config", [sub | pairs]} -> [name, sub | redact_config(Commands.downcase(sub), pairs)]
+      _ -> command
+    end
+  end
+
+  # CONFIG SET of a password: its value (Redis' sensitive settings).
+  defp redact_config("set", [param, value | rest]) do
+    value =
+      if Commands.downcase(param) in ~w(requirepass masterauth), do: "(redacted)", else: value
+
+    [param, value | redact_config("set", rest)]
+  end
+
+  defp redact_config(_sub, args), do: args
+
+  defp redact_hello([]), do: []
+
+  defp redact_hello([opt, user, pass | rest]) do
+    if Commands.downcase(opt) == "auth",
+      do: [opt, "(redacted)", "(redacted)" | redact_hello(rest)],
+      else: [opt | redact_hello([user, pass | rest])]
+  end
+
+  defp redact_hello([arg | rest]), do: [arg | redact_hello(rest)]
+end
