@@ -283,6 +283,14 @@ defmodule FerricStore.Commands.Objects do
         cmd("object|encoding", 3, ["readonly"], 2, 2),
         cmd("object|refcount", 3, ["readonly"], 2, 2),
         cmd("object|help", 2, ["loading", "stale"], 0, 0, 0)
+      ]),
+      cmd("memory", -2, [], 0, 0, 0)
+      |> Map.merge(%{acl_categories: ["@slow"], group: "server"})
+      |> Map.put(:subcommands, [
+        cmd("memory|usage", -3, ["readonly"], 2, 2)
+        |> Map.merge(%{acl_categories: ["@read", "@slow"], group: "server"}),
+        cmd("memory|help", 2, ["loading", "stale"], 0, 0, 0)
+        |> Map.merge(%{acl_categories: ["@slow"], group: "server"})
       ])
     ]
   end
@@ -307,6 +315,102 @@ defmodule FerricStore.Commands.Objects do
       {"help", []} -> help()
     end
   end
+
+  def handle("memory", [sub | args], ctx) do
+    case {FerricStore.Commands.downcase(sub), args} do
+      {"usage", [key | opts]} ->
+        with {:ok, samples} <- samples_opt(opts, 5), do: memory_usage(ctx.instance, key, samples)
+
+      {"help", []} ->
+        Enum.map(
+          [
+            "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value. Nested values are",
+            "    sampled up to <count> times (default: 5, 0 means sample all).",
+            "HELP",
+            "    Prints this help."
+          ],
+          &{:simple, &1}
+        )
+    end
+  end
+
+  # MEMORY USAGE's options, as Redis reads them: SAMPLES <count>, count >= 0 (0: all).
+  defp samples_opt([], samples), do: {:ok, samples}
+
+  defp samples_opt([opt, n | rest], _samples) do
+    with true <- FerricStore.Commands.downcase(opt) == "samples",
+         {:ok, n} <- Args.int!(n) do
+      cond do
+        n < 0 -> Error.new(:syntax)
+        n == 0 -> samples_opt(rest, :all)
+        true -> samples_opt(rest, n)
+      end
+    else
+      false -> Error.new(:syntax)
+      {:error, error} -> error
+    end
+  end
+
+  defp samples_opt(_opts, _samples), do: Error.new(:syntax)
+
+  @word :erlang.system_info(:wordsize)
+  # Per object in an ETS table (hash bucket or tree node links, the object's header).
+  @ets_object 4 * @word
+  # An off-heap binary's own header (refc binaries, over 64 bytes).
+  @refc_header 3 * @word
+
+  @doc """
+  MEMORY USAGE: the bytes `key` takes in memory (nil when it does not exist): its keydir
+  row with its key and value (a cold value takes none), its expiry index row, and for a
+  collection its member rows (and a sorted set's rank index), estimated from the first
+  `samples` members (`:all`: every one) times their number, as Redis samples them.
+  """
+  def memory_usage(instance, key, samples) do
+    tables = Store.tables_for(instance, key)
+
+    case Store.lookup_in(tables, key) do
+      nil ->
+        nil
+
+      {_, type, meta, exp, _, _, _} = row ->
+        bytes = row_bytes(row) + if(exp > 0, do: row_bytes({{exp, key}}), else: 0)
+
+        if type in Record.collections(),
+          do: bytes + members_bytes(tables, key, type, meta.n, samples),
+          else: bytes
+    end
+  end
+
+  defp members_bytes(_tables, _key, _type, 0, _samples), do: 0
+
+  defp members_bytes(tables, key, type, n, samples) do
+    limit = if samples == :all, do: n, else: min(samples, n)
+    spec = [{{{key, :_}, :_, :_, :_, :_, :_}, [], [:"$_"]}]
+
+    case :ets.select(tables.members, spec, limit) do
+      {rows, _continuation} ->
+        # A sorted set's rank index holds each member and its score once more.
+        rank = fn {{_, m}, _, _, _, _, _} ->
+          if type == :zset, do: byte_size(m) + 4 * @word, else: 0
+        end
+
+        sampled = Enum.reduce(rows, 0, &(row_bytes(&1) + rank.(&1) + &2))
+        div(sampled * n, length(rows))
+
+      :"$end_of_table" ->
+        0
+    end
+  end
+
+  defp row_bytes(row), do: :erts_debug.flat_size(row) * @word + offheap(row) + @ets_object
+
+  defp offheap(t) when is_tuple(t),
+    do: t |> Tuple.to_list() |> Enum.reduce(0, &(offheap(&1) + &2))
+
+  defp offheap(b) when is_binary(b) and byte_size(b) > 64, do: byte_size(b) + @refc_header
+  defp offheap(_term), do: 0
 
   # Redis reads every option (DB must parse as an integer and name a database: this is
   # a one-database server) before it looks at the keys.

@@ -728,6 +728,23 @@ defmodule FerricStore.Test.Differential.KnownBugs do
           cmd(["CLIENT", "GETNAME"])
         ],
         match: fn step, _r, _f -> name(step) == "hello" end
+      },
+      %{
+        id: "B38",
+        title: "MEMORY USAGE was an unknown command (its byte counts are FerricStore's own)",
+        fixed: true,
+        repro: [
+          cmd(["SET", "k", "v"]),
+          cmd(["MEMORY", "USAGE", "nosuch"]),
+          cmd(["MEMORY", "USAGE", "k", "SAMPLES", "-1"]),
+          cmd(["MEMORY", "USAGE", "k", "SAMPLES", "x"]),
+          cmd(["MEMORY", "USAGE", "k", "FOO"]),
+          cmd(["MEMORY", "USAGE", "k", "SAMPLES"]),
+          cmd(["MEMORY", "USAGE"]),
+          cmd(["MEMORY", "FOO"]),
+          cmd(["MEMORY"])
+        ],
+        match: fn step, _r, _f -> name(step) == "memory" end
       }
     ]
   end

@@ -292,6 +292,38 @@ defmodule FerricStore.Commands.ServerTest do
       for i <- 1..200, do: assert({:ok, "new"} == FerricStore.get("k#{i}", name: name))
     end
 
+    test "MEMORY USAGE: the key's rows, values, TTL index and sampled members", %{tmp_dir: dir} do
+      {name, port} = store_listener(data_dir: dir)
+      sock = connect(port)
+
+      usage = fn args ->
+        ":" <> n = request(sock, "MEMORY USAGE #{args}\r\n")
+        n |> String.trim() |> String.to_integer()
+      end
+
+      assert request(sock, "MEMORY USAGE nosuch\r\n") == "$-1\r\n"
+      :ok = FerricStore.set("small", "v", name: name)
+      :ok = FerricStore.set("big", String.duplicate("x", 10_000), name: name)
+      :ok = FerricStore.set("ttl", "v", ex: 100, name: name)
+      small = usage.("small")
+      assert small > 0
+      # The value's bytes count, and so does the expiry index row.
+      assert usage.("big") >= small + 10_000
+      assert usage.("ttl") > small
+
+      {:ok, 1000} = FerricStore.rpush("list", Enum.map(1..1000, &"e#{&1}"), name: name)
+      {:ok, 10} = FerricStore.rpush("short", Enum.map(1..10, &"e#{&1}"), name: name)
+      # Members are sampled (5 by default, SAMPLES 0: all) and scaled to their number.
+      all = usage.("list SAMPLES 0")
+      assert usage.("list") in div(all * 9, 10)..div(all * 11, 10)
+      assert usage.("list") > 50 * usage.("short")
+      {:ok, 3} = FerricStore.zadd("z", [{1, "a"}, {2, "b"}, {3, "c"}], name: name)
+      {:ok, 3} = FerricStore.sadd("s", ["a", "b", "c"], name: name)
+      # A sorted set's members are in its rank index too.
+      assert usage.("z") > usage.("s")
+      "*6\r\n+MEMORY <subcommand>" <> _ = request(sock, "MEMORY HELP\r\n")
+    end
+
     test "WAIT: no replicas, so 0, after the timeout when it waits for any", %{port: port} do
       sock = connect(port)
       ":0\r\n" = request(sock, "WAIT 0 0\r\n")
