@@ -65,10 +65,23 @@ defmodule FerricStore.Store do
   defp io_message({:io, :enospc}), do: "ERR save failed: no space left on device"
   defp io_message(reason), do: "ERR save failed: #{inspect(reason)}"
 
-  @doc "Compacts every sealed data file of every shard now, and waits for it."
+  @doc """
+  Compacts every sealed data file of every shard now, and waits for it; an error names
+  the files that could not be compacted (the others were).
+  """
   @spec compact(instance()) :: :ok | {:error, FerricStore.Error.t()}
   def compact(instance) do
-    Enum.each(shards(instance), &Shard.compact(instance, &1))
+    failed =
+      for shard <- shards(instance),
+          {:error, {:compaction_failed, fids}} <- [Shard.compact(instance, shard)],
+          fid <- fids,
+          do: fid
+
+    if failed == [],
+      do: :ok,
+      else:
+        {:error,
+         FerricStore.Error.new(:io, "ERR compaction failed for data files #{inspect(failed)}")}
   catch
     :exit, _ -> {:error, FerricStore.Error.new(:unavailable)}
   end

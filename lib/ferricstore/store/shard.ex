@@ -39,8 +39,10 @@ defmodule FerricStore.Store.Shard do
   def stats(instance, shard), do: GenServer.call(name(instance, shard), :stats)
 
   @doc """
-  Compacts every sealed data file now (whatever its dead-bytes ratio) and waits for it.
-  Compaction otherwise starts by itself when a file's dead bytes pass the threshold.
+  Compacts every sealed data file now (whatever its dead-bytes ratio) and waits for it:
+  `:ok`, or `{:error, {:compaction_failed, fids}}` for files whose compaction failed (a
+  damaged record; they are left as they are until the next start). Compaction otherwise
+  starts by itself when a file's dead bytes pass the threshold.
   """
   def compact(instance, shard), do: GenServer.call(name(instance, shard), :compact_all, :infinity)
 
@@ -438,7 +440,13 @@ defmodule FerricStore.Store.Shard do
         not Enum.any?(fids, &MapSet.member?(busy, &1))
       end)
 
-    Enum.each(done, fn {from, _} -> GenServer.reply(from, :ok) end)
+    Enum.each(done, fn {from, fids} ->
+      case Enum.filter(fids, &MapSet.member?(state.failed, &1)) do
+        [] -> GenServer.reply(from, :ok)
+        failed -> GenServer.reply(from, {:error, {:compaction_failed, failed}})
+      end
+    end)
+
     %{state | waiting: waiting}
   end
 
