@@ -91,7 +91,17 @@ defmodule FerricStore.Differential.ConfigSetTest do
       ["port", "70000"],
       ["appendonly", "maybe"],
       ["databases", "x"],
-      ["cluster-enabled", "maybe"]
+      ["cluster-enabled", "maybe"],
+      ["latency-tracking", "maybe"],
+      ["latency-tracking", "NO"],
+      ["latency-tracking", "yes"],
+      ["latency-tracking-info-percentiles", "101"],
+      ["latency-tracking-info-percentiles", "x"],
+      ["latency-tracking-info-percentiles", "-1"],
+      ["latency-tracking-info-percentiles", "50.5 0"],
+      ["latency-tracking-info-percentiles", "99.99 100"],
+      ["latency-tracking-info-percentiles", ""],
+      ["latency-tracking-info-percentiles", "50 99 99.9"]
     ]
 
     # The defaults differ (appendfsync is always "always" here): values are compared

@@ -5,7 +5,7 @@ defmodule FerricStore.Commands.Info do
   # FerricStore.Server.Config (connections, errors, commands, saves) and the store.
 
   alias FerricStore.Commands.Connection
-  alias FerricStore.Server.Config
+  alias FerricStore.Server.{Config, Stats}
 
   # Called through a variable: the embedded API is another module's, and this one must
   # compile and answer (with zeros) before it exists.
@@ -14,7 +14,7 @@ defmodule FerricStore.Commands.Info do
   @default_sections ~w(server clients memory persistence stats replication cpu modules errorstats
                        cluster keyspace)
   @all_sections ~w(server clients memory persistence stats replication cpu modules commandstats
-                   errorstats cluster keyspace)
+                   errorstats latencystats cluster keyspace)
 
   @doc "The INFO text of `sections` (lowercase names; \"default\", \"all\", \"everything\")."
   @spec text([String.t()], FerricStore.Commands.Context.t()) :: String.t()
@@ -169,6 +169,22 @@ defmodule FerricStore.Commands.Info do
       {"cmdstat_" <> name,
        "calls=#{calls},usec=#{usec},usec_per_call=#{:erlang.float_to_binary(per_call, decimals: 2)}," <>
          "rejected_calls=#{rejected},failed_calls=#{failed}"}
+    end
+  end
+
+  # Nothing while latency-tracking is off, as Redis.
+  defp section_fields("latencystats", ctx, _info) do
+    if Config.latency_tracking?(ctx.instance) do
+      percentiles =
+        ctx.instance
+        |> Config.get("latency-tracking-info-percentiles")
+        |> String.split(" ", trim: true)
+        |> Enum.map(&(Float.parse(&1) |> elem(0)))
+
+      for {name, buckets} <- Enum.sort(Config.latency_stats(ctx.instance)),
+          do: {"latency_percentiles_usec_" <> name, Stats.percentiles(buckets, percentiles)}
+    else
+      []
     end
   end
 

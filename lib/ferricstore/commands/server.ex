@@ -541,7 +541,8 @@ defmodule FerricStore.Commands.Server do
     end
   end
 
-  defp validate_value(key, name, value) when key in ["protected-mode", "appendonly"] do
+  defp validate_value(key, name, value)
+       when key in ["protected-mode", "appendonly", "latency-tracking"] do
     if Commands.downcase(value) in ["yes", "no"],
       do: nil,
       else: config_error(name, "argument must be 'yes' or 'no'")
@@ -558,6 +559,22 @@ defmodule FerricStore.Commands.Server do
           name,
           "argument(s) must be one of the following: #{Enum.join(policies, ", ")}"
         )
+  end
+
+  defp validate_value("latency-tracking-info-percentiles", name, value) do
+    case percentiles(value) do
+      nil ->
+        config_error(name, "Invalid latency-tracking-info-percentiles parameters")
+
+      ps ->
+        if Enum.all?(ps, &(&1 >= 0 and &1 <= 100)),
+          do: nil,
+          else:
+            config_error(
+              name,
+              "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+            )
+    end
   end
 
   defp validate_value("appendfsync", name, value) do
@@ -624,8 +641,18 @@ defmodule FerricStore.Commands.Server do
     do: value |> String.to_integer() |> max(1) |> min(500) |> Integer.to_string()
 
   defp normalize_config(key, value)
-       when key in ["protected-mode", "maxmemory-policy", "appendonly", "appendfsync"],
+       when key in [
+              "protected-mode",
+              "maxmemory-policy",
+              "appendonly",
+              "appendfsync",
+              "latency-tracking"
+            ],
        do: Commands.downcase(value)
+
+  defp normalize_config("latency-tracking-info-percentiles", value),
+    do:
+      value |> percentiles() |> Enum.map_join(" ", &FerricStore.Server.Stats.format_percentile/1)
 
   defp normalize_config("save", value),
     do: value |> save_params() |> Enum.map_join(" ", &Integer.to_string/1)
@@ -653,6 +680,20 @@ defmodule FerricStore.Commands.Server do
          end),
        do: parsed,
        else: nil
+  end
+
+  # latency-tracking-info-percentiles: space-separated numbers (strtod, whole words), or
+  # nil when one is not.
+  defp percentiles(value) do
+    value
+    |> String.split(" ", trim: true)
+    |> Enum.reduce_while([], fn word, acc ->
+      case Float.parse(word) do
+        {p, ""} -> {:cont, [p | acc]}
+        _ -> {:halt, nil}
+      end
+    end)
+    |> then(&(&1 && Enum.reverse(&1)))
   end
 
   # C's strtoll as Redis checks it (the whole word read): an empty word is 0, leading

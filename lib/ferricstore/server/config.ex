@@ -28,6 +28,8 @@ defmodule FerricStore.Server.Config do
     "slowlog-log-slower-than" => "10000",
     "slowlog-max-len" => "128",
     "notify-keyspace-events" => "",
+    "latency-tracking" => "yes",
+    "latency-tracking-info-percentiles" => "50 99 99.9",
     "cluster-enabled" => "no",
     "hz" => "10",
     "dir" => ""
@@ -153,6 +155,9 @@ defmodule FerricStore.Server.Config do
           "slowlog-log-slower-than" ->
             :persistent_term.put({__MODULE__, instance, :slowlog}, String.to_integer(value))
 
+          "latency-tracking" ->
+            :persistent_term.put({__MODULE__, instance, :latency}, value == "yes")
+
           # Redis trims its log at the next command, which is this one.
           "slowlog-max-len" ->
             slowlog_trim(tab, String.to_integer(value))
@@ -179,9 +184,40 @@ defmodule FerricStore.Server.Config do
   def reset_stats(instance) do
     :ets.match_delete(table(instance), {{:stat, :_}, :_})
     :ets.match_delete(table(instance), {{:cmdstat, :_}, :_, :_, :_, :_})
+    :ets.match_delete(table(instance), {{:latency, :_, :_}, :_})
     :ok
   rescue
     ArgumentError -> :ok
+  end
+
+  @doc "Whether latency-tracking is on (INFO latencystats; a persistent term)."
+  @spec latency_tracking?(atom()) :: boolean()
+  def latency_tracking?(instance),
+    do: :persistent_term.get({__MODULE__, instance, :latency}, true)
+
+  @doc "Adds a connection's latency histograms (`FerricStore.Server.Stats.latency/0`)."
+  @spec add_latency(atom(), map()) :: :ok
+  def add_latency(instance, latency) do
+    tab = table(instance)
+
+    for {name, buckets} <- latency, {bucket, n} <- buckets do
+      key = {:latency, name, bucket}
+      :ets.update_counter(tab, key, n, {key, 0})
+    end
+
+    :ok
+  rescue
+    ArgumentError -> :ok
+  end
+
+  @doc "Latency histograms by command name: `%{name => [{bucket, count}]}`."
+  @spec latency_stats(atom()) :: %{String.t() => [{non_neg_integer(), pos_integer()}]}
+  def latency_stats(instance) do
+    table(instance)
+    |> :ets.match({{:latency, :"$1", :"$2"}, :"$3"})
+    |> Enum.group_by(fn [name, _, _] -> name end, fn [_, bucket, n] -> {bucket, n} end)
+  rescue
+    ArgumentError -> %{}
   end
 
   @doc """
@@ -403,6 +439,7 @@ defmodule FerricStore.Server.Config do
     for {k, v} <- settings, do: :ets.insert(tab, {{:config, k}, v})
     :persistent_term.put({__MODULE__, instance, :max_bulk_len}, @default_max_bulk)
     :persistent_term.put({__MODULE__, instance, :slowlog}, @default_slowlog)
+    :persistent_term.put({__MODULE__, instance, :latency}, true)
     :ets.insert(tab, {:started_at, System.monotonic_time(:millisecond)})
     :ets.insert(tab, {:last_save, System.os_time(:second)})
     schedule_cron()

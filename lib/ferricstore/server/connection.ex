@@ -94,7 +94,9 @@ defmodule FerricStore.Server.Connection do
        commands: 0,
        # INFO commandstats, flushed with the counter: name => {calls, usec, rejected,
        # failed}.
-       cmdstats: %{}
+       cmdstats: %{},
+       # INFO latencystats, flushed with them: name => %{bucket => count}.
+       latency: %{}
      }}
   end
 
@@ -380,9 +382,18 @@ defmodule FerricStore.Server.Connection do
   # INFO commandstats and SLOWLOG (FerricStore.Server.Stats).
   defp record(state, _command, nil, _reply, _usec), do: state
 
-  defp record(state, command, {_name, outcome} = stat, reply, usec) do
-    if outcome == :ran, do: slowlog(state.ctx, command, usec)
-    %{state | cmdstats: Stats.add(state.cmdstats, stat, reply, usec)}
+  defp record(state, _command, {_name, :rejected} = stat, reply, usec),
+    do: %{state | cmdstats: Stats.add(state.cmdstats, stat, reply, usec)}
+
+  defp record(%{ctx: ctx} = state, command, {name, :ran} = stat, reply, usec) do
+    slowlog(ctx, command, usec)
+
+    latency =
+      if Config.latency_tracking?(ctx.instance),
+        do: Stats.add_latency(state.latency, name, usec),
+        else: state.latency
+
+    %{state | cmdstats: Stats.add(state.cmdstats, stat, reply, usec), latency: latency}
   end
 
   defp slowlog(ctx, command, usec) do
@@ -484,7 +495,8 @@ defmodule FerricStore.Server.Connection do
       do: Config.incr(state.ctx.instance, :total_commands_processed, state.commands)
 
     if state.cmdstats != %{}, do: Config.add_command_stats(state.ctx.instance, state.cmdstats)
-    %{state | commands: 0, cmdstats: %{}}
+    if state.latency != %{}, do: Config.add_latency(state.ctx.instance, state.latency)
+    %{state | commands: 0, cmdstats: %{}, latency: %{}}
   end
 
   defp format_addr({{a, b, c, d}, port}), do: "#{a}.#{b}.#{c}.#{d}:#{port}"

@@ -4,6 +4,7 @@ defmodule FerricStore.Server.Stats do
   # SLOWLOG entry of a slow command, as Redis 7.0 keeps them.
 
   alias FerricStore.Commands
+  alias FerricStore.Commands.Args
   alias FerricStore.Error
 
   @typedoc "Command name => {calls, usec, rejected_calls, failed_calls}."
@@ -34,6 +35,75 @@ defmodule FerricStore.Server.Stats do
   defp error?(%Error{}), do: true
   defp error?({:error, %Error{}}), do: true
   defp error?(_reply), do: false
+
+  @typedoc "Command name => %{bucket => count} (INFO latencystats)."
+  @type latency :: %{String.t() => %{non_neg_integer() => pos_integer()}}
+
+  @doc """
+  Counts one run of `name` that took `usec` in its latency histogram. Buckets keep the
+  top 4 significant bits of the time (exact below 16 us, within 6% above), as an HDR
+  histogram keeps a few significant digits.
+
+      iex> FerricStore.Server.Stats.add_latency(%{}, "get", 5)
+      %{"get" => %{5 => 1}}
+      iex> FerricStore.Server.Stats.bucket(1000)
+      960
+  """
+  @spec add_latency(latency(), String.t(), non_neg_integer()) :: latency()
+  def add_latency(latency, name, usec) do
+    b = bucket(usec)
+
+    Map.update(latency, name, %{b => 1}, fn buckets ->
+      Map.update(buckets, b, 1, &(&1 + 1))
+    end)
+  end
+
+  @doc false
+  def bucket(usec) when usec < 16, do: usec
+
+  def bucket(usec) do
+    shift = Args.bit_length(usec) - 4
+    Bitwise.bsl(Bitwise.bsr(usec, shift), shift)
+  end
+
+  # The highest time a bucket holds (the value an HDR histogram reports).
+  defp bucket_top(b) when b < 16, do: b
+  defp bucket_top(b), do: b + Bitwise.bsl(1, Args.bit_length(b) - 4) - 1
+
+  @doc """
+  The INFO latencystats value of one command: `p<percentile>=<usec>` for each of
+  `percentiles`, from its `[{bucket, count}]`, as Redis prints them.
+
+      iex> FerricStore.Server.Stats.percentiles([{5, 98}, {960, 2}], [50.0, 99.0, 99.9])
+      "p50=5.000,p99=1023.000,p99.9=1023.000"
+  """
+  @spec percentiles([{non_neg_integer(), pos_integer()}], [float()]) :: String.t()
+  def percentiles(buckets, percentiles) do
+    buckets = Enum.sort(buckets)
+    total = buckets |> Enum.map(&elem(&1, 1)) |> Enum.sum()
+
+    Enum.map_join(percentiles, ",", fn p ->
+      wanted = max(trunc(p / 100 * total + 0.5), 1)
+
+      {b, _} =
+        Enum.reduce_while(buckets, {0, 0}, fn {b, n}, {_, seen} ->
+          if seen + n >= wanted, do: {:halt, {b, seen + n}}, else: {:cont, {b, seen + n}}
+        end)
+
+      "p#{format_percentile(p)}=#{:erlang.float_to_binary(bucket_top(b) * 1.0, decimals: 3)}"
+    end)
+  end
+
+  @doc """
+  A percentile as Redis writes it back (C's %g): `50`, `99.9`.
+
+      iex> FerricStore.Server.Stats.format_percentile(99.0)
+      "99"
+      iex> FerricStore.Server.Stats.format_percentile(99.99)
+      "99.99"
+  """
+  def format_percentile(p) when p == trunc(p), do: Integer.to_string(trunc(p))
+  def format_percentile(p), do: :erlang.float_to_binary(p, [:short])
 
   @doc "A SLOWLOG entry: `{unix_seconds, usec, args, peer, client_name}`."
   @spec slowlog_entry(Commands.Context.t(), [binary()], non_neg_integer()) :: tuple()

@@ -348,6 +348,46 @@ defmodule FerricStore.Commands.ServerTest do
       assert {0, _} = Commands.dispatch(["WAIT", "1", "0"], ctx)
     end
 
+    test "INFO latencystats: percentiles per command, the configured ones, off when tracking is",
+         %{tmp_dir: dir} do
+      {_name, port} = store_listener(data_dir: dir)
+      sock = connect(port)
+      for _ <- 1..20, do: "+PONG\r\n" = request(sock, "PING\r\n")
+      "+OK\r\n" = request(sock, "SET k v\r\n")
+      "-ERR wrong number" <> _ = request(sock, "GET\r\n")
+
+      lines = fn ->
+        for [_, name, values] <-
+              Regex.scan(
+                ~r/^latency_percentiles_usec_(\S+?):(\S*)\r$/m,
+                request(sock, "INFO latencystats\r\n")
+              ),
+            into: %{},
+            do: {name, values}
+      end
+
+      stats = lines.()
+      # A rejected call (wrong arity) ran nothing: no latency, as in Redis.
+      assert Map.keys(stats) |> Enum.sort() == ["ping", "set"]
+
+      assert stats["ping"] =~ ~r/^p50=\d+\.\d{3},p99=\d+\.\d{3},p99\.9=\d+\.\d{3}$/
+      # A durable SET waits for its fsync: it takes longer than a PING.
+      [_, ping50] = Regex.run(~r/p50=([\d.]+)/, stats["ping"])
+      [_, set50] = Regex.run(~r/p50=([\d.]+)/, stats["set"])
+      assert String.to_float(set50) > String.to_float(ping50)
+
+      "+OK\r\n" = request(sock, "CONFIG SET latency-tracking-info-percentiles \"0 100\"\r\n")
+      assert lines.()["ping"] =~ ~r/^p0=[\d.]+,p100=[\d.]+$/
+      assert request(sock, "INFO all\r\n") =~ "# Latencystats\r\n"
+      refute request(sock, "INFO\r\n") =~ "# Latencystats"
+
+      "+OK\r\n" = request(sock, "CONFIG SET latency-tracking no\r\n")
+      assert lines.() == %{}
+      "+OK\r\n" = request(sock, "CONFIG SET latency-tracking yes\r\n")
+      "+OK\r\n" = request(sock, "CONFIG RESETSTAT\r\n")
+      refute Map.has_key?(lines.(), "ping")
+    end
+
     test "SLOWLOG: GET, LEN, RESET, the threshold, long arguments and passwords",
          %{tmp_dir: dir} do
       {_name, port} = store_listener(data_dir: dir)
