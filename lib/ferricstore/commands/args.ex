@@ -42,6 +42,38 @@ defmodule FerricStore.Commands.Args do
     end
   end
 
+  @doc """
+  A database index (SELECT, COPY ... DB) on this one-database server: `:ok` for 0, else
+  Redis' errors, in its order (an integer, within int range, then a database that
+  exists: Redis configured with `databases 1`).
+
+      iex> FerricStore.Commands.Args.db_index("0")
+      :ok
+      iex> {:error, %{message: message}} = FerricStore.Commands.Args.db_index("1")
+      iex> message
+      "ERR DB index is out of range"
+  """
+  @spec db_index(binary()) :: :ok | {:error, Error.t()}
+  def db_index(bin) do
+    case int!(bin) do
+      {:ok, 0} ->
+        :ok
+
+      {:ok, n} when n < -2_147_483_648 or n > 2_147_483_647 ->
+        {:error,
+         Error.new(
+           :out_of_range,
+           "ERR value is out of range, value must between -2147483648 and 2147483647"
+         )}
+
+      {:ok, _} ->
+        {:error, Error.new(:db_out_of_range, "ERR DB index is out of range")}
+
+      error ->
+        error
+    end
+  end
+
   # C's isspace() in the C locale.
   @c_spaces [?\s, ?\t, ?\n, ?\v, ?\f, ?\r]
 

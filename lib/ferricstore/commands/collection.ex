@@ -218,39 +218,33 @@ defmodule FerricStore.Commands.Collection do
     end
   end
 
-  defp mpop_count([], count), do: {:ok, count}
-
-  defp mpop_count([opt, value | rest], nil) do
-    if FerricStore.Commands.upcase(opt) == "COUNT" do
-      case FerricStore.Commands.Args.int(value) do
-        {:ok, c} when c >= 1 -> mpop_count(rest, c)
-        _ -> {:error, Error.new(:out_of_range, "ERR count should be greater than 0")}
-      end
-    else
-      {:error, Error.new(:syntax)}
-    end
-  end
-
-  defp mpop_count(_opts, _count), do: {:error, Error.new(:syntax)}
+  defp mpop_count(opts, count),
+    do: int_opt(opts, "COUNT", 1, "ERR count should be greater than 0", count, false)
 
   @doc """
   The options of SINTERCARD and ZINTERCARD, left to right as Redis reads them: `LIMIT n`
   (n >= 0, 0: no limit), which may be repeated (the last one counts).
   """
-  def limit_opt([], limit), do: {:ok, limit}
+  def limit_opt(opts, limit),
+    do: int_opt(opts, "LIMIT", 0, "ERR LIMIT can't be negative", limit, true)
 
-  def limit_opt([opt, value | rest], _limit) do
-    if FerricStore.Commands.upcase(opt) == "LIMIT" do
-      case FerricStore.Commands.Args.int(value) do
-        {:ok, l} when l >= 0 -> limit_opt(rest, l)
-        _ -> {:error, Error.new(:out_of_range, "ERR LIMIT can't be negative")}
+  # An option of one word and an integer of at least `min`, left to right: `message` for
+  # a bad integer, a syntax error for anything else (or the word again, unless `repeat`).
+  defp int_opt([], _word, _min, _message, value, _repeat), do: {:ok, value}
+
+  defp int_opt([opt, n | rest], word, min, message, value, repeat)
+       when repeat or value == nil do
+    if FerricStore.Commands.upcase(opt) == word do
+      case FerricStore.Commands.Args.int(n) do
+        {:ok, v} when v >= min -> int_opt(rest, word, min, message, v, repeat)
+        _ -> {:error, Error.new(:out_of_range, message)}
       end
     else
       {:error, Error.new(:syntax)}
     end
   end
 
-  def limit_opt(_opts, _limit), do: {:error, Error.new(:syntax)}
+  defp int_opt(_opts, _word, _min, _message, _value, _repeat), do: {:error, Error.new(:syntax)}
 
   @doc "Parses SCAN-style options (MATCH, COUNT) for HSCAN/SSCAN/ZSCAN."
   def scan_opts([], acc), do: {:ok, acc}

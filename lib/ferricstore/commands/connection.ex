@@ -74,21 +74,9 @@ defmodule FerricStore.Commands.Connection do
   # One database: SELECT 0 works, any other index in int range is out of range, as in a
   # Redis configured with `databases 1` (test/differential/DIFFERENCES.md).
   def handle("select", [db], ctx) do
-    case Args.int(db) do
-      {:ok, 0} ->
-        {:ok, %{ctx | db: 0}}
-
-      {:ok, n} when n < -2_147_483_648 or n > 2_147_483_647 ->
-        Error.new(
-          :out_of_range,
-          "ERR value is out of range, value must between -2147483648 and 2147483647"
-        )
-
-      {:ok, _} ->
-        Error.new(:db_out_of_range, "ERR DB index is out of range")
-
-      :error ->
-        Error.new(:not_integer)
+    case Args.db_index(db) do
+      :ok -> {:ok, %{ctx | db: 0}}
+      {:error, error} -> error
     end
   end
 

@@ -422,22 +422,9 @@ defmodule FerricStore.Commands.Objects do
         copy_opts(rest, true)
 
       {"db", [n | rest]} ->
-        case Args.int!(n) do
-          {:ok, 0} ->
-            copy_opts(rest, replace)
-
-          # Redis reads the index as an int first.
-          {:ok, db} when db < -2_147_483_648 or db > 2_147_483_647 ->
-            Error.new(
-              :out_of_range,
-              "ERR value is out of range, value must between -2147483648 and 2147483647"
-            )
-
-          {:ok, _} ->
-            Error.new(:out_of_range, "ERR DB index is out of range")
-
-          {:error, e} ->
-            e
+        case Args.db_index(n) do
+          :ok -> copy_opts(rest, replace)
+          {:error, error} -> error
         end
 
       _ ->
