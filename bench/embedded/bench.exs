@@ -62,23 +62,8 @@ hot_ops = lookups / (fs_us / 1.0e6)
 # cluster in its own system (its WAL preallocated like FerricStore's) whose machine
 # only counts, fed one 300-byte command at a time by `pipeline_command` from the
 # caller, which waits for its `applied` event. Both see the same disk minute by minute.
-floor_dir = Path.join(dir, "ra_floor")
-File.mkdir_p!(floor_dir)
-
-floor_cfg =
-  Map.merge(:ra_system.default_config(), %{
-    name: :bench_floor,
-    data_dir: String.to_charlist(floor_dir),
-    wal_data_dir: String.to_charlist(floor_dir),
-    names: :ra_system.derive_names(:bench_floor),
-    wal_pre_allocate: true
-  })
-
-{:ok, _} = :ra_system.start(floor_cfg)
-floor_id = {:bench_floor_1, node()}
-
-{:ok, _, _} =
-  :ra.start_cluster(:bench_floor, :floor, {:simple, fn _, n -> n + 1 end, 0}, [floor_id])
+Code.require_file("../lib/ra_floor.exs", __DIR__)
+floor_id = FerricStore.Bench.RaFloor.start(:bench_floor, Path.join(dir, "ra_floor"))
 
 command = :binary.copy("r", 300)
 

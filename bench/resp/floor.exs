@@ -165,21 +165,8 @@ target =
       end
 
     "ra" ->
-      {:ok, _} = Application.ensure_all_started(:ra)
-
-      config =
-        Map.merge(:ra_system.default_config(), %{
-          name: :floor,
-          data_dir: String.to_charlist(dir),
-          wal_data_dir: String.to_charlist(dir),
-          names: :ra_system.derive_names(:floor),
-          wal_pre_allocate: true
-        })
-
-      {:ok, _} = :ra_system.start(config)
-      id = {:floor_1, node()}
-      machine = {:simple, fn ops, n -> n + length(ops) end, 0}
-      {:ok, _, _} = :ra.start_cluster(:floor, :floor, machine, [id])
+      Code.require_file("../lib/ra_floor.exs", __DIR__)
+      id = FerricStore.Bench.RaFloor.start(:floor, dir)
       fn -> id end
   end
 
