@@ -83,6 +83,24 @@ defmodule FerricStore.Commands do
 
   ## Public API
 
+  # Called through a variable: the embedded API is another module's, and the server
+  # commands must compile and answer before it exists.
+  @store FerricStore
+
+  @doc """
+  The embedded API's `fun` (an arity-1 function taking the options) on `instance`, for
+  the server commands (DBSIZE, SAVE, INFO, ...); `{:error, unavailable}` for a listener
+  started without a store.
+  """
+  @spec store(atom(), atom()) :: term()
+  def store(fun, instance) do
+    if Code.ensure_loaded?(@store) and function_exported?(@store, fun, 1),
+      do: apply(@store, fun, [[name: instance]]),
+      else: {:error, Error.new(:unavailable)}
+  rescue
+    ArgumentError -> {:error, Error.new(:unavailable)}
+  end
+
   @doc "The family modules, in lookup order (a name defined twice keeps the first)."
   @spec families() :: [module()]
   def families, do: @families

@@ -7,10 +7,6 @@ defmodule FerricStore.Commands.Info do
   alias FerricStore.Commands.Connection
   alias FerricStore.Server.{Config, Stats}
 
-  # Called through a variable: the embedded API is another module's, and this one must
-  # compile and answer (with zeros) before it exists.
-  @store FerricStore
-
   @default_sections ~w(server clients memory persistence stats replication cpu modules errorstats
                        cluster keyspace)
   @all_sections ~w(server clients memory persistence stats replication cpu modules commandstats
@@ -266,16 +262,10 @@ defmodule FerricStore.Commands.Info do
 
   # INFO must answer even when the instance has no store (a listener started alone).
   defp store_info(ctx) do
-    if Code.ensure_loaded?(@store) and function_exported?(@store, :info, 1) do
-      case apply(@store, :info, [[name: ctx.instance]]) do
-        %{} = info -> info
-        _ -> %{}
-      end
-    else
-      %{}
+    case FerricStore.Commands.store(:info, ctx.instance) do
+      %{} = info -> info
+      _ -> %{}
     end
-  rescue
-    _ -> %{}
   catch
     :exit, _ -> %{}
   end

@@ -14,10 +14,6 @@ defmodule FerricStore.Commands.Server do
   alias FerricStore.Error
   alias FerricStore.Server.Config
 
-  # Called through a variable: the embedded API is another module's, and this one must
-  # compile and answer (with zeros) before it exists.
-  @store FerricStore
-
   @admin_slow ["@admin", "@slow", "@dangerous"]
 
   @doc false
@@ -86,7 +82,7 @@ defmodule FerricStore.Commands.Server do
   def handle("save", [], ctx) do
     if Config.running?(ctx.instance, :bgsave),
       do: Error.new(:busy, "ERR Background save already in progress"),
-      else: saved(ctx.instance, store_save(ctx.instance))
+      else: saved(ctx.instance, Commands.store(:save, ctx.instance))
   end
 
   def handle("bgsave", args, ctx) do
@@ -94,7 +90,7 @@ defmodule FerricStore.Commands.Server do
       opts when opts in [[], ["schedule"]] ->
         instance = ctx.instance
 
-        background(instance, :bgsave, fn -> saved(instance, store_save(instance)) end)
+        background(instance, :bgsave, fn -> saved(instance, Commands.store(:save, instance)) end)
         |> case do
           :started -> {:simple, "Background saving started"}
           :running -> Error.new(:busy, "ERR Background save already in progress")
@@ -108,7 +104,9 @@ defmodule FerricStore.Commands.Server do
   def handle("bgrewriteaof", [], ctx) do
     instance = ctx.instance
 
-    background(instance, :rewrite, fn -> Config.rewritten(instance, store_compact(instance)) end)
+    background(instance, :rewrite, fn ->
+      Config.rewritten(instance, Commands.store(:compact, instance))
+    end)
     |> case do
       :started ->
         {:simple, "Background append only file rewriting started"}
@@ -125,7 +123,7 @@ defmodule FerricStore.Commands.Server do
   # not a connection (embedded dispatch) cannot block: 0 at once, as Redis answers a
   # client that may not block.
   def handle("wait", [replicas, timeout], ctx) do
-    with {:ok, replicas} <- Args.int(replicas) |> or_error(Error.new(:not_integer)),
+    with {:ok, replicas} <- Args.int!(replicas),
          {:ok, timeout} <- wait_timeout(timeout) do
       if replicas > 0 and ctx.peer != nil, do: wait_for_nothing(timeout)
       0
@@ -185,19 +183,15 @@ defmodule FerricStore.Commands.Server do
   def handle("role", [], _ctx), do: ["master", 0, []]
 
   def handle("dbsize", [], ctx) do
-    case store(:dbsize, ctx) do
+    case Commands.store(:dbsize, ctx.instance) do
       {:ok, n} -> n
       {:error, error} -> error
-      _ -> 0
     end
   end
 
   def handle(flush, args, ctx) when flush in ["flushdb", "flushall"] do
     if Enum.all?(args, &(Commands.downcase(&1) in ["async", "sync"])) and length(args) <= 1 do
-      case store(:flushdb, ctx) do
-        {:error, error} -> error
-        _ -> :ok
-      end
+      Commands.store(:flushdb, ctx.instance)
     else
       Error.new(:syntax)
     end
@@ -761,9 +755,6 @@ defmodule FerricStore.Commands.Server do
 
   ## Store access
 
-  defp or_error({:ok, _} = ok, _error), do: ok
-  defp or_error(:error, error), do: error
-
   defp wait_timeout(timeout) do
     case Args.int(timeout) do
       {:ok, ms} when ms >= 0 -> {:ok, ms}
@@ -793,19 +784,6 @@ defmodule FerricStore.Commands.Server do
     end
   end
 
-  # A listener started without a store has nothing to save.
-  defp store_save(instance) do
-    FerricStore.save(name: instance)
-  rescue
-    ArgumentError -> {:error, Error.new(:unavailable)}
-  end
-
-  defp store_compact(instance) do
-    FerricStore.compact(name: instance)
-  rescue
-    ArgumentError -> {:error, Error.new(:unavailable)}
-  end
-
   # One job of each kind at a time, in a process of its own.
   defp background(instance, job, fun) do
     if Config.claim(instance, job) do
@@ -821,11 +799,5 @@ defmodule FerricStore.Commands.Server do
     else
       :running
     end
-  end
-
-  defp store(fun, ctx) do
-    if Code.ensure_loaded?(@store) and function_exported?(@store, fun, 1),
-      do: apply(@store, fun, [[name: ctx.instance]]),
-      else: nil
   end
 end
