@@ -156,6 +156,44 @@ defmodule FerricStore.Commands.Args do
   defp skip_spaces(<<c, rest::binary>>) when c in @c_spaces, do: skip_spaces(rest)
   defp skip_spaces(bin), do: bin
 
+  @doc """
+  C's `atoi`, as Redis reads some counts with it: leading white space, a sign, the digits
+  up to the first other byte; 0 when there are none.
+
+      iex> FerricStore.Commands.Args.atoi(" +2x")
+      2
+      iex> FerricStore.Commands.Args.atoi("x")
+      0
+  """
+  @spec atoi(binary()) :: integer()
+  def atoi(bin) do
+    case Integer.parse(skip_spaces(bin)) do
+      {n, _rest} -> n
+      :error -> 0
+    end
+  end
+
+  @doc """
+  C's `strtoll` where Redis requires the whole word to be read: leading white space and
+  a sign pass; an empty word is 0 (strtoll stops at once, at the end); nil otherwise.
+
+      iex> FerricStore.Commands.Args.strtoll_whole("\t+5")
+      5
+      iex> FerricStore.Commands.Args.strtoll_whole("")
+      0
+      iex> FerricStore.Commands.Args.strtoll_whole("1.5")
+      nil
+  """
+  @spec strtoll_whole(binary()) :: integer() | nil
+  def strtoll_whole(""), do: 0
+
+  def strtoll_whole(word) do
+    case Integer.parse(skip_spaces(word)) do
+      {n, ""} -> n
+      _ -> nil
+    end
+  end
+
   defp sign(<<?-, rest::binary>>), do: {-1, rest}
   defp sign(<<?+, rest::binary>>), do: {1, rest}
   defp sign(bin), do: {1, bin}

@@ -664,7 +664,7 @@ defmodule FerricStore.Commands.Server do
     parsed =
       value
       |> :binary.split(" ", [:global])
-      |> Enum.map(&strtoll/1)
+      |> Enum.map(&Args.strtoll_whole/1)
 
     pairs = Enum.chunk_every(parsed, 2)
 
@@ -688,17 +688,6 @@ defmodule FerricStore.Commands.Server do
       end
     end)
     |> then(&(&1 && Enum.reverse(&1)))
-  end
-
-  # C's strtoll as Redis checks it (the whole word read): an empty word is 0, leading
-  # white space and a sign pass.
-  defp strtoll(""), do: 0
-
-  defp strtoll(word) do
-    case Integer.parse(String.trim_leading(word)) do
-      {n, ""} -> n
-      _ -> nil
-    end
   end
 
   # notify-keyspace-events classes (Redis 7.0): the set of class letters, or nil.

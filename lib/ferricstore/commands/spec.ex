@@ -76,23 +76,10 @@ defmodule FerricStore.Commands.Spec do
     if last < first, do: [], else: for(i <- first..last//step, do: Enum.at(args, i - 1))
   end
 
-  # Redis reads these counts with C's atoi: leading blanks, a sign, digits up to the
-  # first other byte; 0 when there are none.
-  defp atoi(bin) do
-    case Integer.parse(skip_blanks(bin)) do
-      {n, _rest} -> n
-      :error -> 0
-    end
-  end
-
-  defp skip_blanks(<<c, rest::binary>>) when c in [?\s, ?\t, ?\n, ?\v, ?\f, ?\r],
-    do: skip_blanks(rest)
-
-  defp skip_blanks(bin), do: bin
-
+  # Redis reads these counts with C's atoi.
   defp numkeys_keys(%{numkeys: pos}, args) do
     with [count | rest] <- Enum.drop(args, pos - 1),
-         n when n > 0 and n <= length(rest) <- atoi(count) do
+         n when n > 0 and n <= length(rest) <- FerricStore.Commands.Args.atoi(count) do
       {:ok, Enum.take(rest, n)}
     else
       _ -> :error
