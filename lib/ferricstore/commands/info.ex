@@ -174,8 +174,7 @@ defmodule FerricStore.Commands.Info do
       percentiles =
         ctx.instance
         |> Config.get("latency-tracking-info-percentiles")
-        |> String.split(" ", trim: true)
-        |> Enum.map(&(Float.parse(&1) |> elem(0)))
+        |> Stats.parse_percentiles()
 
       for {name, buckets} <- Enum.sort(Config.latency_stats(ctx.instance)),
           do: {"latency_percentiles_usec_" <> name, Stats.percentiles(buckets, percentiles)}

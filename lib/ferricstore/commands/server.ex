@@ -12,7 +12,7 @@ defmodule FerricStore.Commands.Server do
   alias FerricStore.Commands
   alias FerricStore.Commands.{Args, Glob, Info, Spec}
   alias FerricStore.Error
-  alias FerricStore.Server.Config
+  alias FerricStore.Server.{Config, Stats}
 
   @admin_slow ["@admin", "@slow", "@dangerous"]
 
@@ -556,7 +556,7 @@ defmodule FerricStore.Commands.Server do
   end
 
   defp validate_value("latency-tracking-info-percentiles", name, value) do
-    case percentiles(value) do
+    case Stats.parse_percentiles(value) do
       nil ->
         config_error(name, "Invalid latency-tracking-info-percentiles parameters")
 
@@ -645,8 +645,7 @@ defmodule FerricStore.Commands.Server do
        do: Commands.downcase(value)
 
   defp normalize_config("latency-tracking-info-percentiles", value),
-    do:
-      value |> percentiles() |> Enum.map_join(" ", &FerricStore.Server.Stats.format_percentile/1)
+    do: value |> Stats.parse_percentiles() |> Enum.map_join(" ", &Stats.format_percentile/1)
 
   defp normalize_config("save", value),
     do: value |> save_params() |> Enum.map_join(" ", &Integer.to_string/1)
@@ -674,20 +673,6 @@ defmodule FerricStore.Commands.Server do
          end),
        do: parsed,
        else: nil
-  end
-
-  # latency-tracking-info-percentiles: space-separated numbers (strtod, whole words), or
-  # nil when one is not.
-  defp percentiles(value) do
-    value
-    |> String.split(" ", trim: true)
-    |> Enum.reduce_while([], fn word, acc ->
-      case Float.parse(word) do
-        {p, ""} -> {:cont, [p | acc]}
-        _ -> {:halt, nil}
-      end
-    end)
-    |> then(&(&1 && Enum.reverse(&1)))
   end
 
   # notify-keyspace-events classes (Redis 7.0): the set of class letters, or nil.

@@ -95,6 +95,28 @@ defmodule FerricStore.Server.Stats do
   end
 
   @doc """
+  latency-tracking-info-percentiles: its numbers (read as strtod reads them), or nil when
+  a word is not one.
+
+      iex> FerricStore.Server.Stats.parse_percentiles("50 99 99.9")
+      [50.0, 99.0, 99.9]
+      iex> FerricStore.Server.Stats.parse_percentiles("50 x")
+      nil
+  """
+  @spec parse_percentiles(binary()) :: [float() | :inf | :neg_inf] | nil
+  def parse_percentiles(value) do
+    value
+    |> String.split(" ", trim: true)
+    |> Enum.reduce_while([], fn word, acc ->
+      case Args.double(word) do
+        {:ok, p} -> {:cont, [p | acc]}
+        :error -> {:halt, nil}
+      end
+    end)
+    |> then(&(&1 && Enum.reverse(&1)))
+  end
+
+  @doc """
   A percentile as Redis writes it back (C's %g): `50`, `99.9`.
 
       iex> FerricStore.Server.Stats.format_percentile(99.0)
