@@ -117,15 +117,25 @@ defmodule FerricStore.Instance do
     })
 
     ra_system = :"#{name}.ra_system"
-    shard_opts = fn n -> Keyword.merge(opts, shard: n, instance: name, data_dir: data_dir) end
-    shard_opts = fn n -> Keyword.put(shard_opts.(n), :ra_system, ra_system) end
+    ra_dir = Path.join(data_dir, "raft")
+
+    shard_opts = fn n ->
+      Keyword.merge(opts,
+        shard: n,
+        instance: name,
+        data_dir: data_dir,
+        ra_system: ra_system,
+        ra_dir: ra_dir
+      )
+    end
+
     each = fn mod -> for n <- 0..(shards - 1), do: {mod, shard_opts.(n)} end
 
     children =
       [
         {FerricStore.Store.RaSystem,
          name: ra_system,
-         dir: Path.join(data_dir, "raft"),
+         dir: ra_dir,
          wal_max_bytes: opts[:wal_max_bytes],
          segment_max_entries: opts[:segment_max_entries]}
       ] ++

@@ -70,7 +70,7 @@ defmodule FerricStore.Store.Shard do
     })
 
     Keydir.put_meta(tables.meta, :dir, dir)
-    floor = ra_snapshot_index(Keyword.fetch!(opts, :data_dir), ra_uid(instance, shard))
+    floor = ra_snapshot_index(Keyword.fetch!(opts, :ra_dir), ra_uid(instance, shard))
     stats = Recovery.run(dir, tables, nil, floor)
     server_id = server_id(instance, shard)
     :ok = start_ra(opts[:ra_system], server_id, instance, shard, opts)
@@ -457,8 +457,8 @@ defmodule FerricStore.Store.Shard do
   # when there is none. Every entry up to it is on disk in the data files (ra drops its
   # log only at a checkpoint, after the fsync) and gone from ra's log; every entry after
   # it is in the log, and replayed.
-  defp ra_snapshot_index(data_dir, uid) do
-    dir = Path.join([data_dir, "raft", uid, "snapshots"])
+  defp ra_snapshot_index(ra_dir, uid) do
+    dir = Path.join([ra_dir, uid, "snapshots"])
 
     dir
     |> File.ls()
