@@ -703,10 +703,11 @@ defmodule FerricStore.Test.Differential.KnownBugs do
         title: "SRANDMEMBER / ZRANDMEMBER with a count of exactly the size were shuffled",
         fixed: true,
         repro: [
-          cmd(["SADD", "s", "5", "3", "1", "9"]),
-          cmd(["SRANDMEMBER", "s", "4"]),
-          cmd(["ZADD", "z", "1", "a", "1", "b", "1", "c", "0", "d"]),
-          cmd(["ZRANDMEMBER", "z", "4", "WITHSCORES"]),
+          # Enough members that a shuffle cannot pass for the fixed order by chance.
+          cmd(["SADD", "s", "5", "3", "1", "9", "12", "7", "30", "2", "8", "4"]),
+          cmd(["SRANDMEMBER", "s", "10"]),
+          cmd(["ZADD", "z", "1", "a", "1", "b", "1", "c", "0", "d", "2", "e", "3", "f", "1", "g"]),
+          cmd(["ZRANDMEMBER", "z", "7", "WITHSCORES"]),
           cmd(["ZRANDMEMBER", "z", "100"])
         ],
         match: fn step, _r, _f -> name(step) in ["srandmember", "zrandmember"] end
